@@ -1,0 +1,22 @@
+/* libnetlab: the socket library of the course notes, done right.
+ *
+ * This is the one public entry point: include it and link -lnetlab. Everything under
+ * netlab/ is part of the public API; nothing else is.
+ *
+ *   netlab/error.h     NL_E* codes, nl_strerror(), nl_err_name()
+ *   netlab/endpoint.h  nl_endpoint: parse, resolve, format, compare IPv4/IPv6 endpoints
+ *   netlab/trace.h     nl_opts and the per-handle system-call trace
+ *   netlab/udp.h       nl_udp: datagrams (the course's UDP flow)
+ *   netlab/tcp.h       nl_tcp: connections (the course's TCP flow)
+ */
+#ifndef NETLAB_H
+#define NETLAB_H
+
+#include "netlab/version.h"
+#include "netlab/error.h"
+#include "netlab/endpoint.h"
+#include "netlab/trace.h"
+#include "netlab/udp.h"
+#include "netlab/tcp.h"
+
+#endif /* NETLAB_H */

@@ -1,0 +1,139 @@
+/* libnetlab: TCP connections, the course's second flow.
+ *
+ *   server: nl_tcp_listen(0.0.0.0:9000) -> loop nl_tcp_accept -> nl_tcp_recv / nl_tcp_send
+ *   client: nl_tcp_connect(peer)        -> loop nl_tcp_send   -> nl_tcp_recv
+ *
+ * Done right, where the notes' code is naive: every blocking call, connect included, takes a
+ * timeout; EINTR is retried; writing to a closed peer gives NL_EPIPE / NL_ECONNRESET, never a
+ * SIGPIPE; nl_tcp_send_all() loops over partial writes and always says how many bytes went;
+ * nl_tcp_recv() tells "the peer closed" (NL_EOF) apart from "no data yet" (NL_EAGAIN /
+ * NL_ETIMEDOUT); listeners use SO_REUSEADDR so a restarted server can bind at once; all
+ * descriptors are close-on-exec.
+ *
+ * Timeouts are in milliseconds: -1 waits as long as it takes, 0 never waits (NL_EAGAIN), > 0
+ * waits at most that long (NL_ETIMEDOUT).
+ *
+ * Thread-safety: one handle must be used by one thread at a time; different handles may be
+ * used from different threads concurrently.
+ */
+#ifndef NETLAB_TCP_H
+#define NETLAB_TCP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "netlab/endpoint.h"
+#include "netlab/trace.h"
+#include "netlab/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A TCP listener or connection. Opaque; freed by nl_tcp_close(). */
+typedef struct nl_tcp nl_tcp;
+
+/** nl_tcp_shutdown() directions. */
+#define NL_SHUT_RD 0   /* no more receiving                                 */
+#define NL_SHUT_WR 1   /* no more sending: the peer's receive sees NL_EOF   */
+#define NL_SHUT_RDWR 2 /* both                                              */
+
+/**
+ * Listen for connections on a local endpoint: socket(), SO_REUSEADDR, bind(), listen().
+ * 0.0.0.0 or :: listens on every address; port 0 picks a free port (see nl_tcp_local()).
+ *
+ * @param out      receives the listener; NULL on failure (never half-built).
+ * @param backlog  queue length for not-yet-accepted connections; <= 0 means the system maximum.
+ * @param opts     options (trace, v6only, reuseport); NULL for defaults. Copied.
+ * @return 0; NL_EINVAL (NULL arguments, unset endpoint); NL_ENOMEM; or the socket(), bind() or
+ *         listen() error (NL_EADDRINUSE, NL_EACCES, NL_EADDRNOTAVAIL, NL_EMFILE, ...).
+ */
+NL_EXTERN int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog,
+                            const nl_opts *opts);
+
+/**
+ * Accept one connection.
+ *
+ * @param out   receives the new connection, owned by the caller; NULL on failure. It inherits
+ *              the listener's trace callback.
+ * @param peer  receives the client's endpoint (normalised to IPv4 where mapped); may be NULL.
+ * @return 0; NL_EAGAIN (timeout 0, nobody waiting); NL_ETIMEDOUT; NL_EINVAL (NULL, or not a
+ *         listener); NL_EMFILE / NL_ENFILE (out of descriptors: the client stays queued);
+ *         NL_ENOMEM; or the accept() error. NL_ECONNABORTED (a client gave up while queued) is
+ *         skipped, not returned.
+ */
+NL_EXTERN int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout_ms);
+
+/**
+ * Connect to a server, waiting at most timeout_ms for the three-way handshake.
+ *
+ * @param out  receives the connection; NULL on failure.
+ * @param opts options; NULL for defaults. A local bind is not offered: the system picks.
+ * @return 0; NL_ECONNREFUSED; NL_ETIMEDOUT; NL_EAGAIN (timeout 0 and not yet connected: the
+ *         attempt is abandoned); NL_ENETUNREACH / NL_EHOSTUNREACH; NL_EINVAL; NL_ENOMEM; or the
+ *         socket() / connect() error.
+ */
+NL_EXTERN int nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_ms,
+                             const nl_opts *opts);
+
+/**
+ * Send once: as many bytes as the socket takes now (Python's `send`). Partial sends happen.
+ *
+ * @return the number of bytes sent (>= 1 when len >= 1; 0 when len is 0); NL_EAGAIN /
+ *         NL_ETIMEDOUT when no room came in time; NL_EPIPE / NL_ECONNRESET when the peer is
+ *         gone (never SIGPIPE); NL_EINVAL; or the send() error.
+ */
+NL_EXTERN ssize_t nl_tcp_send(nl_tcp *t, const void *buf, size_t len, int timeout_ms);
+
+/**
+ * Send all len bytes, looping over partial writes (Python's `sendall`). The timeout covers the
+ * whole call, not each write.
+ *
+ * @param sent  receives the number of bytes that went out, always, even on timeout or error;
+ *              may be NULL.
+ * @return 0 when everything was sent; otherwise the error that stopped it (NL_ETIMEDOUT,
+ *         NL_EAGAIN for timeout 0, NL_EPIPE, NL_ECONNRESET, ...) with *sent telling how far
+ *         it got.
+ */
+NL_EXTERN int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *sent,
+                              int timeout_ms);
+
+/**
+ * Receive up to cap bytes (the course's `recv(1024)`).
+ *
+ * @return the number of bytes received (>= 1); NL_EOF when the peer closed its side and
+ *         everything it sent has been read; NL_EAGAIN (timeout 0, no data yet); NL_ETIMEDOUT;
+ *         NL_ECONNRESET; NL_EINVAL (NULL handle or buf, cap 0, a listener); or the recv() error.
+ */
+NL_EXTERN ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms);
+
+/**
+ * Shut down one or both directions (NL_SHUT_RD, NL_SHUT_WR, NL_SHUT_RDWR). After NL_SHUT_WR
+ * the peer reads NL_EOF once it has everything sent before.
+ * @return 0; NL_EINVAL; NL_ENOTCONN; or the shutdown() error.
+ */
+NL_EXTERN int nl_tcp_shutdown(nl_tcp *t, int how);
+
+/** Disable (1) or enable (0) Nagle's algorithm (TCP_NODELAY). @return 0 or an error. */
+NL_EXTERN int nl_tcp_set_nodelay(nl_tcp *t, int on);
+
+/** The local endpoint. @return 0, NL_EINVAL, or the getsockname() error. */
+NL_EXTERN int nl_tcp_local(const nl_tcp *t, nl_endpoint *out);
+
+/** The peer's endpoint. @return 0, NL_EINVAL, NL_ENOTCONN, or the getpeername() error. */
+NL_EXTERN int nl_tcp_peer(const nl_tcp *t, nl_endpoint *out);
+
+/** The file descriptor, for poll/epoll/select; still owned by the handle. NL_EINVAL for NULL. */
+NL_EXTERN int nl_tcp_fd(const nl_tcp *t);
+
+/**
+ * Close the connection or listener and free the handle. NULL is a no-op. Unsent data still
+ * in the kernel's buffer is delivered in the background, as with close().
+ * @return 0, or the close() error (the handle is freed all the same).
+ */
+NL_EXTERN int nl_tcp_close(nl_tcp *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NETLAB_TCP_H */

@@ -1,0 +1,51 @@
+/* libnetlab internals shared by the lib/ sources; not installed, not part of the API. */
+#ifndef NETLAB_INTERNAL_H
+#define NETLAB_INTERNAL_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "netlab.h"
+
+/* Room for the argument text of one trace event. */
+#define NL__TRACE_ARGS 160
+
+/* What every socket handle has: its descriptor, family and trace hook. */
+typedef struct nl__sock {
+    int fd;
+    int family;
+    nl_trace_fn trace;
+    void *trace_user;
+} nl__sock;
+
+typedef union nl__sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+    struct sockaddr_storage ss;
+} nl__sockaddr;
+
+/* endpoint.c */
+socklen_t nl__ep_to_sockaddr(const nl_endpoint *ep, int sock_family, nl__sockaddr *out);
+int nl__ep_from_sockaddr(nl_endpoint *ep, const struct sockaddr *sa, socklen_t len);
+int nl__ep_valid(const nl_endpoint *ep);
+
+/* error.c */
+int nl__err(int errnum); /* errno -> negative code */
+
+/* sock.c: system calls with EINTR, timeouts and tracing in one place. */
+int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts);
+int nl__sock_close(nl__sock *s);
+int nl__sock_bind(nl__sock *s, const nl_endpoint *ep);
+int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms);
+int nl__sock_local(const nl__sock *s, nl_endpoint *out);
+int nl__sock_wait(const nl__sock *s, short events, int64_t deadline_ms);
+int64_t nl__deadline(int timeout_ms);
+void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#define NL__TRACING(s) ((s)->trace != NULL)
+
+#endif /* NETLAB_INTERNAL_H */

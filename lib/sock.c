@@ -1,0 +1,221 @@
+/* What UDP and TCP handles share: socket creation, bind, connect with a timeout, waiting with
+ * a deadline, and the trace hook. Each system call is retried on EINTR here, once, so the
+ * callers never see it. */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void nl__trace_call(const nl__sock *s, const char *call, long result, int err, const char *fmt,
+                    ...)
+{
+    char args[NL__TRACE_ARGS];
+    nl_trace_event ev;
+    va_list ap;
+
+    if (s->trace == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    ev.call = call;
+    ev.fd = s->fd;
+    ev.args = args;
+    ev.result = result;
+    ev.err = result < 0 ? err : 0;
+    s->trace(&ev, s->trace_user);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* -1: no deadline; otherwise the monotonic time at which the wait ends. */
+int64_t nl__deadline(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* Wait until the socket is ready for events or the deadline passes.
+ * Returns 0 when ready, NL_ETIMEDOUT when the deadline passed (NL_EAGAIN if it was "now"). */
+int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
+{
+    struct pollfd pfd = {.fd = s->fd, .events = events};
+    int timeout, rc;
+
+    for (;;) {
+        if (deadline < 0) {
+            timeout = -1;
+        } else {
+            int64_t left = deadline - now_ms();
+            timeout = left <= 0 ? 0 : left > 0x7fffffff ? 0x7fffffff : (int)left;
+        }
+        rc = poll(&pfd, 1, timeout);
+        nl__trace_call(s, "poll", rc, errno, "%s, %d ms", events & POLLIN ? "POLLIN" : "POLLOUT",
+                       timeout);
+        if (rc > 0)
+            return 0; /* readable, writable, or an error the next call will report */
+        if (rc == 0) {
+            if (deadline >= 0 && now_ms() < deadline)
+                continue; /* poll rounds down; do not return early */
+            return NL_ETIMEDOUT;
+        }
+        if (errno != EINTR)
+            return nl__err(errno);
+    }
+}
+
+static const char *family_name(int family)
+{
+    return family == AF_INET6 ? "AF_INET6" : "AF_INET";
+}
+
+int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts)
+{
+    int fd, err, one = 1;
+
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (family != NL_AF_INET && family != NL_AF_INET6)
+        return NL_EAFNOSUPPORT;
+    s->family = family;
+    if (opts != NULL) {
+        s->trace = opts->trace;
+        s->trace_user = opts->trace_user;
+    }
+    fd = socket(family, type | SOCK_CLOEXEC, 0);
+    err = errno;
+    nl__trace_call(s, "socket", fd, err, "%s, %s", family_name(family),
+                   type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_STREAM");
+    if (fd < 0)
+        return nl__err(err);
+    s->fd = fd;
+    if (family == AF_INET6) {
+        int v6only = opts != NULL && opts->v6only;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0)
+            goto fail;
+    }
+    if (opts != NULL && opts->reuseport &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        goto fail;
+    return 0;
+fail:
+    err = nl__err(errno);
+    nl__sock_close(s);
+    return err;
+}
+
+int nl__sock_close(nl__sock *s)
+{
+    int rc, fd = s->fd;
+
+    if (fd < 0)
+        return 0;
+    /* close() is not retried on EINTR: on Linux the descriptor is gone either way, and a
+     * retry could close a descriptor another thread has just been given. */
+    rc = close(fd);
+    nl__trace_call(s, "close", rc, errno, "%d", fd);
+    s->fd = -1;
+    return rc < 0 && errno != EINTR ? nl__err(errno) : 0;
+}
+
+int nl__sock_bind(nl__sock *s, const nl_endpoint *ep)
+{
+    char text[NL_ENDPOINT_STRLEN];
+    nl__sockaddr sa;
+    socklen_t len;
+    int rc, err;
+
+    if (!nl__ep_valid(ep))
+        return NL_EINVAL;
+    len = nl__ep_to_sockaddr(ep, s->family, &sa);
+    if (len == 0)
+        return NL_EAFNOSUPPORT;
+    rc = bind(s->fd, &sa.sa, len);
+    err = errno;
+    if (NL__TRACING(s)) {
+        nl_endpoint_format(ep, text, sizeof text);
+        nl__trace_call(s, "bind", rc, err, "%s", text);
+    }
+    return rc < 0 ? nl__err(err) : 0;
+}
+
+/* connect() with a timeout: non-blocking connect, wait for writability, read SO_ERROR.
+ * The socket is blocking again afterwards. */
+int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms)
+{
+    char text[NL_ENDPOINT_STRLEN] = "";
+    nl__sockaddr sa;
+    socklen_t len, elen;
+    int rc, err, flags, soerr = 0;
+
+    if (!nl__ep_valid(ep))
+        return NL_EINVAL;
+    len = nl__ep_to_sockaddr(ep, s->family, &sa);
+    if (len == 0)
+        return NL_EAFNOSUPPORT;
+    if (NL__TRACING(s))
+        nl_endpoint_format(ep, text, sizeof text);
+    flags = fcntl(s->fd, F_GETFL);
+    if (flags < 0 || fcntl(s->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return nl__err(errno);
+    rc = connect(s->fd, &sa.sa, len);
+    err = errno;
+    nl__trace_call(s, "connect", rc, err, "%s", text);
+    if (rc < 0 && (err == EINPROGRESS || err == EINTR)) {
+        /* EINTR: the handshake goes on in the kernel, exactly as with EINPROGRESS. */
+        rc = nl__sock_wait(s, POLLOUT, nl__deadline(timeout_ms));
+        if (rc == 0) {
+            elen = sizeof soerr;
+            if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0)
+                soerr = errno;
+            nl__trace_call(s, "getsockopt", soerr ? -1 : 0, soerr, "SO_ERROR (handshake %s)",
+                           soerr ? "failed" : "done");
+            rc = soerr ? nl__err(soerr) : 0;
+        } else if (rc == NL_ETIMEDOUT && timeout_ms == 0) {
+            rc = NL_EAGAIN;
+        }
+    } else if (rc < 0) {
+        rc = nl__err(err);
+    }
+    if (fcntl(s->fd, F_SETFL, flags) < 0 && rc == 0)
+        rc = nl__err(errno);
+    return rc;
+}
+
+int nl__sock_local(const nl__sock *s, nl_endpoint *out)
+{
+    nl__sockaddr sa;
+    socklen_t len = sizeof sa;
+
+    if (getsockname(s->fd, &sa.sa, &len) < 0)
+        return nl__err(errno);
+    return nl__ep_from_sockaddr(out, &sa.sa, len);
+}
+
+int nl_trace_format(const nl_trace_event *ev, char *buf, size_t size)
+{
+    int n;
+
+    if (ev == NULL || buf == NULL || ev->call == NULL)
+        return NL_EINVAL;
+    if (ev->result < 0)
+        n = snprintf(buf, size, "%s(%d%s%s) = %ld %s (%s)", ev->call, ev->fd,
+                     ev->args && *ev->args ? ", " : "", ev->args ? ev->args : "", ev->result,
+                     nl_err_name(nl__err(ev->err)) + 3, nl_strerror(nl__err(ev->err)));
+    else
+        n = snprintf(buf, size, "%s(%d%s%s) = %ld", ev->call, ev->fd,
+                     ev->args && *ev->args ? ", " : "", ev->args ? ev->args : "", ev->result);
+    if (n < 0)
+        return NL_EINVAL;
+    return size == 0 ? 0 : (size_t)n >= size ? (int)size - 1 : n;
+}

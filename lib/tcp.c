@@ -1,0 +1,278 @@
+/* TCP listeners and connections. Connections stay in blocking mode so that timeout -1 costs
+ * one system call per operation; timeouts >= 0 use MSG_DONTWAIT and poll(). Listeners are
+ * non-blocking so that accept() never hangs when another thread took the queued client. */
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct nl_tcp {
+    nl__sock s;
+    int listening; /* 1 for a listener: send/recv are refused */
+};
+
+static int tcp_new(nl_tcp **out)
+{
+    if (out == NULL)
+        return NL_EINVAL;
+    *out = malloc(sizeof **out);
+    if (*out == NULL)
+        return NL_ENOMEM;
+    (*out)->listening = 0;
+    (*out)->s.fd = -1;
+    return 0;
+}
+
+/* Give up on a half-built handle: close what was opened, free it, report rc. */
+static int tcp_abandon(nl_tcp **out, int rc)
+{
+    nl_tcp_close(*out);
+    *out = NULL;
+    return rc;
+}
+
+int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog, const nl_opts *opts)
+{
+    int rc, one = 1;
+
+    if ((rc = tcp_new(out)) < 0)
+        return rc;
+    if (!nl__ep_valid(local)) {
+        free(*out);
+        *out = NULL;
+        return NL_EINVAL;
+    }
+    rc = nl__sock_open(&(*out)->s, local->family, SOCK_STREAM | SOCK_NONBLOCK, opts);
+    if (rc < 0)
+        return tcp_abandon(out, rc);
+    (*out)->listening = 1;
+    /* A restarted server must be able to bind while old connections sit in TIME_WAIT. */
+    rc = setsockopt((*out)->s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    nl__trace_call(&(*out)->s, "setsockopt", rc, errno, "SO_REUSEADDR, 1");
+    if (rc < 0)
+        return tcp_abandon(out, nl__err(errno));
+    if ((rc = nl__sock_bind(&(*out)->s, local)) < 0)
+        return tcp_abandon(out, rc);
+    if (backlog <= 0)
+        backlog = SOMAXCONN;
+    rc = listen((*out)->s.fd, backlog);
+    nl__trace_call(&(*out)->s, "listen", rc, errno, "%d", backlog);
+    if (rc < 0)
+        return tcp_abandon(out, nl__err(errno));
+    return 0;
+}
+
+int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout_ms)
+{
+    char text[NL_ENDPOINT_STRLEN] = "";
+    int64_t deadline = nl__deadline(timeout_ms);
+    nl__sockaddr sa;
+    socklen_t salen;
+    int fd, err, rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (listener == NULL || out == NULL || !listener->listening)
+        return NL_EINVAL;
+    for (;;) {
+        salen = sizeof sa;
+        fd = accept4(listener->s.fd, &sa.sa, &salen, SOCK_CLOEXEC);
+        err = errno;
+        if (NL__TRACING(&listener->s)) {
+            nl_endpoint ep;
+            if (fd >= 0 && nl__ep_from_sockaddr(&ep, &sa.sa, salen) == 0)
+                nl_endpoint_format(&ep, text, sizeof text);
+            nl__trace_call(&listener->s, "accept", fd, err, "%s%s", fd >= 0 ? "<- " : "", text);
+        }
+        if (fd >= 0)
+            break;
+        if (err == EINTR || err == ECONNABORTED)
+            continue;
+        if (err != EAGAIN && err != EWOULDBLOCK)
+            return nl__err(err);
+        if (timeout_ms == 0)
+            return NL_EAGAIN;
+        if ((rc = nl__sock_wait(&listener->s, POLLIN, deadline)) < 0)
+            return rc;
+    }
+    if ((rc = tcp_new(out)) < 0) {
+        close(fd);
+        return rc;
+    }
+    (*out)->s = listener->s; /* inherit family and trace hook */
+    (*out)->s.fd = fd;
+    if (peer != NULL && nl__ep_from_sockaddr(peer, &sa.sa, salen) < 0)
+        *peer = (nl_endpoint){0};
+    return 0;
+}
+
+int nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_ms, const nl_opts *opts)
+{
+    int rc;
+
+    if ((rc = tcp_new(out)) < 0)
+        return rc;
+    if (!nl__ep_valid(remote)) {
+        free(*out);
+        *out = NULL;
+        return NL_EINVAL;
+    }
+    if ((rc = nl__sock_open(&(*out)->s, remote->family, SOCK_STREAM, opts)) < 0)
+        return tcp_abandon(out, rc);
+    if ((rc = nl__sock_connect(&(*out)->s, remote, timeout_ms)) < 0)
+        return tcp_abandon(out, rc);
+    return 0;
+}
+
+static int check_conn(const nl_tcp *t)
+{
+    return t == NULL || t->listening ? NL_EINVAL : 0;
+}
+
+/* One send() with the timeout rules; the deadline is shared by the callers' loops. */
+static ssize_t send_once(nl_tcp *t, const char *buf, size_t len, int timeout_ms,
+                         int64_t *deadline)
+{
+    int flags = MSG_NOSIGNAL | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
+    ssize_t n;
+    int err;
+
+    for (;;) {
+        n = send(t->s.fd, buf, len, flags);
+        err = errno;
+        nl__trace_call(&t->s, "send", (long)n, err, "%zu bytes", len);
+        if (n >= 0)
+            return n;
+        if (err == EINTR)
+            continue;
+        if (err != EAGAIN && err != EWOULDBLOCK)
+            return nl__err(err);
+        if (timeout_ms == 0)
+            return NL_EAGAIN;
+        if (*deadline == -2)
+            *deadline = nl__deadline(timeout_ms);
+        if ((err = nl__sock_wait(&t->s, POLLOUT, *deadline)) < 0)
+            return err;
+    }
+}
+
+ssize_t nl_tcp_send(nl_tcp *t, const void *buf, size_t len, int timeout_ms)
+{
+    int64_t deadline = -2;
+
+    if (check_conn(t) < 0 || (buf == NULL && len > 0))
+        return NL_EINVAL;
+    if (len == 0)
+        return 0;
+    return send_once(t, buf, len, timeout_ms, &deadline);
+}
+
+int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *sent, int timeout_ms)
+{
+    const char *p = buf;
+    int64_t deadline = -2;
+    size_t done = 0;
+    ssize_t n = 0;
+
+    if (sent != NULL)
+        *sent = 0;
+    if (check_conn(t) < 0 || (buf == NULL && len > 0))
+        return NL_EINVAL;
+    while (done < len) {
+        n = send_once(t, p + done, len - done, timeout_ms, &deadline);
+        if (n < 0)
+            break;
+        done += (size_t)n;
+        if (sent != NULL)
+            *sent = done;
+    }
+    return n < 0 ? (int)n : 0;
+}
+
+ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms)
+{
+    int flags = timeout_ms >= 0 ? MSG_DONTWAIT : 0;
+    int64_t deadline = -2;
+    ssize_t n;
+    int err;
+
+    if (check_conn(t) < 0 || buf == NULL || cap == 0)
+        return NL_EINVAL;
+    for (;;) {
+        n = recv(t->s.fd, buf, cap, flags);
+        err = errno;
+        nl__trace_call(&t->s, "recv", (long)n, err, "%zu%s", cap, n == 0 ? " (peer closed)" : "");
+        if (n > 0)
+            return n;
+        if (n == 0)
+            return NL_EOF;
+        if (err == EINTR)
+            continue;
+        if (err != EAGAIN && err != EWOULDBLOCK)
+            return nl__err(err);
+        if (timeout_ms == 0)
+            return NL_EAGAIN;
+        if (deadline == -2)
+            deadline = nl__deadline(timeout_ms);
+        if ((err = nl__sock_wait(&t->s, POLLIN, deadline)) < 0)
+            return err;
+    }
+}
+
+int nl_tcp_shutdown(nl_tcp *t, int how)
+{
+    static const char *names[] = {"SHUT_RD", "SHUT_WR", "SHUT_RDWR"};
+    int rc;
+
+    if (t == NULL || how < NL_SHUT_RD || how > NL_SHUT_RDWR)
+        return NL_EINVAL;
+    rc = shutdown(t->s.fd, how); /* NL_SHUT_* equal SHUT_RD, SHUT_WR, SHUT_RDWR */
+    nl__trace_call(&t->s, "shutdown", rc, errno, "%s", names[how]);
+    return rc < 0 ? nl__err(errno) : 0;
+}
+
+int nl_tcp_set_nodelay(nl_tcp *t, int on)
+{
+    int v = on ? 1 : 0, rc;
+
+    if (check_conn(t) < 0)
+        return NL_EINVAL;
+    rc = setsockopt(t->s.fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+    nl__trace_call(&t->s, "setsockopt", rc, errno, "TCP_NODELAY, %d", v);
+    return rc < 0 ? nl__err(errno) : 0;
+}
+
+int nl_tcp_local(const nl_tcp *t, nl_endpoint *out)
+{
+    return t == NULL || out == NULL ? NL_EINVAL : nl__sock_local(&t->s, out);
+}
+
+int nl_tcp_peer(const nl_tcp *t, nl_endpoint *out)
+{
+    nl__sockaddr sa;
+    socklen_t len = sizeof sa;
+
+    if (t == NULL || out == NULL)
+        return NL_EINVAL;
+    if (getpeername(t->s.fd, &sa.sa, &len) < 0)
+        return nl__err(errno);
+    return nl__ep_from_sockaddr(out, &sa.sa, len);
+}
+
+int nl_tcp_fd(const nl_tcp *t)
+{
+    return t == NULL ? NL_EINVAL : t->s.fd;
+}
+
+int nl_tcp_close(nl_tcp *t)
+{
+    int rc;
+
+    if (t == NULL)
+        return 0;
+    rc = nl__sock_close(&t->s);
+    free(t);
+    return rc;
+}

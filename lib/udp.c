@@ -1,0 +1,165 @@
+/* UDP sockets. The descriptor stays in blocking mode so that a call with timeout -1 costs
+ * exactly one system call, as raw code would; timeouts >= 0 use MSG_DONTWAIT and poll(). */
+#include <poll.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+struct nl_udp {
+    nl__sock s;
+};
+
+int nl_udp_open(nl_udp **out, int family, const nl_opts *opts)
+{
+    nl_udp *u;
+    int rc;
+
+    if (out == NULL)
+        return NL_EINVAL;
+    *out = NULL;
+    u = malloc(sizeof *u);
+    if (u == NULL)
+        return NL_ENOMEM;
+    rc = nl__sock_open(&u->s, family, SOCK_DGRAM, opts);
+    if (rc < 0) {
+        free(u);
+        return rc;
+    }
+    *out = u;
+    return 0;
+}
+
+int nl_udp_bind(nl_udp *u, const nl_endpoint *local)
+{
+    return u == NULL ? NL_EINVAL : nl__sock_bind(&u->s, local);
+}
+
+int nl_udp_open_bound(nl_udp **out, const nl_endpoint *local, const nl_opts *opts)
+{
+    int rc;
+
+    if (out == NULL)
+        return NL_EINVAL;
+    *out = NULL;
+    if (!nl__ep_valid(local))
+        return NL_EINVAL;
+    rc = nl_udp_open(out, local->family, opts);
+    if (rc == 0 && (rc = nl_udp_bind(*out, local)) < 0) {
+        nl_udp_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int nl_udp_connect(nl_udp *u, const nl_endpoint *peer)
+{
+    /* A UDP connect() never blocks: it only records the peer. */
+    return u == NULL ? NL_EINVAL : nl__sock_connect(&u->s, peer, 0);
+}
+
+/* Decide whether a call that found the socket not ready should wait, and wait.
+ * Returns 0 to try again, or the code to return. */
+static int wait_ready(const nl__sock *s, short events, int timeout_ms, int64_t *deadline)
+{
+    if (timeout_ms == 0)
+        return NL_EAGAIN;
+    if (*deadline == -2)
+        *deadline = nl__deadline(timeout_ms);
+    return nl__sock_wait(s, events, *deadline);
+}
+
+ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint *to,
+                       int timeout_ms)
+{
+    char text[NL_ENDPOINT_STRLEN] = "connected peer";
+    int flags = MSG_NOSIGNAL | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
+    int64_t deadline = -2;
+    nl__sockaddr sa;
+    socklen_t salen = 0;
+    ssize_t n;
+    int err;
+
+    if (u == NULL || (buf == NULL && len > 0) || (to != NULL && !nl__ep_valid(to)))
+        return NL_EINVAL;
+    if (to != NULL && (salen = nl__ep_to_sockaddr(to, u->s.family, &sa)) == 0)
+        return NL_EAFNOSUPPORT;
+    if (to != NULL && NL__TRACING(&u->s))
+        nl_endpoint_format(to, text, sizeof text);
+    for (;;) {
+        n = sendto(u->s.fd, buf, len, flags, to ? &sa.sa : NULL, salen);
+        err = errno;
+        nl__trace_call(&u->s, "sendto", (long)n, err, "%zu bytes, %s", len, text);
+        if (n >= 0)
+            return n;
+        if (err == EINTR)
+            continue;
+        if (err != EAGAIN && err != EWOULDBLOCK)
+            return nl__err(err);
+        if ((err = wait_ready(&u->s, POLLOUT, timeout_ms, &deadline)) < 0)
+            return err;
+    }
+}
+
+ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, int timeout_ms)
+{
+    char text[NL_ENDPOINT_STRLEN] = "";
+    /* MSG_TRUNC makes Linux return the datagram's real length, so truncation is detected. */
+    int flags = MSG_TRUNC | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
+    int64_t deadline = -2;
+    nl__sockaddr sa;
+    socklen_t salen;
+    ssize_t n;
+    int err;
+
+    if (u == NULL || (buf == NULL && cap > 0))
+        return NL_EINVAL;
+    for (;;) {
+        salen = sizeof sa;
+        n = recvfrom(u->s.fd, buf, cap, flags, &sa.sa, &salen);
+        err = errno;
+        if (NL__TRACING(&u->s)) {
+            nl_endpoint ep;
+            if (n >= 0 && nl__ep_from_sockaddr(&ep, &sa.sa, salen) == 0)
+                nl_endpoint_format(&ep, text, sizeof text);
+            nl__trace_call(&u->s, "recvfrom", (long)n, err, "%zu%s%s", cap, n >= 0 ? " <- " : "",
+                           text);
+        }
+        if (n >= 0)
+            break;
+        if (err == EINTR)
+            continue;
+        if (err != EAGAIN && err != EWOULDBLOCK)
+            return nl__err(err);
+        if ((err = wait_ready(&u->s, POLLIN, timeout_ms, &deadline)) < 0)
+            return err;
+    }
+    if (from != NULL && nl__ep_from_sockaddr(from, &sa.sa, salen) < 0)
+        *from = (nl_endpoint){0};
+    return (size_t)n > cap ? NL_ETRUNC : n;
+}
+
+int nl_udp_local(const nl_udp *u, nl_endpoint *out)
+{
+    return u == NULL || out == NULL ? NL_EINVAL : nl__sock_local(&u->s, out);
+}
+
+int nl_udp_fd(const nl_udp *u)
+{
+    return u == NULL ? NL_EINVAL : u->s.fd;
+}
+
+int nl_udp_family(const nl_udp *u)
+{
+    return u == NULL ? NL_EINVAL : u->s.family;
+}
+
+int nl_udp_close(nl_udp *u)
+{
+    int rc;
+
+    if (u == NULL)
+        return 0;
+    rc = nl__sock_close(&u->s);
+    free(u);
+    return rc;
+}
