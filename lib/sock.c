@@ -123,7 +123,7 @@ int nl__sock_close(nl__sock *s)
     /* close() is not retried on EINTR: on Linux the descriptor is gone either way, and a
      * retry could close a descriptor another thread has just been given. */
     rc = close(fd);
-    nl__trace_call(s, "close", rc, errno, "%d", fd);
+    nl__trace_call(s, "close", rc, errno, "%s", "");
     s->fd = -1;
     return rc < 0 && errno != EINTR ? nl__err(errno) : 0;
 }
@@ -204,17 +204,22 @@ int nl__sock_local(const nl__sock *s, nl_endpoint *out)
 
 int nl_trace_format(const nl_trace_event *ev, char *buf, size_t size)
 {
+    char fd[16] = "";
+    const char *args, *sep;
     int n;
 
     if (ev == NULL || buf == NULL || ev->call == NULL)
         return NL_EINVAL;
+    /* "call(fd, args) = result", leaving out the fd before socket() has made one. */
+    args = ev->args != NULL ? ev->args : "";
+    if (ev->fd >= 0)
+        snprintf(fd, sizeof fd, "%d", ev->fd);
+    sep = ev->fd >= 0 && *args ? ", " : "";
     if (ev->result < 0)
-        n = snprintf(buf, size, "%s(%d%s%s) = %ld %s (%s)", ev->call, ev->fd,
-                     ev->args && *ev->args ? ", " : "", ev->args ? ev->args : "", ev->result,
+        n = snprintf(buf, size, "%s(%s%s%s) = %ld %s (%s)", ev->call, fd, sep, args, ev->result,
                      nl_err_name(nl__err(ev->err)) + 3, nl_strerror(nl__err(ev->err)));
     else
-        n = snprintf(buf, size, "%s(%d%s%s) = %ld", ev->call, ev->fd,
-                     ev->args && *ev->args ? ", " : "", ev->args ? ev->args : "", ev->result);
+        n = snprintf(buf, size, "%s(%s%s%s) = %ld", ev->call, fd, sep, args, ev->result);
     if (n < 0)
         return NL_EINVAL;
     return size == 0 ? 0 : (size_t)n >= size ? (int)size - 1 : n;
