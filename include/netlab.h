@@ -1,4 +1,5 @@
-/* libnetlab: the socket library of the course notes, done right.
+/** @file
+ * libnetlab: the socket library of the course notes, done right.
  *
  * This is the one public entry point: include it and link -lnetlab. Everything under
  * netlab/ is part of the public API; nothing else is.

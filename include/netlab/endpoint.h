@@ -1,4 +1,5 @@
-/* libnetlab: endpoints, an IP address and a port as a plain value.
+/** @file
+ * libnetlab: endpoints, an IP address and a port as a plain value.
  *
  * An nl_endpoint is a small struct the caller owns and copies freely: no allocation, no
  * handle. IPv4 and IPv6 are both first class. Parsing is pure (no system calls, safe to fuzz);
@@ -22,26 +23,24 @@
 extern "C" {
 #endif
 
-/** Address families, equal to the system's AF_INET and AF_INET6. */
-#define NL_AF_UNSPEC 0
-#define NL_AF_INET 2
-#define NL_AF_INET6 10
+#define NL_AF_UNSPEC 0  /**< no family: an unset endpoint */
+#define NL_AF_INET 2    /**< IPv4, equal to the system's AF_INET */
+#define NL_AF_INET6 10  /**< IPv6, equal to the system's AF_INET6 */
 
 /** Room for any formatted endpoint, "[ffff:...:ffff%4294967295]:65535", with its NUL. */
 #define NL_ENDPOINT_STRLEN 64
 
 /** An IP address and port. Zero-initialised means "unset" (family 0). */
 typedef struct nl_endpoint {
-    int family;        /* NL_AF_INET or NL_AF_INET6; 0 when unset                  */
-    uint16_t port;     /* host byte order                                         */
-    uint8_t addr[16];  /* network byte order; IPv4 uses addr[0..3], rest is zero  */
-    uint32_t scope_id; /* IPv6 zone (interface index), 0 for none                 */
+    int family;        /**< NL_AF_INET or NL_AF_INET6; 0 when unset */
+    uint16_t port;     /**< host byte order */
+    uint8_t addr[16];  /**< network byte order; IPv4 uses addr[0..3], rest is zero */
+    uint32_t scope_id; /**< IPv6 zone (interface index), 0 for none */
 } nl_endpoint;
 
-/* Flags for the resolving functions. */
-#define NL_RESOLVE_ANY 0   /* either family; IPv4 first when a name has both          */
-#define NL_RESOLVE_IPV4 1  /* IPv4 only                                               */
-#define NL_RESOLVE_IPV6 2  /* IPv6 only                                               */
+#define NL_RESOLVE_ANY 0   /**< resolver flag: either family, IPv4 first when a name has both */
+#define NL_RESOLVE_IPV4 1  /**< resolver flag: IPv4 only */
+#define NL_RESOLVE_IPV6 2  /**< resolver flag: IPv6 only */
 
 /**
  * Parse a numeric endpoint ("127.0.0.1:9000", "[::1]:9000", "::1", ...). Pure: no I/O.
@@ -58,6 +57,7 @@ NL_EXTERN int nl_endpoint_parse(nl_endpoint *out, const char *text, int default_
 /**
  * Parse a port number given as text ("9000"). Pure.
  *
+ * @param text  decimal digits only, NUL-terminated.
  * @return the port (0..65535), or NL_EBADPORT for anything else (empty, sign, junk, > 65535,
  *         NULL). Thread-safe.
  */
@@ -67,7 +67,10 @@ NL_EXTERN int nl_endpoint_parse_port(const char *text);
  * Like nl_endpoint_parse(), but the host part may also be a name, looked up with getaddrinfo.
  * Blocks while the resolver works (it has no timeout of its own; numeric text never blocks).
  *
- * @param flags  NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
+ * @param out           receives the endpoint; untouched on failure.
+ * @param text          "host", "host:port", "[v6]:port" or a bare IPv6 address.
+ * @param default_port  port used when the text has none (0..65535).
+ * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
  * @return 0, or the nl_endpoint_parse() errors, or an NL_EAI_* code when the resolver fails
  *         (NL_EAI_NONAME: no such host). Thread-safe.
  */
@@ -79,7 +82,10 @@ NL_EXTERN int nl_endpoint_resolve(nl_endpoint *out, const char *text, int defaul
  * IPv6) and a port given separately, as in Python's ('127.0.0.1', 9000) or a --host/--port
  * command line. An empty host means "all addresses" (0.0.0.0, or :: with NL_RESOLVE_IPV6).
  *
- * @param port  0..65535, else NL_EBADPORT.
+ * @param out    receives the endpoint; untouched on failure.
+ * @param host   "127.0.0.1", "::1", "[::1]", "localhost", or "" for all addresses.
+ * @param port   0..65535, else NL_EBADPORT (so a failed nl_endpoint_parse_port() passes through).
+ * @param flags  NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
  * @return 0 or the same codes as nl_endpoint_resolve(). Thread-safe.
  */
 NL_EXTERN int nl_endpoint_from_host(nl_endpoint *out, const char *host, int port, int flags);
@@ -87,22 +93,30 @@ NL_EXTERN int nl_endpoint_from_host(nl_endpoint *out, const char *host, int port
 /**
  * Format an endpoint as "127.0.0.1:9000" or "[::1]:9000". Pure.
  *
+ * @param ep    the endpoint.
  * @param buf   receives the NUL-terminated text; NL_ENDPOINT_STRLEN bytes always suffice.
+ * @param size  size of buf.
  * @return the length written (without the NUL); NL_EINVAL for NULL arguments or an unset
  *         endpoint; NL_ENOSPC when size is too small (buf then holds an empty string).
  */
 NL_EXTERN int nl_endpoint_format(const nl_endpoint *ep, char *buf, size_t size);
 
 /**
- * Format only the address: "127.0.0.1", "::1", "fe80::1%2". Same returns as
- * nl_endpoint_format().
+ * Format only the address: "127.0.0.1", "::1", "fe80::1%2". Pure.
+ *
+ * @param ep    the endpoint.
+ * @param buf   receives the NUL-terminated text.
+ * @param size  size of buf.
+ * @return the length written, or the errors of nl_endpoint_format().
  */
 NL_EXTERN int nl_endpoint_format_addr(const nl_endpoint *ep, char *buf, size_t size);
 
 /**
- * Compare two endpoints. An IPv4-mapped IPv6 address (::ffff:127.0.0.1) compares equal to
+ * Compare two endpoints. An IPv4-mapped IPv6 address (\::ffff:127.0.0.1) compares equal to
  * its IPv4 form. The order is total and stable: family, then address, then port, then scope.
  *
+ * @param a  one endpoint, or NULL.
+ * @param b  the other, or NULL.
  * @return 0 when equal, < 0 or > 0 otherwise. NULL sorts before any endpoint. Pure.
  */
 NL_EXTERN int nl_endpoint_compare(const nl_endpoint *a, const nl_endpoint *b);
@@ -110,10 +124,17 @@ NL_EXTERN int nl_endpoint_compare(const nl_endpoint *a, const nl_endpoint *b);
 /**
  * Turn an IPv4-mapped IPv6 endpoint into its plain IPv4 form in place; others are left alone.
  * Pure. Does nothing for NULL.
+ *
+ * @param ep  the endpoint to rewrite.
  */
 NL_EXTERN void nl_endpoint_normalize(nl_endpoint *ep);
 
-/** 1 when the address is the wildcard (0.0.0.0 or ::), else 0. Pure. */
+/**
+ * Tell whether the address is the wildcard, 0.0.0.0 or :: ("all addresses"). Pure.
+ *
+ * @param ep  the endpoint, or NULL.
+ * @return 1 for the wildcard, 0 otherwise (also for NULL or an unset endpoint).
+ */
 NL_EXTERN int nl_endpoint_is_any(const nl_endpoint *ep);
 
 #ifdef __cplusplus

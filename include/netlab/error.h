@@ -1,4 +1,5 @@
-/* libnetlab: error codes.
+/** @file
+ * libnetlab: error codes.
  *
  * Every libnetlab function returns a value >= 0 on success (0, or a byte count) and a negative
  * NL_E* code on failure. Codes that come from the operating system keep their errno meaning:
@@ -19,7 +20,7 @@
 extern "C" {
 #endif
 
-/* Operating-system errors a socket program meets: XX(errno name, message). */
+/** Operating-system errors a socket program meets, as XX(errno name, message). */
 #define NL_ERRNO_MAP(XX)                                                                       \
     XX(EPERM, "operation not permitted")                                                       \
     XX(ENOENT, "no such file or directory")                                                    \
@@ -65,7 +66,7 @@ extern "C" {
     XX(EPROTO, "protocol error")                                                               \
     XX(ECANCELED, "operation canceled")
 
-/* The library's own errors: XX(name, value, message). Resolver (getaddrinfo) failures are
+/** The library's own errors, as XX(name, value, message). Resolver (getaddrinfo) failures are
  * kept apart from system errors so "no such host" never turns into a vague EINVAL. */
 #define NL_OWN_ERR_MAP(XX)                                                                     \
     XX(EOF, -4095, "end of stream: the peer closed the connection")                            \
@@ -88,12 +89,14 @@ extern "C" {
 /** The error codes. Success is NL_OK (0); every error is negative. */
 typedef enum nl_errno {
     NL_OK = 0,
+/** @cond INTERNAL */
 #define NL__ERRNO_ENUM(name, msg) NL_##name = -name,
     NL_ERRNO_MAP(NL__ERRNO_ENUM)
 #undef NL__ERRNO_ENUM
 #define NL__OWN_ENUM(name, value, msg) NL_##name = (value),
     NL_OWN_ERR_MAP(NL__OWN_ENUM)
 #undef NL__OWN_ENUM
+    /** @endcond */
 } nl_errno;
 
 /**

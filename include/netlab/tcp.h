@@ -1,4 +1,5 @@
-/* libnetlab: TCP connections, the course's second flow.
+/** @file
+ * libnetlab: TCP connections, the course's second flow.
  *
  *   server: nl_tcp_listen(0.0.0.0:9000) -> loop nl_tcp_accept -> nl_tcp_recv / nl_tcp_send
  *   client: nl_tcp_connect(peer)        -> loop nl_tcp_send   -> nl_tcp_recv
@@ -33,16 +34,16 @@ extern "C" {
 /** A TCP listener or connection. Opaque; freed by nl_tcp_close(). */
 typedef struct nl_tcp nl_tcp;
 
-/** nl_tcp_shutdown() directions. */
-#define NL_SHUT_RD 0   /* no more receiving                                 */
-#define NL_SHUT_WR 1   /* no more sending: the peer's receive sees NL_EOF   */
-#define NL_SHUT_RDWR 2 /* both                                              */
+#define NL_SHUT_RD 0   /**< nl_tcp_shutdown(): no more receiving */
+#define NL_SHUT_WR 1   /**< nl_tcp_shutdown(): no more sending; the peer then reads NL_EOF */
+#define NL_SHUT_RDWR 2 /**< nl_tcp_shutdown(): both directions */
 
 /**
  * Listen for connections on a local endpoint: socket(), SO_REUSEADDR, bind(), listen().
  * 0.0.0.0 or :: listens on every address; port 0 picks a free port (see nl_tcp_local()).
  *
  * @param out      receives the listener; NULL on failure (never half-built).
+ * @param local    address and port to listen on.
  * @param backlog  queue length for not-yet-accepted connections; <= 0 means the system maximum.
  * @param opts     options (trace, v6only, reuseport); NULL for defaults. Copied.
  * @return 0; NL_EINVAL (NULL arguments, unset endpoint); NL_ENOMEM; or the socket(), bind() or
@@ -54,9 +55,11 @@ NL_EXTERN int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog,
 /**
  * Accept one connection.
  *
+ * @param listener  a handle from nl_tcp_listen().
  * @param out   receives the new connection, owned by the caller; NULL on failure. It inherits
  *              the listener's trace callback.
  * @param peer  receives the client's endpoint (normalised to IPv4 where mapped); may be NULL.
+ * @param timeout_ms  how long to wait for a client (see the top of this file).
  * @return 0; NL_EAGAIN (timeout 0, nobody waiting); NL_ETIMEDOUT; NL_EINVAL (NULL, or not a
  *         listener); NL_EMFILE / NL_ENFILE (out of descriptors: the client stays queued);
  *         NL_ENOMEM; or the accept() error. NL_ECONNABORTED (a client gave up while queued) is
@@ -67,8 +70,10 @@ NL_EXTERN int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, i
 /**
  * Connect to a server, waiting at most timeout_ms for the three-way handshake.
  *
- * @param out  receives the connection; NULL on failure.
- * @param opts options; NULL for defaults. A local bind is not offered: the system picks.
+ * @param out         receives the connection; NULL on failure.
+ * @param remote      the server's endpoint.
+ * @param timeout_ms  how long the handshake may take (see the top of this file).
+ * @param opts        options; NULL for defaults. The system picks the local address and port.
  * @return 0; NL_ECONNREFUSED; NL_ETIMEDOUT; NL_EAGAIN (timeout 0 and not yet connected: the
  *         attempt is abandoned); NL_ENETUNREACH / NL_EHOSTUNREACH; NL_EINVAL; NL_ENOMEM; or the
  *         socket() / connect() error.
@@ -79,6 +84,10 @@ NL_EXTERN int nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeou
 /**
  * Send once: as many bytes as the socket takes now (Python's `send`). Partial sends happen.
  *
+ * @param t           the connection.
+ * @param buf         the bytes; may be NULL when len is 0.
+ * @param len         how many.
+ * @param timeout_ms  how long to wait for room in the send buffer.
  * @return the number of bytes sent (>= 1 when len >= 1; 0 when len is 0); NL_EAGAIN /
  *         NL_ETIMEDOUT when no room came in time; NL_EPIPE / NL_ECONNRESET when the peer is
  *         gone (never SIGPIPE); NL_EINVAL; or the send() error.
@@ -89,8 +98,12 @@ NL_EXTERN ssize_t nl_tcp_send(nl_tcp *t, const void *buf, size_t len, int timeou
  * Send all len bytes, looping over partial writes (Python's `sendall`). The timeout covers the
  * whole call, not each write.
  *
+ * @param t     the connection.
+ * @param buf   the bytes; may be NULL when len is 0.
+ * @param len   how many.
  * @param sent  receives the number of bytes that went out, always, even on timeout or error;
  *              may be NULL.
+ * @param timeout_ms  how long the whole transfer may take.
  * @return 0 when everything was sent; otherwise the error that stopped it (NL_ETIMEDOUT,
  *         NL_EAGAIN for timeout 0, NL_EPIPE, NL_ECONNRESET, ...) with *sent telling how far
  *         it got.
@@ -101,6 +114,10 @@ NL_EXTERN int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *se
 /**
  * Receive up to cap bytes (the course's `recv(1024)`).
  *
+ * @param t           the connection.
+ * @param buf         where the bytes go.
+ * @param cap         size of buf (> 0).
+ * @param timeout_ms  how long to wait for data.
  * @return the number of bytes received (>= 1); NL_EOF when the peer closed its side and
  *         everything it sent has been read; NL_EAGAIN (timeout 0, no data yet); NL_ETIMEDOUT;
  *         NL_ECONNRESET; NL_EINVAL (NULL handle or buf, cap 0, a listener); or the recv() error.
@@ -110,25 +127,48 @@ NL_EXTERN ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms);
 /**
  * Shut down one or both directions (NL_SHUT_RD, NL_SHUT_WR, NL_SHUT_RDWR). After NL_SHUT_WR
  * the peer reads NL_EOF once it has everything sent before.
+ * @param t    the connection.
+ * @param how  NL_SHUT_RD, NL_SHUT_WR or NL_SHUT_RDWR.
  * @return 0; NL_EINVAL; NL_ENOTCONN; or the shutdown() error.
  */
 NL_EXTERN int nl_tcp_shutdown(nl_tcp *t, int how);
 
-/** Disable (1) or enable (0) Nagle's algorithm (TCP_NODELAY). @return 0 or an error. */
+/**
+ * Turn Nagle's algorithm off (on = 1: TCP_NODELAY, small writes go at once) or back on (0).
+ * @param t   the connection.
+ * @param on  1 or 0.
+ * @return 0, NL_EINVAL, or the setsockopt() error.
+ */
 NL_EXTERN int nl_tcp_set_nodelay(nl_tcp *t, int on);
 
-/** The local endpoint. @return 0, NL_EINVAL, or the getsockname() error. */
+/**
+ * The local endpoint of a listener or connection.
+ * @param t    the handle.
+ * @param out  receives the endpoint.
+ * @return 0, NL_EINVAL, or the getsockname() error.
+ */
 NL_EXTERN int nl_tcp_local(const nl_tcp *t, nl_endpoint *out);
 
-/** The peer's endpoint. @return 0, NL_EINVAL, NL_ENOTCONN, or the getpeername() error. */
+/**
+ * The peer's endpoint.
+ * @param t    the connection.
+ * @param out  receives the endpoint.
+ * @return 0, NL_EINVAL, NL_ENOTCONN, or the getpeername() error.
+ */
 NL_EXTERN int nl_tcp_peer(const nl_tcp *t, nl_endpoint *out);
 
-/** The file descriptor, for poll/epoll/select; still owned by the handle. NL_EINVAL for NULL. */
+/**
+ * The file descriptor, for poll/epoll/select. Still owned by the handle: do not close it, and
+ * leave its blocking mode alone.
+ * @param t  the handle.
+ * @return the descriptor, or NL_EINVAL for NULL.
+ */
 NL_EXTERN int nl_tcp_fd(const nl_tcp *t);
 
 /**
  * Close the connection or listener and free the handle. NULL is a no-op. Unsent data still
  * in the kernel's buffer is delivered in the background, as with close().
+ * @param t  the handle, or NULL.
  * @return 0, or the close() error (the handle is freed all the same).
  */
 NL_EXTERN int nl_tcp_close(nl_tcp *t);

@@ -1,4 +1,5 @@
-/* libnetlab: socket options and the system-call trace, a teaching aid.
+/** @file
+ * libnetlab: socket options and the system-call trace, a teaching aid.
  *
  * Give a handle a trace callback and it reports every socket system call it makes (socket,
  * bind, recvfrom, sendto, accept, ...) with its arguments, result and errno, so a learner can
@@ -18,11 +19,11 @@ extern "C" {
 
 /** One system call, as seen by the trace callback. Valid only during the callback. */
 typedef struct nl_trace_event {
-    const char *call; /* system call name: "socket", "bind", "recvfrom", ...               */
-    int fd;           /* descriptor it acted on (-1 for socket() before it returns)        */
-    const char *args; /* the interesting arguments, already readable: "0.0.0.0:9000, 1024" */
-    long result;      /* what the call returned                                           */
-    int err;          /* errno when it failed, else 0                                     */
+    const char *call; /**< system call name: "socket", "bind", "recvfrom", ... */
+    int fd;           /**< descriptor it acted on (-1 for socket() before it returns) */
+    const char *args; /**< the interesting arguments, already readable: "0.0.0.0:9000, 1024" */
+    long result;      /**< what the call returned */
+    int err;          /**< errno when it failed, else 0 */
 } nl_trace_event;
 
 /** Trace callback: called synchronously, on the calling thread, after each system call. */
@@ -30,16 +31,19 @@ typedef void (*nl_trace_fn)(const nl_trace_event *ev, void *user);
 
 /** Options for opening a handle. Zero-initialise, then set what you need; NULL = defaults. */
 typedef struct nl_opts {
-    nl_trace_fn trace; /* trace callback, NULL for none; inherited by accepted connections  */
-    void *trace_user;  /* passed to trace as is                                           */
-    int v6only;        /* IPv6 sockets: 1 = IPv6 only; 0 (default) = also IPv4 via mapping  */
-    int reuseport;     /* 1 = SO_REUSEPORT (several listeners share a port)                 */
+    nl_trace_fn trace; /**< trace callback, NULL for none; inherited by accepted connections */
+    void *trace_user;  /**< passed to trace as is */
+    int v6only;        /**< IPv6 sockets: 1 = IPv6 only; 0 (default) = also IPv4 via mapping */
+    int reuseport;     /**< 1 = SO_REUSEPORT (several listeners share a port) */
 } nl_opts;
 
 /**
  * Format a trace event as one readable line (no newline), e.g.
  * "recvfrom(3, 1024) = 5 from 127.0.0.1:50000" or "connect(3, 127.0.0.1:1) = -1 ECONNREFUSED".
  *
+ * @param ev    the event, as passed to the callback.
+ * @param buf   receives the line.
+ * @param size  size of buf; 160 bytes fit nearly every event.
  * @return the length written, or NL_EINVAL for NULL arguments; the text is cut to fit size
  *         (always NUL-terminated when size > 0). Pure, thread-safe.
  */

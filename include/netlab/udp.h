@@ -1,4 +1,5 @@
-/* libnetlab: UDP sockets, the course's first flow.
+/** @file
+ * libnetlab: UDP sockets, the course's first flow.
  *
  *   server: nl_udp_open -> nl_udp_bind(0.0.0.0:9000) -> loop nl_udp_recv_from -> nl_udp_close
  *   client: nl_udp_open -> loop nl_udp_send_to(peer)                          -> nl_udp_close
@@ -52,6 +53,8 @@ NL_EXTERN int nl_udp_open(nl_udp **out, int family, const nl_opts *opts);
  * Bind the socket to a local endpoint, e.g. 0.0.0.0:9000 (port 0 picks a free port).
  * An IPv4 endpoint on an IPv6 socket binds its IPv4-mapped form.
  *
+ * @param u      the socket.
+ * @param local  the local address and port; 0.0.0.0 or :: for all addresses.
  * @return 0; NL_EINVAL (NULL arguments, unset endpoint), NL_EAFNOSUPPORT (IPv6 address on an
  *         IPv4 socket), or the bind() error (NL_EADDRINUSE, NL_EACCES, NL_EADDRNOTAVAIL, ...).
  */
@@ -60,15 +63,19 @@ NL_EXTERN int nl_udp_bind(nl_udp *u, const nl_endpoint *local);
 /**
  * Create a socket of the endpoint's family and bind it in one step.
  *
- * @param out  receives the handle, or NULL on failure.
+ * @param out    receives the handle, or NULL on failure.
+ * @param local  the local address and port; its family is the socket's.
+ * @param opts   options; NULL for defaults. Copied.
  * @return 0 or the errors of nl_udp_open() and nl_udp_bind().
  */
 NL_EXTERN int nl_udp_open_bound(nl_udp **out, const nl_endpoint *local, const nl_opts *opts);
 
 /**
  * Connect the socket to one peer: from then on it receives only that peer's datagrams (the
- * kernel drops others) and nl_udp_send_to() may pass NULL as destination.
+ * kernel drops others) and nl_udp_send_to() may pass NULL as destination. Never blocks.
  *
+ * @param u     the socket.
+ * @param peer  the one peer to talk to.
  * @return 0; NL_EINVAL; NL_EAFNOSUPPORT; or the connect() error.
  */
 NL_EXTERN int nl_udp_connect(nl_udp *u, const nl_endpoint *peer);
@@ -76,7 +83,9 @@ NL_EXTERN int nl_udp_connect(nl_udp *u, const nl_endpoint *peer);
 /**
  * Send one datagram (the course's `sendto`).
  *
+ * @param u    the socket.
  * @param buf  the payload; may be NULL when len is 0 (an empty datagram is valid).
+ * @param len  payload length; at most NL_UDP_MAX_DATAGRAM over IPv4.
  * @param to   destination, or NULL on a connected socket.
  * @param timeout_ms  how long to wait for room in the send buffer (see the top of this file).
  * @return len (a datagram is sent whole or not at all); NL_EINVAL (NULL handle, NULL buf with
@@ -90,9 +99,11 @@ NL_EXTERN ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const n
 /**
  * Receive one datagram (the course's `recvfrom`).
  *
+ * @param u     the socket.
  * @param buf   where the payload goes; may be NULL when cap is 0.
  * @param cap   size of buf.
  * @param from  receives the sender (IPv4-mapped senders normalised to IPv4); may be NULL.
+ * @param timeout_ms  how long to wait for a datagram (see the top of this file).
  * @return the datagram's length (0 for an empty datagram); NL_ETRUNC when it was longer than
  *         cap: buf then holds its first cap bytes and from is set, the rest is gone;
  *         NL_EAGAIN (timeout 0, nothing queued); NL_ETIMEDOUT; NL_ECONNREFUSED (connected
@@ -103,19 +114,30 @@ NL_EXTERN ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint
 
 /**
  * The local endpoint the socket is bound to (after bind, connect or the first send).
+ * @param u    the socket.
+ * @param out  receives the endpoint.
  * @return 0, NL_EINVAL, or the getsockname() error.
  */
 NL_EXTERN int nl_udp_local(const nl_udp *u, nl_endpoint *out);
 
-/** The file descriptor, for poll/epoll/select. Still owned by the handle: do not close it.
- *  @return the descriptor, or NL_EINVAL for NULL. */
+/**
+ * The file descriptor, for poll/epoll/select. Still owned by the handle: do not close it, and
+ * leave it in blocking mode (the handle's own timeouts do the rest).
+ * @param u  the socket.
+ * @return the descriptor, or NL_EINVAL for NULL.
+ */
 NL_EXTERN int nl_udp_fd(const nl_udp *u);
 
-/** The socket's family, NL_AF_INET or NL_AF_INET6; NL_EINVAL for NULL. */
+/**
+ * The socket's address family.
+ * @param u  the socket.
+ * @return NL_AF_INET or NL_AF_INET6; NL_EINVAL for NULL.
+ */
 NL_EXTERN int nl_udp_family(const nl_udp *u);
 
 /**
  * Close the socket and free the handle. NULL is a no-op. The handle is invalid afterwards.
+ * @param u  the socket, or NULL.
  * @return 0, or the close() error (the handle is freed all the same).
  */
 NL_EXTERN int nl_udp_close(nl_udp *u);

@@ -1,13 +1,14 @@
-/* libnetlab: version and the export macro shared by every public header. */
+/** @file
+ * libnetlab: version and the export macro shared by every public header. */
 #ifndef NETLAB_VERSION_H
 #define NETLAB_VERSION_H
 
-#define NL_VERSION_MAJOR 0
-#define NL_VERSION_MINOR 1
-#define NL_VERSION_PATCH 0
-#define NL_VERSION_STRING "0.1.0"
+#define NL_VERSION_MAJOR 0          /**< incompatible API changes bump this */
+#define NL_VERSION_MINOR 1          /**< compatible additions bump this */
+#define NL_VERSION_PATCH 0          /**< fixes bump this */
+#define NL_VERSION_STRING "0.1.0"   /**< the three numbers as text */
 
-/* The library is built with hidden visibility; only what carries NL_EXTERN is exported. */
+/** Marks a public function: the library is built with hidden visibility and exports only these. */
 #if defined(__GNUC__) || defined(__clang__)
 #define NL_EXTERN __attribute__((visibility("default")))
 #else
@@ -18,7 +19,10 @@
 extern "C" {
 #endif
 
-/** The library's version as "MAJOR.MINOR.PATCH"; static, never NULL. Thread-safe. */
+/**
+ * The version of the library actually linked, which may differ from NL_VERSION_STRING.
+ * @return "MAJOR.MINOR.PATCH", a static string, never NULL. Thread-safe.
+ */
 NL_EXTERN const char *nl_version(void);
 
 #ifdef __cplusplus
