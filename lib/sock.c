@@ -1,6 +1,7 @@
 /* What UDP and TCP handles share: socket creation, bind, connect with a timeout, waiting with
  * a deadline, and the trace hook. Each system call is retried on EINTR here, once, so the
  * callers never see it. */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
     char args[NL__TRACE_ARGS];
     nl_trace_event ev;
     va_list ap;
+    int saved_errno = errno;
 
     if (s->trace == NULL)
         return;
@@ -29,6 +31,9 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
     ev.result = result;
     ev.err = result < 0 ? err : 0;
     s->trace(&ev, s->trace_user);
+    /* Callers read errno after tracing a call, and the callback is user code that may well
+     * change it (printing does): give them back the system call's errno. */
+    errno = saved_errno;
 }
 
 static int64_t now_ms(void)
