@@ -67,6 +67,8 @@ ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
 ssize_t __real_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *sa,
                         socklen_t *salen);
 
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
 int __wrap_socket(int domain, int type, int protocol);
 int __wrap_connect(int fd, const struct sockaddr *sa, socklen_t len);
 int __wrap_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
@@ -172,6 +174,28 @@ ssize_t __wrap_recvfrom(int fd, void *buf, size_t len, int flags, struct sockadd
     return o < 0 ? fail_with(o) : __real_recvfrom(fd, buf, len, flags, sa, salen);
 }
 
+/* The clock is not queued per call: when armed, every CLOCK_MONOTONIC reading is shifted by
+ * one fixed amount, chosen at the first reading so that it falls 20 ns before a millisecond
+ * boundary. A consistent shift changes no interval, only where the milliseconds begin. */
+static int clock_armed;
+static int64_t clock_shift = -1;
+
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    int64_t t;
+    int rc = __real_clock_gettime(id, ts);
+
+    if (rc != 0 || !clock_armed || id != CLOCK_MONOTONIC)
+        return rc;
+    t = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    if (clock_shift < 0)
+        clock_shift = (2 * MS - 20 - t % MS) % MS;
+    t += clock_shift;
+    ts->tv_sec = t / 1000000000;
+    ts->tv_nsec = t % 1000000000;
+    return rc;
+}
+
 /* After each test: every queued outcome was taken, and nothing stays armed for the next. */
 static int all_consumed(void **state)
 {
@@ -180,6 +204,8 @@ static int all_consumed(void **state)
     int left = 0;
 
     (void)state;
+    clock_armed = 0;
+    clock_shift = -1;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         left += all[i]->left;
         all[i]->left = 0;
@@ -350,6 +376,28 @@ static void poll_eintr_keeps_the_deadline(void **state)
     dt = tu_now_ns() - t0;
     if (dt < 300 * MS || dt >= 650 * MS)
         fail_msg("timeout 300 with two interrupted polls took %lld ms", (long long)(dt / MS));
+    nl_udp_close(a);
+}
+
+/* A timeout counts whole milliseconds; starting just before a millisecond boundary must not
+ * make it end up to a millisecond early. */
+static void timeout_is_never_cut_short(void **state)
+{
+    nl_endpoint la;
+    nl_udp *a = udp_bound(NULL, &la);
+    char buf[8];
+
+    (void)state;
+    for (int i = 0; i < 5; i++) {
+        int64_t t0 = tu_now_ns(), dt;
+        clock_shift = -1;
+        clock_armed = 1;
+        assert_int_equal(nl_udp_recv_from(a, buf, sizeof buf, NULL, 20), NL_ETIMEDOUT);
+        clock_armed = 0;
+        dt = tu_now_ns() - t0;
+        if (dt < 20 * MS)
+            fail_msg("timeout 20 ms returned after %lld us", (long long)(dt / 1000));
+    }
     nl_udp_close(a);
 }
 
@@ -617,6 +665,7 @@ int main(void)
         cmocka_unit_test_teardown(accept_eintr_and_aborted_are_retried, all_consumed),
         cmocka_unit_test_teardown(poll_eintr_is_retried, all_consumed),
         cmocka_unit_test_teardown(poll_eintr_keeps_the_deadline, all_consumed),
+        cmocka_unit_test_teardown(timeout_is_never_cut_short, all_consumed),
         cmocka_unit_test_teardown(connect_eintr_completes, all_consumed),
         cmocka_unit_test_teardown(udp_eagain_paths, all_consumed),
         cmocka_unit_test_teardown(tcp_eagain_paths, all_consumed),
