@@ -44,10 +44,20 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* -1: no deadline; otherwise the monotonic time at which the wait ends. */
+/* -1: no deadline; otherwise the monotonic time at which the wait ends. The start is rounded
+ * up to the next whole millisecond: nl__sock_wait() compares against the rounded-down clock,
+ * so a start rounded down could end a wait up to 1 ms before timeout_ms had passed. A timeout
+ * of 0 means "now" and stays exactly that. */
 int64_t nl__deadline(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    struct timespec ts;
+
+    if (timeout_ms < 0)
+        return -1;
+    if (timeout_ms == 0)
+        return now_ms();
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000 + timeout_ms;
 }
 
 /* Wait until the socket is ready for events or the deadline passes.
