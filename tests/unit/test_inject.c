@@ -420,6 +420,35 @@ static void connect_eintr_completes(void **state)
     nl_tcp_close(l);
 }
 
+/* A handshake that never completes: connect() says EINPROGRESS (without starting anything)
+ * and poll() never sees the socket writable. Loopback cannot produce this for real. */
+static void connect_times_out(void **state)
+{
+    nl_endpoint to = tu_loopback(NL_AF_INET, 9);
+    nl_tcp *c = (nl_tcp *)&to;
+    int fds = tu_count_fds();
+    int64_t t0, dt;
+
+    (void)state;
+    INJECT(connect, ANY_FD, -EINPROGRESS);
+    INJECT(poll, ANY_FD, POLL_NOT_READY);
+    t0 = tu_now_ns();
+    assert_int_equal(nl_tcp_connect(&c, &to, 50, NULL), NL_ETIMEDOUT);
+    dt = tu_now_ns() - t0;
+    assert_true(dt >= 50 * MS);
+    assert_true(dt < 5000 * MS);
+    assert_null(c);
+    assert_int_equal(tu_count_fds(), fds);
+
+    /* Timeout 0 gives up at once, with NL_EAGAIN as documented. */
+    c = (nl_tcp *)&to;
+    INJECT(connect, ANY_FD, -EINPROGRESS);
+    INJECT(poll, ANY_FD, POLL_NOT_READY);
+    assert_int_equal(nl_tcp_connect(&c, &to, 0, NULL), NL_EAGAIN);
+    assert_null(c);
+    assert_int_equal(tu_count_fds(), fds);
+}
+
 /* ---- EAGAIN: NL_EAGAIN for timeout 0, otherwise wait and try again ---- */
 
 static void udp_eagain_paths(void **state)
@@ -667,6 +696,7 @@ int main(void)
         cmocka_unit_test_teardown(poll_eintr_keeps_the_deadline, all_consumed),
         cmocka_unit_test_teardown(timeout_is_never_cut_short, all_consumed),
         cmocka_unit_test_teardown(connect_eintr_completes, all_consumed),
+        cmocka_unit_test_teardown(connect_times_out, all_consumed),
         cmocka_unit_test_teardown(udp_eagain_paths, all_consumed),
         cmocka_unit_test_teardown(tcp_eagain_paths, all_consumed),
         cmocka_unit_test_teardown(short_writes_then_reset, all_consumed),

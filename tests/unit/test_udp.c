@@ -2,6 +2,7 @@
  * sender, empty datagrams, truncation, timeouts, connected sockets, ICMP refusal, dual stack,
  * bad arguments, the trace hook and close-on-exec. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -451,6 +452,53 @@ static void trace_format_lines(void **state)
     assert_int_equal(nl_trace_format(&ok, NULL, 0), NL_EINVAL);
 }
 
+/* Different handles may be used from different threads at once (udp.h): four threads, each
+ * with its own pair of sockets, exchange datagrams; every one must arrive intact. */
+struct worker {
+    int family;
+    int ok; /* datagrams that came back right */
+};
+
+static void *ping_pong(void *arg)
+{
+    struct worker *w = arg;
+    nl_endpoint lo = tu_loopback(w->family, 0), la, lb, from;
+    nl_udp *a = NULL, *b = NULL;
+    char out[32], in[32];
+
+    if (nl_udp_open_bound(&a, &lo, NULL) != 0 || nl_udp_open_bound(&b, &lo, NULL) != 0 ||
+        nl_udp_local(a, &la) != 0 || nl_udp_local(b, &lb) != 0)
+        goto out;
+    for (int i = 0; i < 200; i++) {
+        int len = snprintf(out, sizeof out, "%p %d", (void *)w, i);
+        if (nl_udp_send_to(a, out, (size_t)len, &lb, 2000) != len ||
+            nl_udp_recv_from(b, in, sizeof in, &from, 2000) != len ||
+            memcmp(in, out, (size_t)len) != 0 || nl_endpoint_compare(&from, &la) != 0)
+            break;
+        w->ok++;
+    }
+out:
+    nl_udp_close(a);
+    nl_udp_close(b);
+    return NULL;
+}
+
+static void handles_in_parallel_threads(void **state)
+{
+    struct worker w[4];
+    pthread_t th[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){i % 2 ? NL_AF_INET6 : NL_AF_INET, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, ping_pong, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].ok, 200);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +518,7 @@ int main(void)
         cmocka_unit_test(descriptors_are_cloexec),
         cmocka_unit_test(trace_sees_the_calls),
         cmocka_unit_test(trace_format_lines),
+        cmocka_unit_test(handles_in_parallel_threads),
     };
 
     return cmocka_run_group_tests_name("udp", tests, NULL, NULL);
