@@ -72,6 +72,7 @@ if readelf -d "$tmp/cmake-build/hello_static" | grep -q "NEEDED.*libnetlab"; the
 fi
 
 step "3. libnetlab next to libnl-3"
+pkg-config --exists libnl-3.0 || fail "libnl-3 not found by pkg-config (Debian: libnl-3-dev)"
 # shellcheck disable=SC2046,SC2086
 # libnl's headers need POSIX declarations (struct addrinfo), hence gnu11 for its side.
 "$cc" $warn -std=gnu11 $san -o "$tmp/with_libnl" "$src/with_libnl.c" \

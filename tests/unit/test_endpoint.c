@@ -112,21 +112,34 @@ static void rejects_bad_forms(void **state)
         const char *text;
         int rc;
     } bad[] = {
-        {"999.1.1.1", NL_EBADADDR},     {"1.2.3", NL_EBADADDR},
-        {"[::1", NL_EBADADDR},          {"[::1]x", NL_EBADADDR},
-        {"1.2.3.4:70000", NL_EBADPORT}, {":80", NL_EBADADDR},
-        {"abc:12", NL_EBADADDR},        {"", NL_EBADADDR},
-        {"localhost", NL_EBADADDR},     {"1.2.3.4:", NL_EBADPORT},
-        {"1.2.3.4:-1", NL_EBADPORT},    {"1.2.3.4:+80", NL_EBADPORT},
-        {"1.2.3.4:8o", NL_EBADPORT},    {"1.2.3.4:999999", NL_EBADPORT},
-        {"[::1]:", NL_EBADPORT},        {"[::1]:65536", NL_EBADPORT},
-        {"[]:80", NL_EBADADDR},         {"[]", NL_EBADADDR},
-        {"fe80::1%", NL_EBADADDR},      {"fe80::1%eth0", NL_EBADADDR},
+        {"999.1.1.1", NL_EBADADDR},
+        {"1.2.3", NL_EBADADDR},
+        {"[::1", NL_EBADADDR},
+        {"[::1]x", NL_EBADADDR},
+        {"1.2.3.4:70000", NL_EBADPORT},
+        {":80", NL_EBADADDR},
+        {"abc:12", NL_EBADADDR},
+        {"", NL_EBADADDR},
+        {"localhost", NL_EBADADDR},
+        {"1.2.3.4:", NL_EBADPORT},
+        {"1.2.3.4:-1", NL_EBADPORT},
+        {"1.2.3.4:+80", NL_EBADPORT},
+        {"1.2.3.4:8o", NL_EBADPORT},
+        {"1.2.3.4:999999", NL_EBADPORT},
+        {"[::1]:", NL_EBADPORT},
+        {"[::1]:65536", NL_EBADPORT},
+        {"[]:80", NL_EBADADDR},
+        {"[]", NL_EBADADDR},
+        {"fe80::1%", NL_EBADADDR},
+        {"fe80::1%eth0", NL_EBADADDR},
         {"fe80::1%99999999999", NL_EBADADDR},
         {"fe80::1%4294967296", NL_EBADADDR},
-        {"1.2.3.4%2", NL_EBADADDR},     {"::1::", NL_EBADADDR},
-        {" 127.0.0.1", NL_EBADADDR},    {"127.0.0.1 ", NL_EBADADDR},
-        {"1.2.3.4.5", NL_EBADADDR},     {"[::1]]:80", NL_EBADADDR},
+        {"1.2.3.4%2", NL_EBADADDR},
+        {"::1::", NL_EBADADDR},
+        {" 127.0.0.1", NL_EBADADDR},
+        {"127.0.0.1 ", NL_EBADADDR},
+        {"1.2.3.4.5", NL_EBADADDR},
+        {"[::1]]:80", NL_EBADADDR},
     };
     nl_endpoint ep, before;
 
@@ -271,8 +284,8 @@ static void compare_mapped_equals_ipv4(void **state)
 
 static void compare_orders_totally(void **state)
 {
-    static const char *texts[] = {"[::1]:80",    "127.0.0.1:80", "10.0.0.1:80", "[fe80::1%1]:80",
-                                  "[fe80::1%2]:80", "[::1]:79",  "127.0.0.1:1", "0.0.0.0:0"};
+    static const char *texts[] = {"[::1]:80",       "127.0.0.1:80", "10.0.0.1:80", "[fe80::1%1]:80",
+                                  "[fe80::1%2]:80", "[::1]:79",     "127.0.0.1:1", "0.0.0.0:0"};
     nl_endpoint eps[sizeof texts / sizeof texts[0]];
     size_t n = sizeof texts / sizeof texts[0];
 

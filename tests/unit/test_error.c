@@ -112,9 +112,9 @@ static void unknown_codes_give_fallbacks(void **state)
 /* Resolver failures get their own messages, so "no such host" is never a vague EINVAL. */
 static void resolver_codes_say_resolver(void **state)
 {
-    static const int eai[] = {NL_EAI_NONAME, NL_EAI_AGAIN, NL_EAI_FAIL, NL_EAI_FAMILY,
-                              NL_EAI_NODATA, NL_EAI_MEMORY, NL_EAI_SERVICE, NL_EAI_SYSTEM,
-                              NL_EAI_OTHER};
+    static const int eai[] = {NL_EAI_NONAME,  NL_EAI_AGAIN,  NL_EAI_FAIL,
+                              NL_EAI_FAMILY,  NL_EAI_NODATA, NL_EAI_MEMORY,
+                              NL_EAI_SERVICE, NL_EAI_SYSTEM, NL_EAI_OTHER};
 
     (void)state;
     for (size_t i = 0; i < sizeof eai / sizeof eai[0]; i++) {

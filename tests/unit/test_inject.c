@@ -21,30 +21,30 @@
 
 #include "testutil.h"
 
-#define MS 1000000LL
+#define MS     1000000LL
 #define ANY_FD (-2)
 
 /* Outcomes a test can queue. A negative value -E makes the call fail with errno E without
  * doing anything; PASS calls the real function; the others are per-call, see the wrappers. */
-#define PASS 0x40000000L
-#define SHORT(n) ((long)(n))                 /* send/recv: real call limited to n bytes  */
-#define CONNECT_EINTR 0x40000001L            /* connect: start it, then report EINTR      */
-#define POLL_EINTR_AFTER(ms) (0x50000000L + (ms)) /* poll: wait up to ms, then EINTR     */
-#define POLL_NOT_READY 0x40000002L           /* poll: wait the whole timeout, report 0   */
+#define PASS                 0x40000000L
+#define SHORT(n)             ((long)(n))          /* send/recv: real call limited to n bytes */
+#define CONNECT_EINTR        0x40000001L          /* connect: start it, then report EINTR    */
+#define POLL_EINTR_AFTER(ms) (0x50000000L + (ms)) /* poll: wait up to ms, then EINTR         */
+#define POLL_NOT_READY       0x40000002L          /* poll: wait the whole timeout, report 0  */
 
 struct inj {
     int left; /* queued outcomes not yet taken */
     int fd;   /* descriptor they apply to, or ANY_FD */
 };
 
-static struct inj inj_socket, inj_connect, inj_accept4, inj_poll, inj_send, inj_sendto,
-    inj_recv, inj_recvfrom;
+static struct inj inj_socket, inj_connect, inj_accept4, inj_poll, inj_send, inj_sendto, inj_recv,
+    inj_recvfrom;
 
-#define INJECT(fn, fd_, outcome)                                                               \
-    do {                                                                                       \
-        inj_##fn.fd = (fd_);                                                                   \
-        inj_##fn.left++;                                                                       \
-        will_return(__wrap_##fn, (outcome));                                                   \
+#define INJECT(fn, fd_, outcome)                                                                   \
+    do {                                                                                           \
+        inj_##fn.fd = (fd_);                                                                       \
+        inj_##fn.left++;                                                                           \
+        will_return(__wrap_##fn, (outcome));                                                       \
     } while (0)
 
 /* Whether this call takes a queued outcome. */

@@ -131,9 +131,9 @@ static unsigned char pattern(size_t i)
 
 struct reader {
     nl_tcp *t;
-    size_t total;   /* bytes read before NL_EOF */
-    size_t bad_at;  /* first offset whose byte was wrong, or SIZE_MAX */
-    int end;        /* the code that ended the loop (NL_EOF expected) */
+    size_t total;  /* bytes read before NL_EOF */
+    size_t bad_at; /* first offset whose byte was wrong, or SIZE_MAX */
+    int end;       /* the code that ended the loop (NL_EOF expected) */
 };
 
 static void *read_all(void *arg)

@@ -116,8 +116,7 @@ static void largest_datagram_fits(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof out; i++)
         out[i] = (char)(i * 7);
-    assert_int_equal(nl_udp_send_to(a, out, NL_UDP_MAX_DATAGRAM, &lb, 1000),
-                     NL_UDP_MAX_DATAGRAM);
+    assert_int_equal(nl_udp_send_to(a, out, NL_UDP_MAX_DATAGRAM, &lb, 1000), NL_UDP_MAX_DATAGRAM);
     assert_int_equal(nl_udp_recv_from(b, in, sizeof in, NULL, 1000), NL_UDP_MAX_DATAGRAM);
     assert_memory_equal(in, out, NL_UDP_MAX_DATAGRAM);
     assert_int_equal(nl_udp_send_to(a, out, NL_UDP_MAX_DATAGRAM + 1, &lb, 1000), NL_EMSGSIZE);
