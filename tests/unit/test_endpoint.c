@@ -405,6 +405,8 @@ static void from_host_forms(void **state)
     assert_string_equal(fmt(&ep, buf), "[::1]:80");
     assert_int_equal(nl_endpoint_from_host(&ep, "127.0.0.1", 65535, NL_RESOLVE_ANY), 0);
     assert_string_equal(fmt(&ep, buf), "127.0.0.1:65535");
+    assert_int_equal(nl_endpoint_from_host(&ep, "[fe80::1%3]", 7, NL_RESOLVE_ANY), 0);
+    assert_string_equal(fmt(&ep, buf), "[fe80::1%3]:7");
     assert_int_equal(nl_endpoint_from_host(&ep, "localhost", 0, NL_RESOLVE_IPV4), 0);
     assert_string_equal(fmt(&ep, buf), "127.0.0.1:0");
 }

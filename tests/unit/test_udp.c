@@ -269,6 +269,27 @@ static void v6only_leaves_ipv4_port_free(void **state)
     nl_udp_close(s6);
 }
 
+/* An IPv4 endpoint given to an IPv6 socket means its IPv4-mapped form, and the socket then
+ * reports it as plain IPv4 again. */
+static void ipv4_endpoint_on_ipv6_socket(void **state)
+{
+    nl_endpoint lo4 = tu_loopback(NL_AF_INET, 0), local, l4, from;
+    nl_udp *s6 = NULL, *c4 = bound(NL_AF_INET, NULL, &l4);
+    char buf[4];
+
+    (void)state;
+    assert_int_equal(nl_udp_open(&s6, NL_AF_INET6, NULL), 0);
+    assert_int_equal(nl_udp_bind(s6, &lo4), 0);
+    assert_int_equal(nl_udp_local(s6, &local), 0);
+    assert_int_equal(local.family, NL_AF_INET);
+    assert_true(local.port != 0);
+    assert_int_equal(nl_udp_send_to(c4, "m", 1, &local, 1000), 1);
+    assert_int_equal(nl_udp_recv_from(s6, buf, sizeof buf, &from, 1000), 1);
+    assert_memory_equal(&from, &l4, sizeof from);
+    nl_udp_close(s6);
+    nl_udp_close(c4);
+}
+
 static void bad_arguments(void **state)
 {
     nl_endpoint l4, l6, unset = {0};
@@ -512,6 +533,7 @@ int main(void)
         cmocka_unit_test(icmp_refusal_ipv6),
         cmocka_unit_test(dual_stack_reports_plain_ipv4),
         cmocka_unit_test(v6only_leaves_ipv4_port_free),
+        cmocka_unit_test(ipv4_endpoint_on_ipv6_socket),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(port_in_use),
         cmocka_unit_test(descriptors_are_cloexec),
