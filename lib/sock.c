@@ -1,6 +1,7 @@
 /* What UDP and TCP handles share: socket creation, bind, connect with a timeout, waiting with
  * a deadline, and the trace hook. Each system call is retried on EINTR here, once, so the
  * callers never see it. */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
     char args[NL__TRACE_ARGS];
     nl_trace_event ev;
     va_list ap;
+    int saved_errno = errno;
 
     if (s->trace == NULL)
         return;
@@ -29,6 +31,9 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
     ev.result = result;
     ev.err = result < 0 ? err : 0;
     s->trace(&ev, s->trace_user);
+    /* Callers read errno after tracing a call, and the callback is user code that may well
+     * change it (printing does): give them back the system call's errno. */
+    errno = saved_errno;
 }
 
 static int64_t now_ms(void)
@@ -39,10 +44,20 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* -1: no deadline; otherwise the monotonic time at which the wait ends. */
+/* -1: no deadline; otherwise the monotonic time at which the wait ends. The start is rounded
+ * up to the next whole millisecond: nl__sock_wait() compares against the rounded-down clock,
+ * so a start rounded down could end a wait up to 1 ms before timeout_ms had passed. A timeout
+ * of 0 means "now" and stays exactly that. */
 int64_t nl__deadline(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    struct timespec ts;
+
+    if (timeout_ms < 0)
+        return -1;
+    if (timeout_ms == 0)
+        return now_ms();
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000 + timeout_ms;
 }
 
 /* Wait until the socket is ready for events or the deadline passes.

@@ -1,0 +1,47 @@
+/* Small helpers shared by the unit tests: clocks, loopback endpoints, descriptor counts.
+ * Header-only (static functions) so each test stays one self-contained executable. */
+#ifndef NETLAB_TESTUTIL_H
+#define NETLAB_TESTUTIL_H
+
+#include <dirent.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <netlab.h>
+
+/* Monotonic time in nanoseconds, to measure timeouts more finely than the library does. */
+static inline int64_t tu_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A loopback endpoint of the given family with the given port (0: let the OS pick). */
+static inline nl_endpoint tu_loopback(int family, int port)
+{
+    nl_endpoint ep;
+    int rc = nl_endpoint_parse(&ep, family == NL_AF_INET6 ? "::1" : "127.0.0.1", port);
+
+    return rc == 0 ? ep : (nl_endpoint){0};
+}
+
+/* How many descriptors this process has open, to prove that failure paths leak none.
+ * Returns -1 when /proc is not available. */
+static inline int tu_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory stream's own descriptor */
+}
+
+#endif /* NETLAB_TESTUTIL_H */
