@@ -25,7 +25,7 @@ const char *nl_err_name(int code)
 {
     switch (code) {
     case 0:
-        return "NL_OK";
+        return "NL_SUCCESS";
 #define NL__ERRNO_NAME(name, msg)                                                              \
     case NL_##name:                                                                            \
         return "NL_" #name;

@@ -86,9 +86,9 @@ extern "C" {
     XX(EAI_SYSTEM, -3011, "resolver: system error")                                            \
     XX(EAI_OTHER, -3000, "resolver: unknown failure")
 
-/** The error codes. Success is NL_OK (0); every error is negative. */
+/** The error codes. Success is NL_SUCCESS (0); every error is negative. */
 typedef enum nl_errno {
-    NL_OK = 0,
+    NL_SUCCESS = 0,
 /** @cond INTERNAL */
 #define NL__ERRNO_ENUM(name, msg) NL_##name = -name,
     NL_ERRNO_MAP(NL__ERRNO_ENUM)
@@ -112,7 +112,7 @@ NL_EXTERN const char *nl_strerror(int code);
  * Name an error code, e.g. "NL_ECONNREFUSED".
  *
  * @param code  any integer.
- * @return a static string, never NULL: "NL_OK" for 0, "NL_UNKNOWN" for unknown codes.
+ * @return a static string, never NULL: "NL_SUCCESS" for 0, "NL_UNKNOWN" for unknown codes.
  *         Thread-safe.
  */
 NL_EXTERN const char *nl_err_name(int code);

@@ -6,7 +6,8 @@
 #define NL_VERSION_MAJOR 0          /**< incompatible API changes bump this */
 #define NL_VERSION_MINOR 1          /**< compatible additions bump this */
 #define NL_VERSION_PATCH 0          /**< fixes bump this */
-#define NL_VERSION_STRING "0.1.0"   /**< the three numbers as text */
+/** The three numbers as text. (Kept alone on its line: CMake and tests read it.) */
+#define NL_VERSION_STRING "0.1.0"
 
 /** Marks a public function: the library is built with hidden visibility and exports only these. */
 #if defined(__GNUC__) || defined(__clang__)

@@ -1,7 +1,6 @@
-/* netlab.h and libnl-3's netlink.h in one translation unit. This does not compile today:
- * libnetlab's error.h defines the enumerator NL_OK, which libnl's netlink/handlers.h already
- * owns (enum nl_cb_action). The house style asks every public name to carry an area for exactly
- * this reason. The ctest that builds this file is registered DISABLED until the name changes. */
+/* netlab.h and libnl-3's netlink.h in one translation unit: it compiles only while no public
+ * name of ours clashes with libnl's. (libnetlab's success code was once NL_OK, which libnl's
+ * netlink/handlers.h owns in enum nl_cb_action; it is NL_SUCCESS now.) */
 #include <netdb.h>
 #include <sys/socket.h>
 

@@ -2,9 +2,9 @@
  * such as nl_addr, nl_connect, nl_close, nl_send and nl_recv; libnetlab's always carry an area
  * (nl_udp_*, ...), so the two link together and every call lands in its own library.
  *
- * This file sees only libnl's headers and with_libnl_netlab.c only libnetlab's: the two public
- * headers cannot yet share one translation unit, because both define the enumerator NL_OK
- * (see both_headers.c). Exit 0 when both libraries answered. */
+ * This file sees only libnl's headers and with_libnl_netlab.c only libnetlab's, as two libraries'
+ * callers usually do; both_headers.c checks that the headers also share one translation unit.
+ * Exit 0 when both libraries answered. */
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>

@@ -90,8 +90,8 @@ static void success_has_its_own_text(void **state)
 {
     (void)state;
     assert_string_equal(nl_strerror(0), "success");
-    assert_string_equal(nl_err_name(0), "NL_OK");
-    assert_int_equal(NL_OK, 0);
+    assert_string_equal(nl_err_name(0), "NL_SUCCESS");
+    assert_int_equal(NL_SUCCESS, 0);
 }
 
 static void unknown_codes_give_fallbacks(void **state)
