@@ -79,6 +79,10 @@ static int split_host_port(const char *text, char *hostbuf, size_t hostcap, int 
             return NL_EBADADDR;
         host = text + 1;
         hlen = (size_t)(end - host);
+        /* Brackets exist to set an IPv6 address's colons apart from the port's, and are
+         * kept for that: "[1.2.3.4]:80" or "[localhost]:80" is a typo, not an address. */
+        if (memchr(host, ':', hlen) == NULL)
+            return NL_EBADADDR;
         if (end[1] == ':') {
             int p = nl_endpoint_parse_port(end + 2);
             if (p < 0)
@@ -229,8 +233,8 @@ int nl_endpoint_from_host(nl_endpoint *out, const char *host, int port, int flag
     if (n == 0)
         host = flags == NL_RESOLVE_IPV6 ? "::" : "0.0.0.0";
     else if (host[0] == '[') {
-        if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof buf)
-            return NL_EBADADDR;
+        if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof buf || memchr(host, ':', n) == NULL)
+            return NL_EBADADDR; /* brackets only around IPv6 addresses, as in the text forms */
         memcpy(buf, host + 1, n - 2);
         buf[n - 2] = '\0';
         host = buf;

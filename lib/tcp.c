@@ -64,6 +64,27 @@ int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog, const nl_
     return 0;
 }
 
+/* Errors that belong to one queued client, not to the listener: that client is gone, so try
+ * the next. Linux reports a new connection's pending network error from accept() itself, and
+ * accept(2) asks callers to treat these like EAGAIN. */
+static int accept_skips(int err)
+{
+    switch (err) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case EOPNOTSUPP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout_ms)
 {
     char text[NL_ENDPOINT_STRLEN] = "";
@@ -88,7 +109,7 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
         }
         if (fd >= 0)
             break;
-        if (err == EINTR || err == ECONNABORTED)
+        if (err == EINTR || accept_skips(err))
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);

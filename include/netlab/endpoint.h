@@ -8,7 +8,8 @@
  *
  * Text forms accepted:
  *   "127.0.0.1"  "127.0.0.1:9000"  "::1"  "[::1]"  "[::1]:9000"  "fe80::1%2"  "[fe80::1%2]:9000"
- *   and, for the resolving functions, host names: "localhost"  "localhost:9000"  "[localhost]:80"
+ *   and, for the resolving functions, host names: "localhost"  "localhost:9000"
+ * Brackets go only around IPv6 addresses: "[1.2.3.4]:80" and "[localhost]:80" are NL_EBADADDR.
  * A bare IPv6 address has no port part (its colons would be ambiguous): use brackets for one.
  */
 #ifndef NETLAB_ENDPOINT_H

@@ -62,8 +62,8 @@ NL_EXTERN int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog,
  * @param timeout_ms  how long to wait for a client (see the top of this file).
  * @return 0; NL_EAGAIN (timeout 0, nobody waiting); NL_ETIMEDOUT; NL_EINVAL (NULL, or not a
  *         listener); NL_EMFILE / NL_ENFILE (out of descriptors: the client stays queued);
- *         NL_ENOMEM; or the accept() error. NL_ECONNABORTED (a client gave up while queued) is
- *         skipped, not returned.
+ *         NL_ENOMEM; or the accept() error. NL_ECONNABORTED (a client gave up while queued) and
+ *         the network errors accept(2) may report for one client are skipped, not returned.
  */
 NL_EXTERN int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout_ms);
 

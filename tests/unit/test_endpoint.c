@@ -116,6 +116,8 @@ static void rejects_bad_forms(void **state)
         {"1.2.3", NL_EBADADDR},
         {"[::1", NL_EBADADDR},
         {"[::1]x", NL_EBADADDR},
+        {"[1.2.3.4]:80", NL_EBADADDR},
+        {"[1.2.3.4]", NL_EBADADDR},
         {"1.2.3.4:70000", NL_EBADPORT},
         {":80", NL_EBADADDR},
         {"abc:12", NL_EBADADDR},
@@ -337,8 +339,9 @@ static void resolves_localhost(void **state)
     assert_int_equal(ep.port, 8080);
     assert_memory_equal(ep.addr, lo, 4);
 
-    assert_int_equal(nl_endpoint_resolve(&ep, "[localhost]:81", 9000, NL_RESOLVE_ANY), 0);
-    assert_int_equal(ep.port, 81);
+    /* Brackets are for IPv6 literals only. */
+    assert_int_equal(nl_endpoint_resolve(&ep, "[localhost]:81", 9000, NL_RESOLVE_ANY),
+                     NL_EBADADDR);
 
     /* Numeric text never reaches the resolver and keeps its family. */
     assert_int_equal(nl_endpoint_resolve(&ep, "[::1]:82", 0, NL_RESOLVE_ANY), 0);
