@@ -1,0 +1,363 @@
+"""Shared helpers for the integration tests of the example programs.
+
+The tests run the real programs (paths come from CMake through environment variables) against
+peers nobody here wrote: Python's socket module, socat and ncat. Every process a test starts
+goes through the `procs` fixture, which kills and reaps it by PID when the test ends, and every
+wait below has a deadline, so a misbehaving program fails a test instead of hanging it.
+"""
+import errno
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+# How long any single expected event may take. Generous, because the suite runs under
+# `ctest -j` on a small shared machine, and sometimes under valgrind or the sanitizers.
+TIMEOUT = 10.0
+
+PROGRAMS = {
+    "udp_server": "NETLAB_UDP_SERVER",
+    "udp_client": "NETLAB_UDP_CLIENT",
+    "tcp_server": "NETLAB_TCP_SERVER",
+    "tcp_client": "NETLAB_TCP_CLIENT",
+    "demo": "NETLAB_DEMO",
+}
+
+CHINESE = "你好，世界"
+PROMPT = "请输入发送数据: "
+
+
+def program(name):
+    """The path of an example program, as CMake passed it; a missing one fails the test."""
+    var = PROGRAMS[name]
+    path = os.environ.get(var)
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(f"{var} is not set to an executable (run these tests through ctest)")
+    return path
+
+
+def free_port(kind=socket.SOCK_DGRAM, family=socket.AF_INET):
+    """A port the OS just handed out for `kind`. Callers retry if someone takes it meanwhile."""
+    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Stream:
+    """Collects everything a pipe delivers, on a thread, so tests can wait with a deadline."""
+
+    def __init__(self, fileobj):
+        self._buf = bytearray()
+        self._eof = False
+        self._cond = threading.Condition()
+        self._pos = 0  # how far read_line() has consumed
+        self._thread = threading.Thread(target=self._pump, args=(fileobj,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, fileobj):
+        fd = fileobj.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # e.g. EIO from a pty whose other side is gone
+                chunk = b""
+            with self._cond:
+                if chunk:
+                    self._buf += chunk
+                else:
+                    self._eof = True
+                self._cond.notify_all()
+            if not chunk:
+                return
+
+    def _wait(self, ready, timeout):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not ready():
+                left = deadline - time.monotonic()
+                if left <= 0 or self._eof:
+                    return ready()
+                self._cond.wait(left)
+            return True
+
+    def read_line(self, timeout=TIMEOUT):
+        """The next whole line (bytes, without its newline), or None on timeout/EOF."""
+        def have_line():
+            return self._buf.find(b"\n", self._pos) >= 0
+
+        if not self._wait(have_line, timeout):
+            return None
+        with self._cond:
+            end = self._buf.index(b"\n", self._pos)
+            line = bytes(self._buf[self._pos:end])
+            self._pos = end + 1
+            return line
+
+    def wait_for(self, needle, timeout=TIMEOUT):
+        """True once `needle` (bytes) has appeared anywhere in the output."""
+        return self._wait(lambda: needle in self._buf, timeout)
+
+    def wait_len(self, n, timeout=TIMEOUT):
+        """True once at least n bytes have arrived."""
+        return self._wait(lambda: len(self._buf) >= n, timeout)
+
+    def wait_eof(self, timeout=TIMEOUT):
+        return self._wait(lambda: self._eof, timeout)
+
+    def data(self):
+        with self._cond:
+            return bytes(self._buf)
+
+    def text(self):
+        return self.data().decode("utf-8", errors="replace")
+
+
+class Proc:
+    """A started program with its output streams collected in the background."""
+
+    def __init__(self, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **kw):
+        self.argv = [str(a) for a in argv]
+        self.popen = subprocess.Popen(self.argv, stdin=stdin, stdout=stdout,
+                                      stderr=subprocess.PIPE, **kw)
+        self.pid = self.popen.pid
+        self.out = Stream(self.popen.stdout) if self.popen.stdout else None
+        self.err = Stream(self.popen.stderr)
+
+    def write(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.popen.stdin.write(data)
+        self.popen.stdin.flush()
+
+    def close_stdin(self):
+        if self.popen.stdin and not self.popen.stdin.closed:
+            self.popen.stdin.close()
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def wait(self, timeout=TIMEOUT):
+        """The exit status; fails the test if the program does not exit in time."""
+        try:
+            rc = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{self.argv} did not exit within {timeout} s; "
+                        f"stderr: {self.err.text()!r}")
+        # The readers may still hold the last bytes the program wrote before exiting.
+        if self.out:
+            self.out.wait_eof(TIMEOUT)
+        self.err.wait_eof(TIMEOUT)
+        return rc
+
+    def stop(self):
+        """Kill (by PID) and reap. Safe to call twice."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        try:
+            self.popen.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+            pass
+        for f in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            if f:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+class Procs:
+    """Starts processes for one test and guarantees each is killed and reaped afterwards."""
+
+    def __init__(self):
+        self._all = []
+
+    def start(self, argv, **kw):
+        p = Proc(argv, **kw)
+        self._all.append(p)
+        return p
+
+    def stop_all(self):
+        for p in reversed(self._all):
+            p.stop()
+
+
+@pytest.fixture
+def procs():
+    ps = Procs()
+    try:
+        yield ps
+    finally:
+        ps.stop_all()
+
+
+def addr_in_use(proc):
+    """True when a program that has exited gave up because its port was taken."""
+    text = proc.err.text().lower()
+    return "in use" in text
+
+
+# --- waiting for listeners --------------------------------------------------------------------
+
+def _proc_net_has(kind, port, states):
+    """Whether /proc/net shows a socket of `kind` bound to local `port` in one of `states`."""
+    files = ["tcp", "tcp6"] if kind == socket.SOCK_STREAM else ["udp", "udp6"]
+    for name in files:
+        try:
+            with open(f"/proc/net/{name}") as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, state = fields[1], fields[3]
+                    if int(local.rsplit(":", 1)[1], 16) == port and state in states:
+                        return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def wait_bound(proc, kind, port, timeout=TIMEOUT):
+    """Wait until `proc` has a socket listening (TCP) or bound (UDP) on `port`.
+
+    Reading /proc/net does not disturb the peer, unlike a probe connection that a one-shot
+    `socat TCP-LISTEN` would take as its only client. Returns False if the process exited first.
+    """
+    states = {"0A"} if kind == socket.SOCK_STREAM else {"07"}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _proc_net_has(kind, port, states):
+            return True
+        if not proc.alive():
+            return False
+        time.sleep(0.01)  # polling a file: there is no event to wait on
+    pytest.fail(f"{proc.argv} did not bind port {port} within {timeout} s")
+
+
+def start_listener(procs, make_argv, kind, family=socket.AF_INET, attempts=5):
+    """Start a peer that listens on a free port, retrying if the port got taken meanwhile.
+
+    make_argv(port) builds the command line. Returns (proc, port).
+    """
+    for _ in range(attempts):
+        port = free_port(kind, family)
+        p = procs.start(make_argv(port))
+        if wait_bound(p, kind, port):
+            return p, port
+        p.wait()
+        p.stop()
+    pytest.fail(f"could not start {make_argv('PORT')} after {attempts} attempts: "
+                f"{p.err.text()!r}")
+
+
+# --- the programs under test as servers ------------------------------------------------------
+
+def start_udp_server(procs, host="127.0.0.1", extra=(), attempts=5):
+    """Start netlab-udp-server on a free port and wait until it prints datagrams.
+
+    A UDP server cannot be "connected to", so we send numbered probes until the first one is
+    printed, then an end marker; reading up to the marker leaves the output clean for the test.
+    Returns (proc, port).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(attempts):
+        port = free_port(socket.SOCK_DGRAM, family)
+        p = procs.start([program("udp_server"), "--host", host, "--port", port, *extra])
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            deadline = time.monotonic() + TIMEOUT
+            first = None
+            i = 0
+            while first is None and time.monotonic() < deadline and p.alive():
+                probe.sendto(b"sync-probe-%d" % i, (host, port))
+                i += 1
+                first = p.out.read_line(timeout=0.05)
+            if first is None:
+                if not p.alive():
+                    p.wait()
+                    if addr_in_use(p):
+                        p.stop()
+                        continue
+                pytest.fail(f"udp server never printed a probe; rc={p.popen.poll()} "
+                            f"stderr={p.err.text()!r}")
+            probe.sendto(b"sync-end", (host, port))
+            line = first
+            for _ in range(i + 2):
+                if line is not None and line.endswith(b": sync-end"):
+                    return p, port
+                assert line is None or b": sync-probe-" in line, line
+                line = p.out.read_line()
+            pytest.fail(f"udp server lost the sync marker; output {p.out.text()!r}")
+    pytest.fail(f"udp server could not bind a free port in {attempts} attempts")
+
+
+def connect_tcp(host, port, timeout=TIMEOUT):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def start_tcp_server(procs, host="127.0.0.1", extra=(), attempts=5):
+    """Start netlab-tcp-server on a free port; wait until a probe connection is served.
+
+    The probe connects and closes at once, which is itself a case the server must survive; its
+    "connected"/"disconnected" lines are consumed here. Returns (proc, port).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(attempts):
+        port = free_port(socket.SOCK_STREAM, family)
+        p = procs.start([program("tcp_server"), "--host", host, "--port", port, *extra])
+        deadline = time.monotonic() + TIMEOUT
+        probe = None
+        while probe is None and time.monotonic() < deadline and p.alive():
+            try:
+                probe = connect_tcp(host, port, timeout=1.0)
+            except ConnectionRefusedError:
+                # Not listening yet: wait for the process to change, not a fixed nap.
+                try:
+                    p.popen.wait(timeout=0.02)
+                except subprocess.TimeoutExpired:
+                    pass
+        if probe is None:
+            if not p.alive():
+                p.wait()
+                if addr_in_use(p):
+                    p.stop()
+                    continue
+            pytest.fail(f"tcp server never listened; rc={p.popen.poll()} "
+                        f"stderr={p.err.text()!r}")
+        who = "%s:%d" % probe.getsockname()[:2] if family == socket.AF_INET else \
+            "[%s]:%d" % probe.getsockname()[:2]
+        probe.close()
+        assert p.out.read_line() == f"{who} connected".encode(), p.out.text()
+        assert p.out.read_line() == f"{who} disconnected".encode(), p.out.text()
+        return p, port
+    pytest.fail(f"tcp server could not bind a free port in {attempts} attempts")
+
+
+def recv_exactly(sock, n, timeout=TIMEOUT):
+    """Read exactly n bytes from a TCP socket (a byte stream may deliver them in pieces)."""
+    sock.settimeout(timeout)
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(65536, n - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def udp_recv(sock, timeout=TIMEOUT):
+    """One datagram and its sender from a stdlib socket, or (None, None) after timeout."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recvfrom(65536)
+    except socket.timeout:
+        return None, None
+
+
+def is_addr_in_use(exc):
+    return isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
