@@ -6,11 +6,10 @@ after it are never sent); end of input exits 0; the prompt appears only on a ter
 import os
 import pty
 import re
-import select
 import socket
 import time
 
-from conftest import (CHINESE, PROMPT, TIMEOUT, program, start_listener, udp_recv)
+from conftest import (CHINESE, PROMPT, TIMEOUT, drain, program, start_listener, udp_recv)
 
 LINES = ["hello", CHINESE, "", "spaces  and\ttabs", "q is text unless alone"]
 INPUT = "\n".join(LINES + ["q", "never sent", ""]).encode()
@@ -173,15 +172,3 @@ def test_prompt_on_a_terminal(procs):
         if slave >= 0:
             os.close(slave)
 
-
-def drain(fd):
-    """Read what the terminal echoed back, so the pty never fills; bounded by select()."""
-    for _ in range(100):
-        ready, _, _ = select.select([fd], [], [], 0)
-        if not ready:
-            return
-        try:
-            if not os.read(fd, 4096):
-                return
-        except OSError:
-            return
