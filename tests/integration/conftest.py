@@ -101,6 +101,10 @@ class Stream:
         """True once `needle` (bytes) has appeared anywhere in the output."""
         return self._wait(lambda: needle in self._buf, timeout)
 
+    def wait_match(self, regex, timeout=TIMEOUT):
+        """True once the output, decoded, matches the compiled `regex` (searched)."""
+        return self._wait(lambda: regex.search(self._buf.decode("utf-8", "replace")), timeout)
+
     def wait_len(self, n, timeout=TIMEOUT):
         """True once at least n bytes have arrived."""
         return self._wait(lambda: len(self._buf) >= n, timeout)
