@@ -258,17 +258,18 @@ def start_listener(procs, make_argv, kind, family=socket.AF_INET, attempts=5):
 
 # --- the programs under test as servers ------------------------------------------------------
 
-def start_udp_server(procs, host="127.0.0.1", extra=(), attempts=5):
+def start_udp_server(procs, host="127.0.0.1", extra=(), attempts=5, wrapper=()):
     """Start netlab-udp-server on a free port and wait until it prints datagrams.
 
     A UDP server cannot be "connected to", so we send numbered probes until the first one is
     printed, then an end marker; reading up to the marker leaves the output clean for the test.
-    Returns (proc, port).
+    wrapper: a command to run the server under, e.g. valgrind. Returns (proc, port).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(attempts):
         port = free_port(socket.SOCK_DGRAM, family)
-        p = procs.start([program("udp_server"), "--host", host, "--port", port, *extra])
+        p = procs.start([*wrapper, program("udp_server"), "--host", host, "--port", port,
+                         *extra])
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
             deadline = time.monotonic() + TIMEOUT
             first = None
@@ -304,16 +305,18 @@ def connect_tcp(host, port, timeout=TIMEOUT):
     return s
 
 
-def start_tcp_server(procs, host="127.0.0.1", extra=(), attempts=5):
+def start_tcp_server(procs, host="127.0.0.1", extra=(), attempts=5, wrapper=()):
     """Start netlab-tcp-server on a free port; wait until a probe connection is served.
 
     The probe connects and closes at once, which is itself a case the server must survive; its
-    "connected"/"disconnected" lines are consumed here. Returns (proc, port).
+    "connected"/"disconnected" lines are consumed here. wrapper: as for start_udp_server().
+    Returns (proc, port).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(attempts):
         port = free_port(socket.SOCK_STREAM, family)
-        p = procs.start([program("tcp_server"), "--host", host, "--port", port, *extra])
+        p = procs.start([*wrapper, program("tcp_server"), "--host", host, "--port", port,
+                         *extra])
         deadline = time.monotonic() + TIMEOUT
         probe = None
         while probe is None and time.monotonic() < deadline and p.alive():
