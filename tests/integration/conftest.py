@@ -206,44 +206,67 @@ def addr_in_use(proc):
 
 # --- waiting for listeners --------------------------------------------------------------------
 
-def _proc_net_has(kind, port, states):
-    """Whether /proc/net shows a socket of `kind` bound to local `port` in one of `states`."""
+def _socket_inodes(pid):
+    """The inodes of the sockets process `pid` holds open, from /proc/PID/fd."""
+    inodes = set()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # the process is gone
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _proc_net_inodes(kind, port, states):
+    """Inodes of the sockets of `kind` bound to local `port` in one of `states` (/proc/net)."""
     files = ["tcp", "tcp6"] if kind == socket.SOCK_STREAM else ["udp", "udp6"]
+    found = set()
     for name in files:
         try:
             with open(f"/proc/net/{name}") as f:
                 next(f)
                 for line in f:
                     fields = line.split()
-                    local, state = fields[1], fields[3]
+                    local, state, inode = fields[1], fields[3], fields[9]
                     if int(local.rsplit(":", 1)[1], 16) == port and state in states:
-                        return True
+                        found.add(inode)
         except FileNotFoundError:
             continue
-    return False
+    return found
 
 
 def wait_bound(proc, kind, port, timeout=TIMEOUT):
-    """Wait until `proc` has a socket listening (TCP) or bound (UDP) on `port`.
+    """Wait until `proc` itself has a socket listening (TCP) or bound (UDP) on `port`.
 
-    Reading /proc/net does not disturb the peer, unlike a probe connection that a one-shot
-    `socat TCP-LISTEN` would take as its only client. Returns False if the process exited first.
+    Reading /proc does not disturb the peer, unlike a probe connection that a one-shot
+    `socat TCP-LISTEN` would take as its only client. The socket must be the process's own:
+    under `ctest -j` another test may have grabbed the port between our choosing it and the
+    program binding it, and talking to that test's socket would fail in confusing ways.
+    Returns False if the process exited first.
     """
     states = {"0A"} if kind == socket.SOCK_STREAM else {"07"}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _proc_net_has(kind, port, states):
+        if _proc_net_inodes(kind, port, states) & _socket_inodes(proc.pid):
             return True
         if not proc.alive():
             return False
-        time.sleep(0.01)  # polling a file: there is no event to wait on
-    pytest.fail(f"{proc.argv} did not bind port {port} within {timeout} s")
+        time.sleep(0.01)  # polling /proc: there is no event to wait on
+    pytest.fail(f"{proc.argv} did not bind port {port} within {timeout} s; "
+                f"stderr {proc.err.text()!r}")
 
 
-def start_listener(procs, make_argv, kind, family=socket.AF_INET, attempts=5):
-    """Start a peer that listens on a free port, retrying if the port got taken meanwhile.
+def start_bound(procs, make_argv, kind, family=socket.AF_INET, attempts=5):
+    """Start a program that binds a free port, retrying if the port got taken meanwhile.
 
-    make_argv(port) builds the command line. Returns (proc, port).
+    make_argv(port) builds the command line. Returns (proc, port) once the program has bound
+    the port itself.
     """
     for _ in range(attempts):
         port = free_port(kind, family)
@@ -258,43 +281,37 @@ def start_listener(procs, make_argv, kind, family=socket.AF_INET, attempts=5):
 
 # --- the programs under test as servers ------------------------------------------------------
 
-def start_udp_server(procs, host="127.0.0.1", extra=(), attempts=5, wrapper=()):
+def start_udp_server(procs, host="127.0.0.1", extra=(), wrapper=()):
     """Start netlab-udp-server on a free port and wait until it prints datagrams.
 
-    A UDP server cannot be "connected to", so we send numbered probes until the first one is
-    printed, then an end marker; reading up to the marker leaves the output clean for the test.
-    wrapper: a command to run the server under, e.g. valgrind. Returns (proc, port).
+    Once the server has bound its port, we send numbered probes until the first one is printed
+    (the line also proves stdout is flushed), then an end marker; reading up to the marker
+    leaves the output clean for the test. wrapper: a command to run the server under, e.g.
+    valgrind. Returns (proc, port).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(attempts):
-        port = free_port(socket.SOCK_DGRAM, family)
-        p = procs.start([*wrapper, program("udp_server"), "--host", host, "--port", port,
-                         *extra])
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            deadline = time.monotonic() + TIMEOUT
-            first = None
-            i = 0
-            while first is None and time.monotonic() < deadline and p.alive():
-                probe.sendto(b"sync-probe-%d" % i, (host, port))
-                i += 1
-                first = p.out.read_line(timeout=0.05)
-            if first is None:
-                if not p.alive():
-                    p.wait()
-                    if addr_in_use(p):
-                        p.stop()
-                        continue
-                pytest.fail(f"udp server never printed a probe; rc={p.popen.poll()} "
-                            f"stderr={p.err.text()!r}")
-            probe.sendto(b"sync-end", (host, port))
-            line = first
-            for _ in range(i + 2):
-                if line is not None and line.endswith(b": sync-end"):
-                    return p, port
-                assert line is None or b": sync-probe-" in line, line
-                line = p.out.read_line()
-            pytest.fail(f"udp server lost the sync marker; output {p.out.text()!r}")
-    pytest.fail(f"udp server could not bind a free port in {attempts} attempts")
+    p, port = start_bound(
+        procs, lambda port: [*wrapper, program("udp_server"), "--host", host, "--port", port,
+                             *extra], socket.SOCK_DGRAM, family)
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        deadline = time.monotonic() + TIMEOUT
+        first = None
+        i = 0
+        while first is None and time.monotonic() < deadline and p.alive():
+            probe.sendto(b"sync-probe-%d" % i, (host, port))
+            i += 1
+            first = p.out.read_line(timeout=0.05)
+        probe.sendto(b"sync-end", (host, port))
+        line = first
+        for _ in range(i + 2):
+            if line is None:
+                break
+            if line.endswith(b": sync-end"):
+                return p, port
+            assert b": sync-probe-" in line, line
+            line = p.out.read_line()
+    pytest.fail(f"udp server did not print the probes; alive={p.alive()} "
+                f"stdout={p.out.text()!r} stderr={p.err.text()!r}")
 
 
 def connect_tcp(host, port, timeout=TIMEOUT):
@@ -305,44 +322,25 @@ def connect_tcp(host, port, timeout=TIMEOUT):
     return s
 
 
-def start_tcp_server(procs, host="127.0.0.1", extra=(), attempts=5, wrapper=()):
-    """Start netlab-tcp-server on a free port; wait until a probe connection is served.
+def start_tcp_server(procs, host="127.0.0.1", extra=(), wrapper=()):
+    """Start netlab-tcp-server on a free port and wait until it serves a probe connection.
 
     The probe connects and closes at once, which is itself a case the server must survive; its
     "connected"/"disconnected" lines are consumed here. wrapper: as for start_udp_server().
     Returns (proc, port).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(attempts):
-        port = free_port(socket.SOCK_STREAM, family)
-        p = procs.start([*wrapper, program("tcp_server"), "--host", host, "--port", port,
-                         *extra])
-        deadline = time.monotonic() + TIMEOUT
-        probe = None
-        while probe is None and time.monotonic() < deadline and p.alive():
-            try:
-                probe = connect_tcp(host, port, timeout=1.0)
-            except ConnectionRefusedError:
-                # Not listening yet: wait for the process to change, not a fixed nap.
-                try:
-                    p.popen.wait(timeout=0.02)
-                except subprocess.TimeoutExpired:
-                    pass
-        if probe is None:
-            if not p.alive():
-                p.wait()
-                if addr_in_use(p):
-                    p.stop()
-                    continue
-            pytest.fail(f"tcp server never listened; rc={p.popen.poll()} "
-                        f"stderr={p.err.text()!r}")
-        who = "%s:%d" % probe.getsockname()[:2] if family == socket.AF_INET else \
-            "[%s]:%d" % probe.getsockname()[:2]
-        probe.close()
-        assert p.out.read_line() == f"{who} connected".encode(), p.out.text()
-        assert p.out.read_line() == f"{who} disconnected".encode(), p.out.text()
-        return p, port
-    pytest.fail(f"tcp server could not bind a free port in {attempts} attempts")
+    p, port = start_bound(
+        procs, lambda port: [*wrapper, program("tcp_server"), "--host", host, "--port", port,
+                             *extra], socket.SOCK_STREAM, family)
+    with connect_tcp(host, port) as probe:
+        me = probe.getsockname()
+        who = f"{me[0]}:{me[1]}" if family == socket.AF_INET else f"[{me[0]}]:{me[1]}"
+    for event in ["connected", "disconnected"]:
+        line = p.out.read_line()
+        assert line == f"{who} {event}".encode(), \
+            (line, p.alive(), p.out.text(), p.err.text())
+    return p, port
 
 
 def recv_exactly(sock, n, timeout=TIMEOUT):

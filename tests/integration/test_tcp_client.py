@@ -8,7 +8,7 @@ import pty
 import socket
 import threading
 
-from conftest import CHINESE, PROMPT, TIMEOUT, drain, free_port, program, start_listener
+from conftest import CHINESE, PROMPT, TIMEOUT, drain, program, start_bound
 
 LINES = ["hello", CHINESE, "third line", "x" * 5000]
 INPUT = "\n".join(LINES + ["q", "never sent", ""]).encode()
@@ -113,9 +113,12 @@ def test_server_hanging_up_is_an_error(procs):
 
 
 def test_connection_refused(procs):
-    port = free_port(socket.SOCK_STREAM)  # nobody listens here: we just closed it
-    client = run_client(procs, "127.0.0.1", port, b"hello\n")
-    assert client.wait() == 1
+    # A bound socket that does not listen: connecting to it is refused, and while we hold it
+    # no other test can start listening on the port.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        client = run_client(procs, "127.0.0.1", holder.getsockname()[1], b"hello\n")
+        assert client.wait() == 1
     err = client.err.text()
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert "refused" in err.lower(), err
@@ -123,7 +126,7 @@ def test_connection_refused(procs):
 
 
 def test_socat_exec_cat(procs):
-    socat, port = start_listener(
+    socat, port = start_bound(
         procs,
         lambda p: ["socat", f"TCP4-LISTEN:{p},bind=127.0.0.1,reuseaddr", "EXEC:cat"],
         socket.SOCK_STREAM)
@@ -134,7 +137,7 @@ def test_socat_exec_cat(procs):
 
 
 def test_ncat_exec_cat(procs):
-    ncat, port = start_listener(
+    ncat, port = start_bound(
         procs, lambda p: ["ncat", "-l", "-k", "--exec", "/bin/cat", "127.0.0.1", p],
         socket.SOCK_STREAM)
     for _ in range(2):  # -k: ncat keeps listening, so two sessions in a row

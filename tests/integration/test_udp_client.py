@@ -9,7 +9,7 @@ import re
 import socket
 import time
 
-from conftest import (CHINESE, PROMPT, TIMEOUT, drain, program, start_listener, udp_recv)
+from conftest import (CHINESE, PROMPT, TIMEOUT, drain, program, start_bound, udp_recv)
 
 LINES = ["hello", CHINESE, "", "spaces  and\ttabs", "q is text unless alone"]
 INPUT = "\n".join(LINES + ["q", "never sent", ""]).encode()
@@ -93,7 +93,7 @@ def test_ipv6_receiver(procs):
 def test_socat_listener(procs):
     # -v logs each read with its length on stderr: one read per datagram, so the lengths show
     # the datagram boundaries that the concatenated stdout cannot.
-    socat, port = start_listener(
+    socat, port = start_bound(
         procs, lambda p: ["socat", "-u", "-v", f"UDP4-RECV:{p},bind=127.0.0.1", "STDOUT"],
         socket.SOCK_DGRAM)
     client = run_client(procs, "127.0.0.1", port, INPUT)
@@ -114,7 +114,7 @@ def test_ncat_listener(procs):
     # ncat's --hex-dump restarts its offsets at 0000 for every read, i.e. every datagram.
     dump = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"netlab-ncat-{os.getpid()}.hex")
     try:
-        ncat, port = start_listener(
+        ncat, port = start_bound(
             procs, lambda p: ["ncat", "-u", "-l", "--hex-dump", dump, "127.0.0.1", p],
             socket.SOCK_DGRAM)
         client = run_client(procs, "127.0.0.1", port, INPUT)

@@ -6,7 +6,7 @@ still running, so a line stuck in a stdio buffer fails the test).
 """
 import socket
 
-from conftest import CHINESE, TIMEOUT, free_port, start_udp_server
+from conftest import CHINESE, free_port, start_udp_server
 
 
 def expect_line(server, text):
@@ -93,37 +93,42 @@ def test_ipv6_prints_like_python(procs):
         expect_line(server, f"{expected_addr}: {CHINESE}")
 
 
-def socat_send(procs, port, data, family="UDP4", host="127.0.0.1"):
-    """Send one datagram with socat from a port we choose, so the printed port can be checked."""
-    src = free_port(socket.SOCK_DGRAM, socket.AF_INET6 if family == "UDP6" else socket.AF_INET)
-    target = f"[{host}]" if ":" in host else host
-    p = procs.start(["socat", "-", f"{family}:{target}:{port},sourceport={src}"])
-    p.write(data)
-    p.close_stdin()
-    return p, src
+def send_from_free_port(procs, make_argv, data, family=socket.AF_INET, attempts=5):
+    """Send `data` with a program that sends from a source port we choose, so the port the
+    server prints can be checked; retried if another test took that port meanwhile.
+    Returns the source port once the sender has exited successfully."""
+    for _ in range(attempts):
+        src = free_port(socket.SOCK_DGRAM, family)
+        p = procs.start(make_argv(src))
+        p.write(data)
+        p.close_stdin()
+        rc = p.wait()
+        if rc == 0:
+            return src
+        assert "in use" in p.err.text().lower(), (p.argv, rc, p.err.text())
+    raise AssertionError(f"no free source port in {attempts} attempts")
 
 
 def test_socat_sender(procs):
     server, port = start_udp_server(procs)
     for text in ["from socat", CHINESE]:
-        p, src = socat_send(procs, port, text.encode())
+        src = send_from_free_port(
+            procs, lambda s: ["socat", "-", f"UDP4:127.0.0.1:{port},sourceport={s}"],
+            text.encode())
         expect_line(server, f"('127.0.0.1', {src}): {text}")
-        assert p.wait() == 0, p.err.text()
 
 
 def test_socat_sender_ipv6(procs):
     server, port = start_udp_server(procs, host="::1")
-    p, src = socat_send(procs, port, CHINESE.encode(), family="UDP6", host="::1")
+    src = send_from_free_port(
+        procs, lambda s: ["socat", "-", f"UDP6:[::1]:{port},sourceport={s}"],
+        CHINESE.encode(), family=socket.AF_INET6)
     expect_line(server, f"('::1', {src}, 0, 0): {CHINESE}")
-    assert p.wait() == 0, p.err.text()
 
 
 def test_ncat_sender(procs):
     server, port = start_udp_server(procs)
     for text in ["from ncat", CHINESE]:
-        src = free_port(socket.SOCK_DGRAM)
-        p = procs.start(["ncat", "-u", "-p", src, "127.0.0.1", port])
-        p.write(text.encode())
-        p.close_stdin()
+        src = send_from_free_port(
+            procs, lambda s: ["ncat", "-u", "-p", s, "127.0.0.1", port], text.encode())
         expect_line(server, f"('127.0.0.1', {src}): {text}")
-        assert p.wait(TIMEOUT) == 0, p.err.text()
