@@ -59,6 +59,9 @@ class Stream:
         self._thread.start()
 
     def _pump(self, fileobj):
+        # This thread alone reads and closes the pipe. Were another thread to close it, the
+        # descriptor number could be reused by the next test process's pipe while this thread
+        # still reads from that number, stealing the new program's output.
         fd = fileobj.fileno()
         while True:
             try:
@@ -72,7 +75,12 @@ class Stream:
                     self._eof = True
                 self._cond.notify_all()
             if not chunk:
+                fileobj.close()
                 return
+
+    def join(self, timeout=TIMEOUT):
+        """Wait for the reader to see the end of the pipe (the program and its children gone)."""
+        self._thread.join(timeout)
 
     def _wait(self, ready, timeout):
         deadline = time.monotonic() + timeout
@@ -165,12 +173,14 @@ class Proc:
             self.popen.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
             pass
-        for f in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
-            if f:
-                try:
-                    f.close()
-                except OSError:
-                    pass
+        try:
+            self.close_stdin()
+        except OSError:  # the program died with unread input: EPIPE on the final flush
+            pass
+        # The readers close stdout and stderr themselves once they see the end of the pipes.
+        for stream in (self.out, self.err):
+            if stream:
+                stream.join()
 
 
 class Procs:
