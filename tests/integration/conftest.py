@@ -131,10 +131,24 @@ class Stream:
 class Proc:
     """A started program with its output streams collected in the background."""
 
-    def __init__(self, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **kw):
+    def __init__(self, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, input=None, **kw):
+        """input: bytes to give the program as its whole standard input, already at hand
+        when it starts (a pipe filled and closed beforehand), so a program that exits early
+        cannot make the test fail with a broken pipe."""
         self.argv = [str(a) for a in argv]
-        self.popen = subprocess.Popen(self.argv, stdin=stdin, stdout=stdout,
-                                      stderr=subprocess.PIPE, **kw)
+        feed = None
+        if input is not None:
+            assert len(input) < 65536, "must fit in a pipe buffer"
+            feed, w = os.pipe()
+            os.write(w, input)
+            os.close(w)
+            stdin = feed
+        try:
+            self.popen = subprocess.Popen(self.argv, stdin=stdin, stdout=stdout,
+                                          stderr=subprocess.PIPE, **kw)
+        finally:
+            if feed is not None:
+                os.close(feed)
         self.pid = self.popen.pid
         self.out = Stream(self.popen.stdout) if self.popen.stdout else None
         self.err = Stream(self.popen.stderr)

@@ -60,10 +60,7 @@ class EchoServer:
 
 
 def run_client(procs, host, port, data, extra=()):
-    client = procs.start([program("tcp_client"), *extra, host, port])
-    client.write(data)
-    client.close_stdin()
-    return client
+    return procs.start([program("tcp_client"), *extra, host, port], input=data)
 
 
 def test_stdlib_echo_server(procs):

@@ -53,9 +53,8 @@ def test_udp_client_trace(procs):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as r:
         r.bind(("127.0.0.1", 0))
         port = r.getsockname()[1]
-        client = procs.start([program("udp_client"), "--trace", "127.0.0.1", port])
-        client.write(b"abc\nq\n")
-        client.close_stdin()
+        client = procs.start([program("udp_client"), "--trace", "127.0.0.1", port],
+                             input=b"abc\nq\n")
         assert client.wait() == 0
     assert_traced(client, r"socket\(AF_INET, SOCK_DGRAM\) = \d+$")
     assert_traced(client, rf"sendto\(\d+, 3 bytes, 127\.0\.0\.1:{port}\) = 3$")
@@ -65,9 +64,8 @@ def test_udp_client_trace(procs):
 
 def test_tcp_client_trace(procs):
     server, port = start_tcp_server(procs)
-    client = procs.start([program("tcp_client"), "--trace", "127.0.0.1", port])
-    client.write(b"abcd\nq\n")
-    client.close_stdin()
+    client = procs.start([program("tcp_client"), "--trace", "127.0.0.1", port],
+                         input=b"abcd\nq\n")
     assert client.wait() == 0
     assert client.out.data() == b"abcd\n"
     assert_traced(client, rf"connect\(\d+, 127\.0\.0\.1:{port}\)")

@@ -35,10 +35,7 @@ def recv_until_marker(sock, marker=b"--marker--"):
 
 
 def run_client(procs, host, port, data, extra=()):
-    client = procs.start([program("udp_client"), *extra, host, port])
-    client.write(data)
-    client.close_stdin()
-    return client
+    return procs.start([program("udp_client"), *extra, host, port], input=data)
 
 
 def test_stdlib_receiver_one_datagram_per_line(procs):

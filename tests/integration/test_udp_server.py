@@ -99,9 +99,7 @@ def send_from_free_port(procs, make_argv, data, family=socket.AF_INET, attempts=
     Returns the source port once the sender has exited successfully."""
     for _ in range(attempts):
         src = free_port(socket.SOCK_DGRAM, family)
-        p = procs.start(make_argv(src))
-        p.write(data)
-        p.close_stdin()
+        p = procs.start(make_argv(src), input=data)
         rc = p.wait()
         if rc == 0:
             return src

@@ -55,9 +55,8 @@ def test_examples_under_memcheck(procs, tmp_path):
         s.sendto(b"y" * 2000, ("127.0.0.1", port))
         assert server.out.read_line(SLOW) is not None
     log = tmp_path / "udp-client.log"
-    client = procs.start([*memcheck(log), program("udp_client"), "--trace", "127.0.0.1", port])
-    client.write((CHINESE + "\nq\n").encode())
-    client.close_stdin()
+    client = procs.start([*memcheck(log), program("udp_client"), "--trace", "127.0.0.1", port],
+                         input=(CHINESE + "\nq\n").encode())
     assert client.wait(SLOW) == 0, log.read_text()
     assert server.out.read_line(SLOW).endswith(f": {CHINESE}".encode())
     check_log(log)
@@ -69,9 +68,8 @@ def test_examples_under_memcheck(procs, tmp_path):
     srv_log = tmp_path / "tcp-server.log"
     server, port = start_tcp_server(procs, wrapper=memcheck(srv_log), extra=["--trace"])
     log = tmp_path / "tcp-client.log"
-    client = procs.start([*memcheck(log), program("tcp_client"), "127.0.0.1", port])
-    client.write(("hello\n" + CHINESE + "\n" + "z" * 3000 + "\nq\n").encode())
-    client.close_stdin()
+    client = procs.start([*memcheck(log), program("tcp_client"), "127.0.0.1", port],
+                         input=("hello\n" + CHINESE + "\n" + "z" * 3000 + "\nq\n").encode())
     assert client.wait(SLOW) == 0, log.read_text()
     assert client.out.data() == ("hello\n" + CHINESE + "\n" + "z" * 3000 + "\n").encode()
     check_log(log)
