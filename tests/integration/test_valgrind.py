@@ -1,0 +1,88 @@
+"""The example programs under valgrind memcheck: no invalid reads or writes, no leaks.
+
+netlab-demo and the clients exit on their own, so --error-exitcode decides; the servers run
+until stopped, so they get SIGTERM (by PID) and their log's summaries are checked instead.
+"""
+import os
+import re
+import socket
+import subprocess
+
+import pytest
+
+from conftest import (CHINESE, TIMEOUT, connect_tcp, program, recv_exactly, start_tcp_server,
+                      start_udp_server)
+
+# CMake registers this test only when it found valgrind, and passes its path.
+VALGRIND = os.environ.get("NETLAB_VALGRIND")
+
+# Valgrind slows programs down a lot; give every exit more time than the other tests do.
+SLOW = 6 * TIMEOUT
+
+
+def memcheck(log):
+    if not VALGRIND:
+        pytest.fail("NETLAB_VALGRIND is not set (run this test through ctest)")
+    return [VALGRIND, "--error-exitcode=1", "--leak-check=full", f"--log-file={log}"]
+
+
+def check_log(log, exited_by_signal=False):
+    with open(log) as f:
+        text = f.read()
+    m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+    assert m and m.group(1) == "0", text
+    if exited_by_signal:
+        assert "Process terminating with default action of signal 15" in text, text
+    # Either every block was freed, or none was lost (a server stopped by a signal still holds
+    # its handle, which is reachable, not leaked).
+    assert ("All heap blocks were freed" in text
+            or re.search(r"definitely lost: 0 bytes", text)), text
+    assert not re.search(r"(definitely|indirectly|possibly) lost: [1-9]", text), text
+
+
+def test_examples_under_memcheck(procs, tmp_path):
+    # netlab-demo: both flows, the transcript and exit 0, with no memcheck error.
+    log = tmp_path / "demo.log"
+    demo = procs.start([*memcheck(log), program("demo")], stdin=subprocess.DEVNULL)
+    assert demo.wait(SLOW) == 0, (demo.out.text(), log.read_text())
+    assert "demo finished: every flow worked" in demo.out.text()
+    check_log(log)
+
+    # The UDP server with a normal and an oversized datagram, and the UDP client feeding it.
+    srv_log = tmp_path / "udp-server.log"
+    server, port = start_udp_server(procs, wrapper=memcheck(srv_log))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"y" * 2000, ("127.0.0.1", port))
+        assert server.out.read_line(SLOW) is not None
+    log = tmp_path / "udp-client.log"
+    client = procs.start([*memcheck(log), program("udp_client"), "--trace", "127.0.0.1", port],
+                         input=(CHINESE + "\nq\n").encode())
+    assert client.wait(SLOW) == 0, log.read_text()
+    assert server.out.read_line(SLOW).endswith(f": {CHINESE}".encode())
+    check_log(log)
+    server.popen.terminate()
+    server.wait(SLOW)
+    check_log(srv_log, exited_by_signal=True)
+
+    # The TCP server echoing to the TCP client, plus a client that vanishes at once.
+    srv_log = tmp_path / "tcp-server.log"
+    server, port = start_tcp_server(procs, wrapper=memcheck(srv_log), extra=["--trace"])
+    log = tmp_path / "tcp-client.log"
+    client = procs.start([*memcheck(log), program("tcp_client"), "127.0.0.1", port],
+                         input=("hello\n" + CHINESE + "\n" + "z" * 3000 + "\nq\n").encode())
+    assert client.wait(SLOW) == 0, log.read_text()
+    assert client.out.data() == ("hello\n" + CHINESE + "\n" + "z" * 3000 + "\n").encode()
+    check_log(log)
+    with connect_tcp("127.0.0.1", port, timeout=SLOW) as c:
+        c.sendall(b"last")
+        assert recv_exactly(c, 4, timeout=SLOW) == b"last"
+    server.popen.terminate()
+    server.wait(SLOW)
+    check_log(srv_log, exited_by_signal=True)
+
+    # A usage error path: exit 2 and nothing for memcheck to complain about.
+    log = tmp_path / "usage.log"
+    bad = procs.start([*memcheck(log), program("tcp_client"), "999.1.1.1", "9000"],
+                      stdin=subprocess.DEVNULL)
+    assert bad.wait(SLOW) == 2
+    check_log(log)
