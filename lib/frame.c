@@ -83,7 +83,8 @@ static int check_fields(const nl__frame_hdr *h)
          * fragment count and the last fragment, and can never exceed NL__FRAME_MSG_MAX. */
         if (h->frag_index + 1 < h->frag_count && h->len != NL__FRAME_PAYLOAD_MAX)
             return NL__FR_LENGTH;
-        if ((size_t)(h->frag_count - 1) * NL__FRAME_PAYLOAD_MAX + h->len > NL__FRAME_MSG_MAX)
+        if (h->frag_index + 1 == h->frag_count &&
+            (size_t)(h->frag_count - 1) * NL__FRAME_PAYLOAD_MAX + h->len > NL__FRAME_MSG_MAX)
             return NL__FR_LENGTH;
         return NL__FR_OK;
     case NL__FT_BYE:
