@@ -150,13 +150,25 @@ static int read_key(const char *path, unsigned char key[NL_CHAT_KEY_BYTES])
     return -1;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Trace lines carry the seconds since start, so retransmission timing can be read off them. */
 static void on_trace(const nl_trace_event *ev, void *user)
 {
+    static double t0;
     char line[256];
 
     (void)user;
+    if (t0 == 0)
+        t0 = mono_s();
     nl_trace_format(ev, line, sizeof line);
-    fprintf(stderr, "trace: %s\n", line);
+    fprintf(stderr, "trace: [%8.3f] %s\n", mono_s() - t0, line);
 }
 
 /* On a terminal, the peer's text must not be able to move the cursor or change colours:
@@ -279,6 +291,8 @@ static void pump_lines(chat_app *a)
             continue;
         }
         if (len == 1 && p[0] == 'q') {
+            if (a->trace)
+                fprintf(stderr, "trace: [q read]\n");
             start += len + (nl != NULL);
             a->eof = 1;
             break;

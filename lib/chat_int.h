@@ -36,6 +36,8 @@ typedef struct nl__out_frag {
     uint64_t msg_id;      /* the message it belongs to                                  */
     uint32_t seq;
     uint16_t index, count, len;
+    uint8_t type;         /* NL__FT_DATA, or NL__FT_BYE, which is queued after the data
+                           * so that its BYE-ACK acknowledges everything before it      */
     uint8_t sent, acked;
     int rto;              /* current retransmission timeout, ms                          */
     int64_t due;          /* when to send it again                                       */
@@ -102,8 +104,7 @@ struct nl_chat_session {
     /* Leaving, both ways. */
     int bye_sent, peer_left;
     uint32_t bye_seq, peer_bye_seq;
-    int64_t leave_deadline, bye_due, linger_deadline, byeack_due;
-    int bye_rto;
+    int64_t leave_deadline, linger_deadline, byeack_due;
 
     /* Liveness. */
     int64_t last_rx, ping_due;

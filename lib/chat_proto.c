@@ -67,6 +67,16 @@ static void send_ctl(nl_chat_session *s, int type, uint32_t seq)
     send_frame(s, type, s->sid, seq, 0, 0, NULL, 0);
 }
 
+/* An ACK names the fragment that arrived and carries the next sequence number expected:
+ * at high loss, any one ACK that gets through settles all the earlier ones. */
+static void send_ack(nl_chat_session *s, uint32_t seq)
+{
+    uint8_t cum[NL__FRAME_ACK_LEN] = {(uint8_t)(s->rnext >> 24), (uint8_t)(s->rnext >> 16),
+                                      (uint8_t)(s->rnext >> 8), (uint8_t)s->rnext};
+
+    send_frame(s, NL__FT_ACK, s->sid, seq, 0, 0, cum, sizeof cum);
+}
+
 /* Random non-zero numbers: zero means "not set" in the frame format. */
 static int fresh32(uint32_t *out)
 {
@@ -241,7 +251,7 @@ static void on_hello_ack(nl_chat_session *s, const nl__frame_hdr *h, const uint8
         s->them = h->sender;
         replay_init(s, h->pn);
         set_peer_name(s, p, len);
-        send_ctl(s, NL__FT_ACK, 0);
+        send_ack(s, 0);
         become_open(s, now);
         return;
     }
@@ -254,7 +264,7 @@ static void on_hello_ack(nl_chat_session *s, const nl__frame_hdr *h, const uint8
         }
         s->st.duplicates++;
         s->last_rx = now;
-        send_ctl(s, NL__FT_ACK, 0);
+        send_ack(s, 0);
         return;
     }
     s->st.bad_session++;
@@ -271,36 +281,32 @@ static void pop_acked(nl_chat_session *s)
         if (s->head == NULL)
             s->tail = NULL;
         s->queued -= f->len;
-        if (f->index + 1 == f->count)
+        if (f->type == NL__FT_DATA && f->index + 1 == f->count)
             nl__chat_push(s, NL_CHAT_EV_DELIVERED, 0, f->msg_id, NULL, 0);
         free(f);
     }
 }
 
-static void on_ack(nl_chat_session *s, uint32_t seq)
+static void on_ack(nl_chat_session *s, uint32_t seq, const uint8_t *p)
 {
+    uint32_t cum = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     nl__out_frag *f;
     int n = 0;
 
-    if (seq == 0)
-        return; /* the handshake confirmation; it did its work by arriving */
-    for (f = s->head; f != NULL && n < NL__CHAT_SWIN; f = f->next, n++) {
-        if (f->seq == seq) {
-            if (!f->sent) {
-                s->st.unexpected++;
-                return;
-            }
-            if (f->acked)
-                s->st.duplicates++;
-            f->acked = 1;
-            pop_acked(s);
-            return;
-        }
-    }
-    /* Acks of fragments already gone are normal after a retransmission; acks of
-     * fragments never sent are not. */
-    if ((int32_t)(seq - s->seq_next) >= 0)
+    /* Acks of what was never sent come from a broken or lying peer: ignore the frame. */
+    if ((int32_t)(seq - s->seq_next) >= 0 || (int32_t)(cum - s->seq_next) > 0) {
         s->st.unexpected++;
+        return;
+    }
+    for (f = s->head; f != NULL && n < NL__CHAT_SWIN; f = f->next, n++) {
+        if (!f->sent || f->type != NL__FT_DATA)
+            continue;
+        if (f->seq == seq && f->acked)
+            s->st.duplicates++;
+        if (f->seq == seq || (int32_t)(f->seq - cum) < 0)
+            f->acked = 1;
+    }
+    pop_acked(s);
 }
 
 /* Deliver in order what has arrived: fragments join the message being reassembled; the BYE
@@ -363,7 +369,10 @@ static void on_sequenced(nl_chat_session *s, const nl__frame_hdr *h, const uint8
             s->st.unexpected++;
             return;
         }
-        send_ctl(s, ack, h->seq);
+        if (ack == NL__FT_ACK)
+            send_ack(s, h->seq);
+        else
+            send_ctl(s, ack, h->seq);
         return;
     }
     if (ahead >= NL__CHAT_RWIN || (s->peer_left && h->type == NL__FT_DATA)) {
@@ -381,10 +390,10 @@ static void on_sequenced(nl_chat_session *s, const nl__frame_hdr *h, const uint8
         sl->len = (uint16_t)len;
         memcpy(sl->data, p, len);
     }
+    deliver(s, now);
     /* A BYE is acknowledged only once it is delivered, i.e. in deliver(). */
     if (h->type == NL__FT_DATA)
-        send_ctl(s, NL__FT_ACK, h->seq);
-    deliver(s, now);
+        send_ack(s, h->seq);
 }
 
 static void count_reason(nl_chat_session *s, int reason)
@@ -452,7 +461,7 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
         become_open(s, now); /* any frame of the session proves the initiator has it */
     switch (h.type) {
     case NL__FT_ACK:
-        on_ack(s, h.seq);
+        on_ack(s, h.seq, s->pay);
         nl__chat_proto_pump(s, now);
         break;
     case NL__FT_DATA:
@@ -466,6 +475,10 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
         break;
     case NL__FT_BYE_ACK:
         if (s->state == NL__ST_LEAVING && s->bye_sent && h.seq == s->bye_seq) {
+            /* The BYE was delivered, so was everything queued before it. */
+            for (nl__out_frag *f = s->head; f != NULL; f = f->next)
+                f->acked = 1;
+            pop_acked(s);
             send_ctl(s, NL__FT_BYE_DONE, 0);
             nl__chat_finish(s, 0);
         } else {
@@ -484,9 +497,12 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
     }
 }
 
-/* Send what the window allows, and after a leave, the BYE once everything is acknowledged. */
+/* Send what the window allows: new fragments at once, old ones when their timeout is up,
+ * each time with a doubled timeout. While leaving, the backoff stops doubling sooner: the
+ * user waits for the exit, and the exit has a deadline. */
 void nl__chat_proto_pump(nl_chat_session *s, int64_t now)
 {
+    int cap = s->state == NL__ST_LEAVING ? NL__CHAT_RTO_BYE_MAX : NL__CHAT_RTO_MAX;
     nl__out_frag *f;
     int n = 0;
 
@@ -497,20 +513,17 @@ void nl__chat_proto_pump(nl_chat_session *s, int64_t now)
             continue;
         if (f->sent) {
             s->st.retransmits++;
-            f->rto = min_int(f->rto * 2, NL__CHAT_RTO_MAX);
+            f->rto = min_int(f->rto * 2, cap);
         }
+        f->rto = min_int(f->rto, cap);
         f->sent = 1;
         f->due = now + f->rto;
-        send_frame(s, NL__FT_DATA, s->sid, f->seq, f->index, f->count, f->data, f->len);
+        if (f->type == NL__FT_BYE)
+            send_frame(s, NL__FT_BYE, s->sid, f->seq, 0, 0, NULL, 0);
+        else
+            send_frame(s, NL__FT_DATA, s->sid, f->seq, f->index, f->count, f->data, f->len);
         if (s->state == NL__ST_CLOSED)
             return;
-    }
-    if (s->state == NL__ST_LEAVING && s->head == NULL && !s->bye_sent) {
-        s->bye_sent = 1;
-        s->bye_seq = s->seq_next++;
-        s->bye_rto = NL__CHAT_RTO_INIT;
-        s->bye_due = now + s->bye_rto;
-        send_frame(s, NL__FT_BYE, s->sid, s->bye_seq, 0, 0, NULL, 0);
     }
 }
 
@@ -537,6 +550,7 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
             }
             return NL_ENOMEM;
         }
+        f->type = NL__FT_DATA;
         f->index = (uint16_t)i;
         f->count = (uint16_t)count;
         f->len = (uint16_t)flen;
@@ -568,11 +582,29 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
 void nl__chat_proto_leave(nl_chat_session *s, int64_t now)
 {
     switch (s->state) {
-    case NL__ST_OPEN:
+    case NL__ST_OPEN: {
+        /* The BYE goes into the queue behind the messages, without waiting for their
+         * acknowledgements: the peer delivers it only after them, and its BYE-ACK then
+         * acknowledges everything at once, which is what makes the exit quick at high loss. */
+        nl__out_frag *bye = calloc(1, sizeof *bye);
+        if (bye == NULL) {
+            nl__chat_finish(s, NL_ENOMEM);
+            return;
+        }
+        bye->type = NL__FT_BYE;
+        bye->rto = NL__CHAT_RTO_INIT;
+        bye->seq = s->bye_seq = s->seq_next++;
+        if (s->tail != NULL)
+            s->tail->next = bye;
+        else
+            s->head = bye;
+        s->tail = bye;
+        s->bye_sent = 1;
         s->state = NL__ST_LEAVING;
         s->leave_deadline = now + s->leave_ms;
         nl__chat_proto_pump(s, now);
         break;
+    }
     case NL__ST_LINGER:
         nl__chat_finish(s, 0); /* the peer has left already; nobody to wait for */
         break;
@@ -639,12 +671,6 @@ void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
             nl__chat_finish(s, s->peer_left ? 0 : NL_EPEERLOST);
             return;
         }
-        if (s->bye_sent && now >= s->bye_due) {
-            s->bye_rto = min_int(s->bye_rto * 2, NL__CHAT_RTO_BYE_MAX);
-            s->bye_due = now + s->bye_rto;
-            s->st.retransmits++;
-            send_frame(s, NL__FT_BYE, s->sid, s->bye_seq, 0, 0, NULL, 0);
-        }
         break;
     case NL__ST_OPEN:
         break;
@@ -685,8 +711,6 @@ int64_t nl__chat_proto_deadline(const nl_chat_session *s)
         return d;
     case NL__ST_LEAVING:
         EARLIER(s->leave_deadline);
-        if (s->bye_sent)
-            EARLIER(s->bye_due);
         /* fall through */
     case NL__ST_OPEN:
         EARLIER(s->last_rx + s->lost_ms);

@@ -91,9 +91,12 @@ static int check_fields(const nl__frame_hdr *h)
         if (lo == 0 || h->seq == 0 || !no_frag)
             return NL__FR_HEADER;
         return h->len != 0 ? NL__FR_LENGTH : NL__FR_OK;
-    default: /* ACK, PING, PONG, BYE-ACK, BYE-DONE: no payload, no fragments */
-        if (lo == 0 || !no_frag || (h->type != NL__FT_ACK && h->type != NL__FT_BYE_ACK &&
-                                    h->seq != 0))
+    case NL__FT_ACK:
+        if (lo == 0 || !no_frag)
+            return NL__FR_HEADER;
+        return h->len != NL__FRAME_ACK_LEN ? NL__FR_LENGTH : NL__FR_OK;
+    default: /* PING, PONG, BYE-ACK, BYE-DONE: no payload, no fragments */
+        if (lo == 0 || !no_frag || (h->type != NL__FT_BYE_ACK && h->seq != 0))
             return NL__FR_HEADER;
         return h->len != 0 ? NL__FR_LENGTH : NL__FR_OK;
     }

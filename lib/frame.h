@@ -27,13 +27,16 @@
 #define NL__FRAME_NAME_MAX 64       /* largest name carried by HELLO and HELLO-ACK    */
 #define NL__FRAME_KEY 32            /* pre-shared key bytes                           */
 #define NL__FRAME_SEALED 0x01       /* flags: payload encrypted, header authenticated */
+#define NL__FRAME_ACK_LEN 4         /* payload bytes of an ACK                        */
 
 /* Frame types. The numbers are part of the wire format. */
 enum nl__frame_type {
     NL__FT_HELLO = 1,     /* initiator -> responder: half a session id, a name      */
     NL__FT_HELLO_ACK = 2, /* responder -> initiator: the whole session id, a name   */
     NL__FT_DATA = 3,      /* one fragment of a message, numbered by seq             */
-    NL__FT_ACK = 4,       /* seq received (seq 0 confirms the HELLO-ACK)            */
+    NL__FT_ACK = 4,       /* seq received (seq 0 confirms the HELLO-ACK); payload:
+                           * 4 bytes, the receiver's next expected seq, so that one
+                           * ACK that gets through acknowledges all before it too  */
     NL__FT_PING = 5,      /* keepalive question                                     */
     NL__FT_PONG = 6,      /* keepalive answer                                       */
     NL__FT_BYE = 7,       /* the sender leaves; it takes the next seq, so it is
