@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,8 @@ int main(int argc, char **argv)
     nl_endpoint ep;
     int c, rc;
 
+    /* libedit edits characters, not bytes, and needs the locale to know UTF-8 (中文). */
+    setlocale(LC_CTYPE, "");
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
