@@ -529,10 +529,11 @@ int main(int argc, char **argv)
 
     g_app = &app;
     if (app.terminal) {
+        /* Signals are ours: libedit would otherwise swap its own handlers in and out around
+         * every character it reads, and a Ctrl-C at the wrong moment would kill us without
+         * a goodbye to the peer. */
+        rl_catch_signals = 0;
         rl_callback_handler_install("> ", on_line);
-        /* libedit may have installed handlers of its own: ours decide. */
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
     } else {
         app.inbuf = malloc(INBUF_MAX);
         if (app.inbuf == NULL) {
