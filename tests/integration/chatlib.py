@@ -198,6 +198,8 @@ class Sniffer:
     def __init__(self, ports):
         self.ports = set(ports)
         self.s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+        # The flood passes through lo too: a large buffer, so real frames are not lost in it.
+        self.s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)
         self.s.bind(("lo", 0))
         self.s.settimeout(0.1)
         self.frames = []  # (src_port, dst_port, payload)
@@ -224,6 +226,15 @@ class Sniffer:
                 if (sport, payload) not in seen:
                     seen.add((sport, payload))
                     self.frames.append((sport, dport, payload))
+
+    def wait_both_ways(self, timeout=5.0):
+        """Wait until frames of our protocol were seen in both directions."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len({sp for sp, dp, p in list(self.frames) if p[:2] == b"NL"}) == 2:
+                return True
+            time.sleep(0.02)  # the capture thread has no event to wait on
+        return False
 
     def close(self):
         self.stop = True

@@ -119,6 +119,8 @@ def test_loopback_flood_and_synchronized_exit(plain):
         finally:
             stop.set()
             t.join(timeout=30)
+        if flood.sniff:
+            assert flood.sniff.wait_both_ways(), "no frames captured"
         flood.round(30)  # and once more, replaying everything captured so far
         quit_and_time(a, b, 2.0)
         assert a.rest_of_output() == [] and b.rest_of_output() == [], "interference displayed"
