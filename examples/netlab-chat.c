@@ -482,7 +482,8 @@ int main(int argc, char **argv)
             o.peer.port == 0)
             usage_error("--peer: bad address '%s' (HOST:PORT with a port from 1 to 65535)",
                         peer_text);
-        if (o.peer.family != o.bind.family)
+        /* An IPv6 socket reaches IPv4 peers through mapped addresses; not the reverse. */
+        if (o.peer.family != o.bind.family && o.bind.family != NL_AF_INET6)
             usage_error("--peer '%s' is not of the --bind address's family", peer_text);
     }
     if (key_path != NULL && app.plain)

@@ -191,7 +191,7 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
     s->trace_user = o->trace_user;
     s->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : 1000;
     s->lost_ms = o->peer_lost_ms ? o->peer_lost_ms : 5000;
-    s->leave_ms = o->leave_timeout_ms ? o->leave_timeout_ms : 4500;
+    s->leave_ms = o->leave_timeout_ms ? o->leave_timeout_ms : 4000;
     if (o->name != NULL)
         memcpy(s->name, o->name, name_len);
     s->name_len = name_len;

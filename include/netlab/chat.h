@@ -64,7 +64,7 @@ typedef struct nl_chat_opts {
     const char *name;         /* our name, shown to the peer; NULL for none; copied     */
     int keepalive_ms;         /* idle time before a PING; 0 = 1000                       */
     int peer_lost_ms;         /* silence after which the peer is lost; 0 = 5000         */
-    int leave_timeout_ms;     /* how long leaving may take before it gives up; 0 = 4500 */
+    int leave_timeout_ms;     /* how long leaving may take before it gives up; 0 = 4000 */
     nl_trace_fn trace;        /* system-call trace of the socket, NULL for none         */
     void *trace_user;         /* passed to trace                                        */
 } nl_chat_opts;
