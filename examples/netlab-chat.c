@@ -33,19 +33,19 @@
 
 typedef struct chat_app {
     nl_chat_session *s;
-    int terminal;         /* interactive mode (stdin and stdout are terminals)        */
+    int terminal; /* interactive mode (stdin and stdout are terminals)        */
     int plain;
     int stats, trace;
-    size_t msg_max;       /* the mode's message size limit                            */
+    size_t msg_max; /* the mode's message size limit                            */
     char peer_name[NL_CHAT_NAME_MAX + 1];
     char peer_addr[NL_ENDPOINT_STRLEN];
-    int joined;           /* the peer joined                                          */
-    int leave_pending;    /* pipe mode: leave once the peer has joined                */
-    int left;             /* leave has been called                                    */
-    int eof;              /* no more input                                            */
-    int discarding;       /* pipe mode: skipping the rest of an over-long line        */
+    int joined;        /* the peer joined                                          */
+    int leave_pending; /* pipe mode: leave once the peer has joined                */
+    int left;          /* leave has been called                                    */
+    int eof;           /* no more input                                            */
+    int discarding;    /* pipe mode: skipping the rest of an over-long line        */
     unsigned long line_no;
-    char *inbuf;          /* pipe mode: input not yet sent                            */
+    char *inbuf; /* pipe mode: input not yet sent                            */
     size_t in_len;
 } chat_app;
 
@@ -437,10 +437,10 @@ static int parse_ms(const char *text)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"bind", required_argument, NULL, 'b'},  {"peer", required_argument, NULL, 'p'},
-        {"plain", no_argument, NULL, 'P'},       {"key-file", required_argument, NULL, 'k'},
-        {"name", required_argument, NULL, 'n'},  {"stats", no_argument, NULL, 's'},
-        {"trace", no_argument, NULL, 't'},       {"help", no_argument, NULL, 'h'},
+        {"bind", required_argument, NULL, 'b'},      {"peer", required_argument, NULL, 'p'},
+        {"plain", no_argument, NULL, 'P'},           {"key-file", required_argument, NULL, 'k'},
+        {"name", required_argument, NULL, 'n'},      {"stats", no_argument, NULL, 's'},
+        {"trace", no_argument, NULL, 't'},           {"help", no_argument, NULL, 'h'},
         {"peer-lost", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
     const char *bind_text = NULL, *peer_text = NULL, *key_path = NULL, *name = NULL;
     unsigned char key[NL_CHAT_KEY_BYTES];
@@ -458,15 +458,33 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b': bind_text = optarg; break;
-        case 'p': peer_text = optarg; break;
-        case 'P': app.plain = 1; break;
-        case 'k': key_path = optarg; break;
-        case 'n': name = optarg; break;
-        case 's': app.stats = 1; break;
-        case 't': app.trace = 1; break;
-        case 'L': o.peer_lost_ms = parse_ms(optarg); break;
-        case 'h': print_help(); return 0;
+        case 'b':
+            bind_text = optarg;
+            break;
+        case 'p':
+            peer_text = optarg;
+            break;
+        case 'P':
+            app.plain = 1;
+            break;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 's':
+            app.stats = 1;
+            break;
+        case 't':
+            app.trace = 1;
+            break;
+        case 'L':
+            o.peer_lost_ms = parse_ms(optarg);
+            break;
+        case 'h':
+            print_help();
+            return 0;
         default:
             usage_error("bad option or missing argument: %s", argv[optind - 1]);
         }
@@ -522,10 +540,14 @@ int main(int argc, char **argv)
     nl_endpoint_format(&ep, local, sizeof local);
     if (peer_text != NULL)
         fprintf(stderr, "netlab-chat: listening on %s, calling %s (%s mode)\n", local, peer_text,
-                app.plain ? "plain" : key_path ? "reliable, keyed" : "reliable");
+                app.plain  ? "plain"
+                : key_path ? "reliable, keyed"
+                           : "reliable");
     else
         fprintf(stderr, "netlab-chat: listening on %s, waiting for a peer (%s mode)\n", local,
-                app.plain ? "plain" : key_path ? "reliable, keyed" : "reliable");
+                app.plain  ? "plain"
+                : key_path ? "reliable, keyed"
+                           : "reliable");
     fflush(stderr);
 
     g_app = &app;

@@ -62,8 +62,8 @@ void nl__chat_ftrace(nl_chat_session *s, const char *what, const char *fmt, ...)
 
 const char *nl_chat_event_name(int type)
 {
-    static const char *const names[] = {"?",          "PEER_JOINED", "MESSAGE", "DELIVERED",
-                                        "PEER_LEFT",  "PEER_LOST",   "ERROR",   "CLOSED"};
+    static const char *const names[] = {"?",         "PEER_JOINED", "MESSAGE", "DELIVERED",
+                                        "PEER_LEFT", "PEER_LOST",   "ERROR",   "CLOSED"};
 
     return type >= NL_CHAT_EV_PEER_JOINED && type <= NL_CHAT_EV_CLOSED ? names[type] : names[0];
 }
@@ -165,7 +165,8 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
     if (out == NULL)
         return NL_EINVAL;
     *out = NULL;
-    if (o == NULL || o->bind.family == 0 || (o->mode != NL_CHAT_RELIABLE && o->mode != NL_CHAT_PLAIN))
+    if (o == NULL || o->bind.family == 0 ||
+        (o->mode != NL_CHAT_RELIABLE && o->mode != NL_CHAT_PLAIN))
         return NL_EINVAL;
     if (o->key != NULL && o->mode == NL_CHAT_PLAIN)
         return NL_EINVAL;
@@ -281,8 +282,7 @@ int nl_chat_session_next_timeout_ms(const nl_chat_session *s)
 
 /* Plain mode: every datagram from the peer is a message, except "q", which ends the chat.
  * One trailing newline (as socat and nc send lines) is not part of the text. */
-static void plain_input(nl_chat_session *s, const uint8_t *buf, size_t len,
-                        const nl_endpoint *from)
+static void plain_input(nl_chat_session *s, const uint8_t *buf, size_t len, const nl_endpoint *from)
 {
     if (s->peer_known && nl_endpoint_compare(from, &s->peer) != 0) {
         s->st.wrong_source++;

@@ -9,16 +9,16 @@
 #include "internal.h"
 #include "netlab/chat.h"
 
-#define NL__CHAT_RWIN 128           /* receive window, in fragments                       */
-#define NL__CHAT_SWIN 64            /* fragments in flight at most (<= NL__CHAT_RWIN)     */
-#define NL__CHAT_QUEUE_MAX (1 << 20) /* bytes of message text queued for sending at most  */
-#define NL__CHAT_BUDGET 64          /* datagrams read per step at most                    */
-#define NL__CHAT_RTO_INIT 200       /* first retransmission timeout, ms                   */
-#define NL__CHAT_RTO_MAX 1000       /* the backoff stops doubling here                    */
-#define NL__CHAT_RTO_BYE_MAX 400    /* BYE is repeated more often: the exit is timed      */
-#define NL__CHAT_LINGER_MS 1500     /* after the peer's BYE: keep answering it this long  */
-#define NL__CHAT_BYEACK_MS 150      /* BYE-ACK repeat interval while lingering            */
-#define NL__CHAT_TENTATIVE_MS 5000  /* a responder waits this long for the handshake end  */
+#define NL__CHAT_RWIN         128       /* receive window, in fragments                       */
+#define NL__CHAT_SWIN         64        /* fragments in flight at most (<= NL__CHAT_RWIN)     */
+#define NL__CHAT_QUEUE_MAX    (1 << 20) /* bytes of message text queued for sending at most  */
+#define NL__CHAT_BUDGET       64        /* datagrams read per step at most                    */
+#define NL__CHAT_RTO_INIT     200       /* first retransmission timeout, ms                   */
+#define NL__CHAT_RTO_MAX      1000      /* the backoff stops doubling here                    */
+#define NL__CHAT_RTO_BYE_MAX  400       /* BYE is repeated more often: the exit is timed      */
+#define NL__CHAT_LINGER_MS    1500      /* after the peer's BYE: keep answering it this long  */
+#define NL__CHAT_BYEACK_MS    150       /* BYE-ACK repeat interval while lingering            */
+#define NL__CHAT_TENTATIVE_MS 5000      /* a responder waits this long for the handshake end  */
 
 enum nl__chat_state {
     NL__ST_WAITING,    /* no peer yet: waiting for a HELLO (plain: for a datagram)     */
@@ -33,39 +33,39 @@ enum nl__chat_state {
 /* A fragment (or the BYE) waiting to be sent or acknowledged. */
 typedef struct nl__out_frag {
     struct nl__out_frag *next;
-    uint64_t msg_id;      /* the message it belongs to                                  */
+    uint64_t msg_id; /* the message it belongs to                                  */
     uint32_t seq;
     uint16_t index, count, len;
-    uint8_t type;         /* NL__FT_DATA, or NL__FT_BYE, which is queued after the data
-                           * so that its BYE-ACK acknowledges everything before it      */
+    uint8_t type; /* NL__FT_DATA, or NL__FT_BYE, which is queued after the data
+                   * so that its BYE-ACK acknowledges everything before it      */
     uint8_t sent, acked;
-    int rto;              /* current retransmission timeout, ms                          */
-    int64_t due;          /* when to send it again                                       */
+    int rto;     /* current retransmission timeout, ms                          */
+    int64_t due; /* when to send it again                                       */
     uint8_t data[];
 } nl__out_frag;
 
 /* A received fragment held until the ones before it have arrived. */
 typedef struct nl__in_slot {
     uint8_t present;
-    uint8_t type;         /* DATA or BYE                                                 */
+    uint8_t type; /* DATA or BYE                                                 */
     uint16_t index, count, len;
     uint8_t data[NL__FRAME_PAYLOAD_MAX];
 } nl__in_slot;
 
 typedef struct nl__chat_ev {
     nl_chat_event ev;
-    char *own;            /* the event's data, owned by the queue until handed out       */
+    char *own; /* the event's data, owned by the queue until handed out       */
 } nl__chat_ev;
 
 struct nl_chat_session {
     nl_udp *udp;
     int mode, state, status;
-    int closed_reported;  /* the CLOSED event has been handed out                        */
+    int closed_reported; /* the CLOSED event has been handed out                        */
     nl_endpoint peer;
-    int peer_known;       /* peer is set (given, locked, or tentative while ACCEPTING)   */
-    int peer_fixed;       /* the peer was given in the options                           */
-    int connected;        /* the socket is connect()ed to the peer                       */
-    int joined;           /* PEER_JOINED has been reported                               */
+    int peer_known; /* peer is set (given, locked, or tentative while ACCEPTING)   */
+    int peer_fixed; /* the peer was given in the options                           */
+    int connected;  /* the socket is connect()ed to the peer                       */
+    int joined;     /* PEER_JOINED has been reported                               */
     int has_key;
     uint8_t key[NL_CHAT_KEY_BYTES];
     char name[NL_CHAT_NAME_MAX + 1];
@@ -77,9 +77,9 @@ struct nl_chat_session {
     void *trace_user;
 
     /* Handshake and identity. */
-    uint32_t half;        /* our initiator half of the session id                        */
-    uint64_t sid;         /* the agreed session id                                       */
-    uint64_t me, them;    /* sender ids                                                  */
+    uint32_t half;     /* our initiator half of the session id                        */
+    uint64_t sid;      /* the agreed session id                                       */
+    uint64_t me, them; /* sender ids                                                  */
     int64_t hs_due, hs_deadline;
     int hs_rto;
 
@@ -89,14 +89,14 @@ struct nl_chat_session {
 
     /* Sending. */
     nl__out_frag *head, *tail;
-    size_t queued;        /* bytes of message text in the queue                          */
+    size_t queued; /* bytes of message text in the queue                          */
     uint32_t seq_next;
     uint64_t msg_next;
 
     /* Receiving. */
     nl__in_slot *rwin;
-    uint32_t rnext;       /* next sequence number to deliver                             */
-    uint8_t *msg;         /* the message being reassembled                               */
+    uint32_t rnext; /* next sequence number to deliver                             */
+    uint8_t *msg;   /* the message being reassembled                               */
     size_t msg_len;
     uint16_t msg_index, msg_count;
     uint64_t msgs_in;

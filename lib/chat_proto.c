@@ -183,8 +183,8 @@ static void become_open(nl_chat_session *s, int64_t now)
 
 /* Take the responder's part for this HELLO: complete the session id with a fresh half of our
  * own, so that frames recorded from an earlier session can never match this one. */
-static void accept_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p,
-                         size_t len, const nl_endpoint *from, int64_t now)
+static void accept_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+                         const nl_endpoint *from, int64_t now)
 {
     uint32_t lo;
 
@@ -243,8 +243,8 @@ static void on_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *
     }
 }
 
-static void on_hello_ack(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p,
-                         size_t len, int64_t now)
+static void on_hello_ack(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+                         int64_t now)
 {
     if (s->state == NL__ST_HELLO_SENT && HI(h->sid) == s->half && h->sender != s->me) {
         s->sid = h->sid;
@@ -355,8 +355,8 @@ static void deliver(nl_chat_session *s, int64_t now)
 /* DATA and BYE share the sequence space. Anything inside the window is acknowledged (again,
  * if it is a copy), so the sender stops retransmitting; anything beyond it is dropped without
  * an answer, since an honest peer never sends that far ahead. */
-static void on_sequenced(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p,
-                         size_t len, int64_t now)
+static void on_sequenced(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+                         int64_t now)
 {
     int32_t ahead = (int32_t)(h->seq - s->rnext);
     nl__in_slot *sl;

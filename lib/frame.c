@@ -76,8 +76,8 @@ static int check_fields(const nl__frame_hdr *h)
             return NL__FR_HEADER;
         return h->len > NL__FRAME_NAME_MAX ? NL__FR_LENGTH : NL__FR_OK;
     case NL__FT_DATA:
-        if (lo == 0 || h->seq == 0 || h->frag_count == 0 ||
-            h->frag_count > NL__FRAME_FRAGS_MAX || h->frag_index >= h->frag_count)
+        if (lo == 0 || h->seq == 0 || h->frag_count == 0 || h->frag_count > NL__FRAME_FRAGS_MAX ||
+            h->frag_index >= h->frag_count)
             return NL__FR_HEADER;
         /* Every fragment but the last is full, so a message's size follows from its
          * fragment count and the last fragment, and can never exceed NL__FRAME_MSG_MAX. */
@@ -131,8 +131,8 @@ static void make_nonce(uint8_t nonce[24], const nl__frame_hdr *h)
 }
 #endif
 
-int nl__frame_encode(uint8_t *out, size_t cap, nl__frame_hdr *h, const void *payload,
-                     size_t len, const uint8_t *key)
+int nl__frame_encode(uint8_t *out, size_t cap, nl__frame_hdr *h, const void *payload, size_t len,
+                     const uint8_t *key)
 {
     size_t total;
 
@@ -157,8 +157,8 @@ int nl__frame_encode(uint8_t *out, size_t cap, nl__frame_hdr *h, const void *pay
         unsigned long long clen;
 
         make_nonce(nonce, h);
-        crypto_aead_xchacha20poly1305_ietf_encrypt(out + NL__FRAME_HDR, &clen, payload, len,
-                                                   out, NL__FRAME_HDR, NULL, nonce, key);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(out + NL__FRAME_HDR, &clen, payload, len, out,
+                                                   NL__FRAME_HDR, NULL, nonce, key);
         return (int)(NL__FRAME_HDR + clen);
     }
 #else
@@ -221,8 +221,7 @@ int nl__frame_decode(nl__frame_hdr *h, uint8_t *payload, const uint8_t *buf, siz
 
         make_nonce(nonce, h);
         if (crypto_aead_xchacha20poly1305_ietf_decrypt(payload, &plen, NULL, buf + NL__FRAME_HDR,
-                                                       body, buf, NL__FRAME_HDR, nonce,
-                                                       key) != 0)
+                                                       body, buf, NL__FRAME_HDR, nonce, key) != 0)
             return NL_EBADFRAME;
         *reason = NL__FR_OK;
         return (int)plen;

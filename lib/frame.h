@@ -17,17 +17,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NL__FRAME_VERSION 1
-#define NL__FRAME_HDR 36            /* header bytes                                   */
-#define NL__FRAME_TAG 16            /* AEAD tag bytes of a sealed frame               */
-#define NL__FRAME_PAYLOAD_MAX 1200  /* payload bytes per datagram                     */
-#define NL__FRAME_MAX (NL__FRAME_HDR + NL__FRAME_PAYLOAD_MAX + NL__FRAME_TAG)
-#define NL__FRAME_MSG_MAX 65536     /* largest message, split into fragments          */
-#define NL__FRAME_FRAGS_MAX 55      /* ceil(NL__FRAME_MSG_MAX / NL__FRAME_PAYLOAD_MAX)  */
-#define NL__FRAME_NAME_MAX 64       /* largest name carried by HELLO and HELLO-ACK    */
-#define NL__FRAME_KEY 32            /* pre-shared key bytes                           */
-#define NL__FRAME_SEALED 0x01       /* flags: payload encrypted, header authenticated */
-#define NL__FRAME_ACK_LEN 4         /* payload bytes of an ACK                        */
+#define NL__FRAME_VERSION     1
+#define NL__FRAME_HDR         36   /* header bytes                                   */
+#define NL__FRAME_TAG         16   /* AEAD tag bytes of a sealed frame               */
+#define NL__FRAME_PAYLOAD_MAX 1200 /* payload bytes per datagram                     */
+#define NL__FRAME_MAX         (NL__FRAME_HDR + NL__FRAME_PAYLOAD_MAX + NL__FRAME_TAG)
+#define NL__FRAME_MSG_MAX     65536 /* largest message, split into fragments          */
+#define NL__FRAME_FRAGS_MAX   55    /* ceil(NL__FRAME_MSG_MAX / NL__FRAME_PAYLOAD_MAX)  */
+#define NL__FRAME_NAME_MAX    64    /* largest name carried by HELLO and HELLO-ACK    */
+#define NL__FRAME_KEY         32    /* pre-shared key bytes                           */
+#define NL__FRAME_SEALED      0x01  /* flags: payload encrypted, header authenticated */
+#define NL__FRAME_ACK_LEN     4     /* payload bytes of an ACK                        */
 
 /* Frame types. The numbers are part of the wire format. */
 enum nl__frame_type {
@@ -79,8 +79,8 @@ typedef struct nl__frame_hdr {
  * or a payload over NL__FRAME_PAYLOAD_MAX, NL_ENOSPC when cap is too small (NL__FRAME_MAX
  * always suffices), NL_ENOTSUP when a key is given but the library was built without libsodium.
  */
-int nl__frame_encode(uint8_t *out, size_t cap, nl__frame_hdr *h, const void *payload,
-                     size_t len, const uint8_t *key);
+int nl__frame_encode(uint8_t *out, size_t cap, nl__frame_hdr *h, const void *payload, size_t len,
+                     const uint8_t *key);
 
 /*
  * Check a datagram and, when it passes, decode its header and copy (or decrypt) its payload.

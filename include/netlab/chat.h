@@ -41,10 +41,10 @@ extern "C" {
 /** A chat session. Opaque; created by nl_chat_session_open(), freed by ..._close(). */
 typedef struct nl_chat_session nl_chat_session;
 
-#define NL_CHAT_MSG_MAX 65536 /**< largest message in reliable mode, in bytes            */
+#define NL_CHAT_MSG_MAX   65536 /**< largest message in reliable mode, in bytes            */
 #define NL_CHAT_PLAIN_MAX 65507 /**< largest message in plain mode (one UDP datagram)    */
-#define NL_CHAT_KEY_BYTES 32  /**< size of a pre-shared key                              */
-#define NL_CHAT_NAME_MAX 64   /**< longest name (bytes of UTF-8) sent in the handshake   */
+#define NL_CHAT_KEY_BYTES 32    /**< size of a pre-shared key                              */
+#define NL_CHAT_NAME_MAX  64    /**< longest name (bytes of UTF-8) sent in the handshake   */
 
 /** Session modes. */
 typedef enum nl_chat_mode {
@@ -84,34 +84,34 @@ typedef enum nl_chat_event_type {
 /** One event. Pointers stay valid until the next call of step (or close). */
 typedef struct nl_chat_event {
     nl_chat_event_type type;
-    int code;          /* ERROR, PEER_LOST, CLOSED: an NL_E* code or 0             */
-    uint64_t msg_id;   /* MESSAGE: its number from the peer (1, 2, ...);
-                        * DELIVERED: the id nl_chat_session_send() returned        */
-    const char *data;  /* MESSAGE: the text; PEER_JOINED: the peer's name. Always
-                        * NUL-terminated (the text may contain NULs of its own)    */
-    size_t len;        /* bytes in data, without the terminating NUL               */
-    nl_endpoint peer;  /* the peer's endpoint                                      */
+    int code;         /* ERROR, PEER_LOST, CLOSED: an NL_E* code or 0             */
+    uint64_t msg_id;  /* MESSAGE: its number from the peer (1, 2, ...);
+                       * DELIVERED: the id nl_chat_session_send() returned        */
+    const char *data; /* MESSAGE: the text; PEER_JOINED: the peer's name. Always
+                       * NUL-terminated (the text may contain NULs of its own)    */
+    size_t len;       /* bytes in data, without the terminating NUL               */
+    nl_endpoint peer; /* the peer's endpoint                                      */
 } nl_chat_event;
 
 /** Drop counters: every datagram the session refused, by reason, and some traffic figures. */
 typedef struct nl_chat_stats {
-    uint64_t wrong_source;   /* from an address other than the locked peer's          */
-    uint64_t bad_length;     /* too short, too long, or a length field that disagrees  */
-    uint64_t bad_magic;      /* not our protocol ("NL" missing)                        */
-    uint64_t bad_version;    /* a protocol version we do not speak                     */
-    uint64_t bad_header;     /* unknown type/flags, fields illegal for the type         */
-    uint64_t auth_failed;    /* AEAD tag wrong, or sealed/unsealed against the key     */
-    uint64_t bad_session;    /* valid frame of another session (id or sender id)       */
-    uint64_t replayed;       /* packet number already seen or older than the window    */
-    uint64_t out_of_window;  /* sequence number beyond the receive window              */
-    uint64_t duplicates;     /* a fragment or BYE received again (acked again)         */
-    uint64_t unexpected;     /* valid frame that makes no sense in the current state   */
-    uint64_t budget_stops;   /* steps that stopped reading because of the work bound   */
-    uint64_t datagrams_in;   /* every datagram read                                    */
-    uint64_t datagrams_out;  /* every datagram sent                                    */
-    uint64_t retransmits;    /* frames sent again after a timeout                      */
-    uint64_t messages_in;    /* messages delivered to the application                  */
-    uint64_t messages_out;   /* messages accepted by nl_chat_session_send()            */
+    uint64_t wrong_source;  /* from an address other than the locked peer's          */
+    uint64_t bad_length;    /* too short, too long, or a length field that disagrees  */
+    uint64_t bad_magic;     /* not our protocol ("NL" missing)                        */
+    uint64_t bad_version;   /* a protocol version we do not speak                     */
+    uint64_t bad_header;    /* unknown type/flags, fields illegal for the type         */
+    uint64_t auth_failed;   /* AEAD tag wrong, or sealed/unsealed against the key     */
+    uint64_t bad_session;   /* valid frame of another session (id or sender id)       */
+    uint64_t replayed;      /* packet number already seen or older than the window    */
+    uint64_t out_of_window; /* sequence number beyond the receive window              */
+    uint64_t duplicates;    /* a fragment or BYE received again (acked again)         */
+    uint64_t unexpected;    /* valid frame that makes no sense in the current state   */
+    uint64_t budget_stops;  /* steps that stopped reading because of the work bound   */
+    uint64_t datagrams_in;  /* every datagram read                                    */
+    uint64_t datagrams_out; /* every datagram sent                                    */
+    uint64_t retransmits;   /* frames sent again after a timeout                      */
+    uint64_t messages_in;   /* messages delivered to the application                  */
+    uint64_t messages_out;  /* messages accepted by nl_chat_session_send()            */
 } nl_chat_stats;
 
 /**
@@ -217,7 +217,7 @@ typedef struct nl_chat_run_hooks {
     /* Called after every wake-up, also when a signal interrupted the wait: the place to
      * check a flag set by a signal handler (Ctrl-C) and call leave. May be NULL.         */
     void (*on_tick)(nl_chat_session *s, void *user);
-    void *user;   /* passed to the hooks                                                  */
+    void *user; /* passed to the hooks                                                  */
 } nl_chat_run_hooks;
 
 /**

@@ -403,7 +403,7 @@ static void interference(const unsigned char *key)
     exchange(&r, &a, &b, 2, 3000);
     /* Spoofing the peer's address: relay socket X is A's peer. */
     nl_udp_send_to(r.x, "plain text", 10, &a.addr, 0);
-    nl_udp_send_to(r.x, buf, (size_t)n, &a.addr, 0); /* another session's frame */
+    nl_udp_send_to(r.x, buf, (size_t)n, &a.addr, 0);         /* another session's frame */
     nl_udp_send_to(r.y, r.last_a, r.last_a_len, &b.addr, 0); /* a replay of A's last frame */
     if (key != NULL) {
         /* The right ids, but sealed with another key: a forged message and a forged BYE. */

@@ -12,9 +12,9 @@
 #include "frame.h"
 #include "internal.h"
 
-static const uint8_t key[NL__FRAME_KEY] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                           17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
-                                           30, 31, 32};
+static const uint8_t key[NL__FRAME_KEY] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                           12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                           23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static nl__frame_hdr hdr(int type)
 {
@@ -44,7 +44,8 @@ static nl__frame_hdr hdr(int type)
 static size_t payload_len(int type)
 {
     return type == NL__FT_ACK ? NL__FRAME_ACK_LEN
-           : type == NL__FT_DATA || type == NL__FT_HELLO || type == NL__FT_HELLO_ACK ? 5 : 0;
+           : type == NL__FT_DATA || type == NL__FT_HELLO || type == NL__FT_HELLO_ACK ? 5
+                                                                                     : 0;
 }
 
 static void roundtrip(const uint8_t *k)
@@ -86,9 +87,8 @@ static void test_wire_layout(void **state)
     uint8_t buf[NL__FRAME_MAX];
     nl__frame_hdr h = hdr(NL__FT_DATA);
     static const uint8_t want[NL__FRAME_HDR] = {
-        'N',  'L',  1,    3,    0,    0,    0,    2,    0x11, 0x22, 0x33, 0x44,
-        0x55, 0x66, 0x77, 0x88, 1,    2,    3,    4,    5,    6,    7,    8,
-        0,    0,    0,    3,    0,    0,    0,    7,    0,    0,    0,    1};
+        'N', 'L', 1, 3, 0, 0, 0, 2, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 1, 2,
+        3,   4,   5, 6, 7, 8, 0, 0, 0,    3,    0,    0,    0,    7,    0,    0,    0, 1};
 
     (void)state;
     assert_int_equal(nl__frame_encode(buf, sizeof buf, &h, "hi", 2, NULL), NL__FRAME_HDR + 2);
@@ -121,28 +121,28 @@ static void test_validation(void **state)
     bad[n] = 0;
     assert_int_equal(decode_reason(bad, (size_t)n + 1, NULL), NL__FR_LENGTH);
 
-#define MUTATE(off, val, want)                                                                 \
-    do {                                                                                       \
-        memcpy(bad, buf, (size_t)n);                                                           \
-        bad[off] = (uint8_t)(val);                                                             \
-        assert_int_equal(decode_reason(bad, (size_t)n, NULL), want);                           \
+#define MUTATE(off, val, want)                                                                     \
+    do {                                                                                           \
+        memcpy(bad, buf, (size_t)n);                                                               \
+        bad[off] = (uint8_t)(val);                                                                 \
+        assert_int_equal(decode_reason(bad, (size_t)n, NULL), want);                               \
     } while (0)
     MUTATE(0, 'X', NL__FR_MAGIC);
     MUTATE(1, 'X', NL__FR_MAGIC);
     MUTATE(2, 2, NL__FR_VERSION);
-    MUTATE(3, 0, NL__FR_HEADER);              /* type 0 */
-    MUTATE(3, NL__FT_LAST + 1, NL__FR_HEADER); /* unknown type */
-    MUTATE(4, 0x02, NL__FR_HEADER);           /* unknown flag */
+    MUTATE(3, 0, NL__FR_HEADER);                /* type 0 */
+    MUTATE(3, NL__FT_LAST + 1, NL__FR_HEADER);  /* unknown type */
+    MUTATE(4, 0x02, NL__FR_HEADER);             /* unknown flag */
     MUTATE(4, NL__FRAME_SEALED, NL__FR_LENGTH); /* sealed: no room for the tag */
-    MUTATE(5, 1, NL__FR_HEADER);              /* reserved */
-    MUTATE(7, 6, NL__FR_LENGTH);              /* length field disagrees */
-    MUTATE(8, 0, NL__FR_OK);                  /* sid high byte 0x11 -> 0: still non-zero */
-    MUTATE(27, 0, NL__FR_HEADER);             /* seq 0 in DATA */
-    MUTATE(31, 0, NL__FR_HEADER);             /* pn 0 */
-    MUTATE(35, 0, NL__FR_HEADER);             /* fragment count 0 */
-    MUTATE(33, 1, NL__FR_HEADER);             /* index 1 of 1 */
+    MUTATE(5, 1, NL__FR_HEADER);                /* reserved */
+    MUTATE(7, 6, NL__FR_LENGTH);                /* length field disagrees */
+    MUTATE(8, 0, NL__FR_OK);                    /* sid high byte 0x11 -> 0: still non-zero */
+    MUTATE(27, 0, NL__FR_HEADER);               /* seq 0 in DATA */
+    MUTATE(31, 0, NL__FR_HEADER);               /* pn 0 */
+    MUTATE(35, 0, NL__FR_HEADER);               /* fragment count 0 */
+    MUTATE(33, 1, NL__FR_HEADER);               /* index 1 of 1 */
     MUTATE(35, NL__FRAME_FRAGS_MAX + 1, NL__FR_HEADER);
-    MUTATE(35, 2, NL__FR_LENGTH);             /* index 0 of 2 must be full */
+    MUTATE(35, 2, NL__FR_LENGTH); /* index 0 of 2 must be full */
 #undef MUTATE
     /* A sealed frame against an unkeyed session, and the reverse. */
     n = nl__frame_encode(buf, sizeof buf, &h, "hello", 5, key);
@@ -208,9 +208,11 @@ static void test_aead(void **state)
         bad[i] ^= 0x01;
         assert_int_not_equal(decode_reason(bad, (size_t)n, key), NL__FR_OK);
         if (i >= 8)
-            assert_int_equal(decode_reason(bad, (size_t)n, key), i >= 24 && i < 36 &&
-                                 decode_reason(bad, (size_t)n, NULL) == NL__FR_HEADER
-                                 ? NL__FR_HEADER : NL__FR_AUTH);
+            assert_int_equal(decode_reason(bad, (size_t)n, key),
+                             i >= 24 && i < 36 &&
+                                     decode_reason(bad, (size_t)n, NULL) == NL__FR_HEADER
+                                 ? NL__FR_HEADER
+                                 : NL__FR_AUTH);
     }
     memcpy(other, key, sizeof other);
     other[0] ^= 0x80;
