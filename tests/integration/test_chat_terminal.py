@@ -45,13 +45,17 @@ class Tmux:
         subprocess.run(self.t + ["kill-server"], capture_output=True, timeout=10)
 
 
-def test_half_typed_line_survives_incoming_message():
+def chat_in_tmux():
     if shutil.which("tmux") is None:
         pytest.skip("SKIP: tmux is not installed (Debian: tmux)")
     # A shell that ignores Ctrl-C itself reports the exit status on the screen (tmux's own
     # pane_dead_status is not reliably set when the terminal closes first).
-    term = Tmux(["sh", "-c", 'trap "" INT; env LC_ALL=C.UTF-8 "$0" "$@"; echo "EXIT=$?"', CHAT,
+    return Tmux(["sh", "-c", 'trap "" INT; env LC_ALL=C.UTF-8 "$0" "$@"; echo "EXIT=$?"', CHAT,
                  "--bind", "127.0.0.1:0", "--name", "alice"])
+
+
+def test_half_typed_line_survives_incoming_message():
+    term = chat_in_tmux()
     b = None
     try:
         m, _ = term.wait_for(r"listening on 127\.0\.0\.1:(\d+)")
@@ -73,6 +77,29 @@ def test_half_typed_line_survives_incoming_message():
         term.keys("C-c")
         assert b.wait_exit(3) == 0
         assert time.monotonic() - t0 < 2.0
+        m, screen = term.wait_for(r"^EXIT=(\d+)$", timeout=3)
+        assert m.group(1) == "0", screen
+    finally:
+        if b is not None:
+            b.close()
+        term.close()
+
+
+@pytest.mark.parametrize("how", ["C-d", "q"])
+def test_ctrl_d_and_q_leave_gracefully(how):
+    term = chat_in_tmux()
+    b = None
+    try:
+        m, _ = term.wait_for(r"listening on 127\.0\.0\.1:(\d+)")
+        b = Chat(["--bind", "127.0.0.1:0", "--peer", "127.0.0.1:%s" % m.group(1), "--name", "bob"])
+        term.wait_for(r"\*\*\* bob joined")
+        b.send("hi")
+        term.wait_for(r"bob: hi$")
+        if how == "q":
+            term.keys("q", literal=True)
+        term.keys("Enter" if how == "q" else "C-d")
+        assert b.wait_exit(3) == 0
+        b.wait_err("alice left the chat")
         m, screen = term.wait_for(r"^EXIT=(\d+)$", timeout=3)
         assert m.group(1) == "0", screen
     finally:

@@ -40,6 +40,7 @@ typedef struct relay {
     uint64_t rng;
     int drop, dup, reorder; /* percentages                                   */
     int blackhole;          /* drop everything                               */
+    int block_to_a;         /* drop everything B sends                       */
     uint8_t held[NL_UDP_MAX_DATAGRAM];
     size_t held_len;
     int held_to_b, have_held;
@@ -167,7 +168,7 @@ static void forward(relay *r, const uint8_t *buf, size_t len, int to_b, side *a,
     const nl_endpoint *dst = to_b ? &b->addr : &a->addr;
     int copies = 1;
 
-    if (r->blackhole || (int)(rnd(r) % 100) < r->drop)
+    if (r->blackhole || (!to_b && r->block_to_a) || (int)(rnd(r) % 100) < r->drop)
         return;
     if ((int)(rnd(r) % 100) < r->dup)
         copies = 2;
@@ -456,6 +457,42 @@ static void test_interference_keyed(void **state)
     interference(key);
 }
 
+static int b_accepting(side *a, side *b)
+{
+    nl_chat_stats st;
+
+    (void)a;
+    nl_chat_session_stats(b->s, &st);
+    return st.datagrams_out >= 1; /* B answered the HELLO: it has a tentative peer */
+}
+
+/* The source filter in user space: a responder that has answered a HELLO but has not yet
+ * connected its socket refuses datagrams from any other address. */
+static void test_wrong_source(void **state)
+{
+    relay r;
+    side a, b;
+    nl_chat_stats st;
+
+    (void)state;
+    setup_pair(&r, &a, &b, 29, NULL);
+    r.block_to_a = 1; /* A never gets the HELLO-ACK: B stays tentative */
+    assert_true(run(&r, &a, &b, b_accepting, 2000));
+    nl_udp_send_to(r.intruder, "NL intruder text long enough to look like a frame", 50, &b.addr,
+                   0);
+    nl_udp_send_to(r.intruder, r.last_a, r.last_a_len, &b.addr, 0); /* A's HELLO, resent */
+    r.block_to_a = 0;
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    nl_chat_session_stats(b.s, &st);
+    assert_int_equal(st.wrong_source, 2);
+    assert_int_equal(st.bad_magic + st.bad_length + st.bad_session, 0);
+    exchange(&r, &a, &b, 2, 3000);
+    leave_and_check(&r, &a, &b, 1000);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
 static void test_key_mismatch_never_joins(void **state)
 {
     static const unsigned char k1[NL_CHAT_KEY_BYTES] = {1}, k2[NL_CHAT_KEY_BYTES] = {2};
@@ -696,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_lossy_seed2),
         cmocka_unit_test(test_interference),
         cmocka_unit_test(test_interference_keyed),
+        cmocka_unit_test(test_wrong_source),
         cmocka_unit_test(test_key_mismatch_never_joins),
         cmocka_unit_test(test_limits_and_errors),
         cmocka_unit_test(test_peer_lost),
