@@ -68,9 +68,24 @@ const char *nl_chat_event_name(int type)
     return type >= NL_CHAT_EV_PEER_JOINED && type <= NL_CHAT_EV_CLOSED ? names[type] : names[0];
 }
 
-/* Queue an event; its data is copied and NUL-terminated. */
+/* Queue an event; its data is copied and NUL-terminated. An event that cannot be queued
+ * would be a message silently lost, so running out of memory ends the session instead (its
+ * CLOSED event needs no memory). */
+static int push(nl_chat_session *s, nl_chat_event_type type, int code, uint64_t id,
+                const void *data, size_t len);
+
 int nl__chat_push(nl_chat_session *s, nl_chat_event_type type, int code, uint64_t id,
                   const void *data, size_t len)
+{
+    int rc = push(s, type, code, id, data, len);
+
+    if (rc < 0)
+        nl__chat_finish(s, rc);
+    return rc;
+}
+
+static int push(nl_chat_session *s, nl_chat_event_type type, int code, uint64_t id,
+                const void *data, size_t len)
 {
     nl__chat_ev *it;
     char *own = NULL;
