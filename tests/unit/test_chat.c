@@ -355,7 +355,23 @@ static void lossy(uint64_t seed)
     r.reorder = 20;
     assert_true(run(&r, &a, &b, both_joined, 8000));
     exchange(&r, &a, &b, 20, 30000);
+    /* Messages still in flight when A leaves are delivered before the BYE, all of them. */
+    for (int i = 0; i < 5; i++) {
+        size_t l;
+        char *m = make_msg(0, 20 + i, &l);
+        assert_true(nl_chat_session_send(a.s, m, l) > 0);
+        free(m);
+    }
     leave_and_check(&r, &a, &b, 5000);
+    assert_int_equal(b.nmsg, 25);
+    for (int i = 0; i < 5; i++) {
+        size_t l;
+        char *m = make_msg(0, 20 + i, &l);
+        assert_int_equal(b.msg_len[20 + i], l);
+        assert_memory_equal(b.msg[20 + i], m, l);
+        free(m);
+    }
+    assert_int_equal(a.ndelivered, 25); /* the BYE-ACK confirmed them too */
     nl_chat_session_stats(a.s, &sa);
     nl_chat_session_stats(b.s, &sb);
     assert_true(sa.retransmits > 0 && sb.retransmits > 0);
