@@ -264,3 +264,26 @@ def test_usage_errors_one_line_exit_2(args):
         assert len(c.err_lines) == 1, c.err_lines
     finally:
         c.close()
+
+
+def test_input_before_the_peer_exists_is_delivered_then_both_exit():
+    """Pipe mode: lines and end of input before the peer has even started. The messages wait
+    for the handshake, the leave waits for the messages, and both sides exit 0."""
+    from chatlib import free_udp_port
+    pa = free_udp_port()
+    b = Chat(["--bind", "127.0.0.1:0", "--peer", "127.0.0.1:%d" % pa, "--name", "bob"])
+    a = None
+    try:
+        b.port()
+        b.send("early 1")
+        b.send("早 2")
+        b.p.stdin.close()  # end of input: bob wants to leave, but nobody is there yet
+        a = Chat(["--bind", "127.0.0.1:%d" % pa, "--name", "alice"])
+        assert a.read_lines(2, 10) == [b"early 1", "早 2".encode()]
+        a.wait_err("bob left the chat")
+        assert b.wait_exit(5) == 0
+        assert a.wait_exit(5) == 0
+    finally:
+        b.close()
+        if a is not None:
+            a.close()
