@@ -176,9 +176,12 @@ NL_EXTERN int64_t nl_chat_session_send(nl_chat_session *s, const void *text, siz
 NL_EXTERN size_t nl_chat_session_send_room(const nl_chat_session *s);
 
 /**
- * Start leaving: messages already queued are still delivered, then BYE is sent and repeated
- * until the peer's BYE-ACK arrives or the leave timeout runs out. Keep calling step until the
- * CLOSED event. Plain mode sends "q" and closes at once. Calling it twice is harmless.
+ * Start leaving: a BYE is queued behind the messages already sent or queued, so the peer
+ * receives all of them first; it is repeated until the peer's BYE-ACK (which confirms the
+ * messages too) arrives, or the leave timeout runs out (status NL_EPEERLOST). Keep calling
+ * step until the CLOSED event. Before any peer has joined, or after the peer has left, the
+ * session closes at once with status 0. Plain mode sends "q" and closes at once. Calling it
+ * again is harmless. Does not block.
  *
  * @return 0, or NL_EINVAL for NULL.
  */
