@@ -9,6 +9,7 @@
  *   netlab/trace.h     nl_opts and the per-handle system-call trace
  *   netlab/udp.h       nl_udp: datagrams (the course's UDP flow)
  *   netlab/tcp.h       nl_tcp: connections (the course's TCP flow)
+ *   netlab/chat.h      nl_chat_session: point-to-point chat over UDP (reliable or plain)
  */
 #ifndef NETLAB_H
 #define NETLAB_H
@@ -19,5 +20,6 @@
 #include "netlab/trace.h"
 #include "netlab/udp.h"
 #include "netlab/tcp.h"
+#include "netlab/chat.h"
 
 #endif /* NETLAB_H */
