@@ -150,6 +150,8 @@ def test_keyed_rejects_frames_spoofing_the_peer(tmp_path):
         b.wait_err("joined")
         a.send("before")
         assert b.read_lines(1, 5) == [b"before"]
+        # The capture runs in its own thread: wait for it to have seen the exchange.
+        assert sniff.wait_both_ways(), "no frames captured"
         # Take the real session and sender ids off the wire and forge with them: a message and
         # a BYE, sealed with the wrong key (random tag), sent from the peer's own address.
         hdrs = [(s, d, p) for s, d, p in sniff.frames if p[:2] == b"NL"]
