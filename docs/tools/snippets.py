@@ -199,6 +199,22 @@ def stop(proc, chunks):
             continue
 
 
+def run_foreground(cmd, env):
+    """Runs one command to its end and returns what it printed. Like a server, it runs in a
+    process group of its own, so that a command that hangs is ended whole, pipeline and all."""
+    proc = subprocess.Popen(["sh", "-c", cmd], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=RUN_TIMEOUT)
+        return out
+    except subprocess.TimeoutExpired:
+        chunks = []
+        stop(proc, chunks)
+        raise RuntimeError(f"'{cmd}' still running after {RUN_TIMEOUT} s; it printed: "
+                           + b"".join(chunks).decode(errors="replace"))
+
+
 def run_session(text, ports, bin_dir):
     """Runs the commands of a transcript; returns (expected lines, [lines per stream])."""
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
@@ -230,10 +246,7 @@ def run_session(text, ports, bin_dir):
                                            + b"".join(servers[-1][1]).decode(errors="replace"))
                     time.sleep(0.02)  # polling a condition, bounded by READY_TIMEOUT
             else:
-                r = subprocess.run(["sh", "-c", real(cmd)], cwd=ROOT, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT)
-                fg_out.append(r.stdout)
+                fg_out.append(run_foreground(real(cmd), env))
         # Servers print in their own time: wait until every line shown has arrived, or give up.
         deadline = time.monotonic() + DRAIN_TIMEOUT
         shown = len(expected)
