@@ -160,7 +160,8 @@ def normalise(text, fixed):
     """Replaces the ports after an IP address, except the fixed ones, by <port>."""
     def repl(m):
         return m.group(1) + (m.group(2) if m.group(2) in fixed else "<port>")
-    return re.sub(r"(\d{1,3}(?:\.\d{1,3}){3}(?::|', )|\]:|, )(\d+)\b", repl, text)
+    # 127.0.0.1:PORT, [::1]:PORT, and Python's address tuples ('127.0.0.1', PORT).
+    return re.sub(r"(\d{1,3}(?:\.\d{1,3}){3}:|\]:|'[0-9A-Fa-f:.]+', )(\d+)\b", repl, text)
 
 
 def interleaves(expected, streams):
