@@ -71,7 +71,8 @@ def check(page, bin_dir, version):
         return [f"{name} --help: exit {r.returncode}, printed {r.stdout!r}, not one usage line"]
     usage = m.group(1)
 
-    env = dict(os.environ, MANWIDTH="200", LC_ALL="C.UTF-8", MAN_KEEP_FORMATTING="")
+    env = dict(os.environ, MANWIDTH="200", LC_ALL="C.UTF-8")
+    env.pop("MAN_KEEP_FORMATTING", None)  # plain text, no overstrike, whatever the caller set
     man = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", page], capture_output=True,
                          text=True, env=env, timeout=30)
     if man.returncode != 0 or man.stderr.strip():

@@ -280,7 +280,7 @@ def run_session(text, ports, bin_dir):
     return expected, streams
 
 
-def check_block(b, path, bin_dir, update):
+def check_block(b, path, bin_dir):
     """Checks one block; returns (error or None, replacement text or None)."""
     where = f"{path}:{b.start}"
     try:
@@ -327,7 +327,7 @@ def process(path, bin_dir, update):
         if not os.path.exists(os.path.join(os.path.dirname(path), img)):
             errors.append(f"{path}: image {img} does not exist")
     for b in reversed(blocks):  # bottom up, so that earlier line numbers stay valid
-        err, new = check_block(b, path, bin_dir, update)
+        err, new = check_block(b, path, bin_dir)
         if err and update and new is not None:
             lines[b.start:b.end] = [new]
             print(f"{path}:{b.start}: updated", file=sys.stderr)
@@ -339,7 +339,10 @@ def process(path, bin_dir, update):
     if update:
         with open(path, "w", encoding="utf-8") as f:
             f.writelines(lines)
-    structure = (headings, comments, [(b.kind, b.arg, b.info, b.text) for b in blocks], images)
+    # Runs differ in their ephemeral ports only; the two languages must agree on the rest.
+    shown = [(b.kind, b.arg, b.info, b.text if b.kind == "include" else normalise(b.text, set()))
+             for b in blocks]
+    structure = (headings, comments, shown, images)
     return errors, structure
 
 
