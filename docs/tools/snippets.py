@@ -15,8 +15,9 @@ Every fenced code block in a tutorial must follow a marker comment on the line j
       bound, then ended and reaped by PID once the output is complete.
 
 --check compares; --update rewrites the blocks that differ. Output is compared after the port
-numbers that follow an IP address (other than the listed ones) are normalised, since the OS
-picks ephemeral ports anew on every run. With two tutorials, --check also requires that they
+numbers that follow an IP address (other than the listed ones) and the durations of traced
+poll() calls are normalised, since the OS picks ephemeral ports anew on every run and a wait
+lasts what is left of its timeout. With two tutorials, --check also requires that they
 have the same structure: heading levels, marker comments and code blocks, in the same order.
 Paths are relative to the repository root; the programs are found through --bin-dir.
 """
@@ -161,7 +162,10 @@ def normalise(text, fixed):
     def repl(m):
         return m.group(1) + (m.group(2) if m.group(2) in fixed else "<port>")
     # 127.0.0.1:PORT, [::1]:PORT, and Python's address tuples ('127.0.0.1', PORT).
-    return re.sub(r"(\d{1,3}(?:\.\d{1,3}){3}:|\]:|'[0-9A-Fa-f:.]+', )(\d+)\b", repl, text)
+    text = re.sub(r"(\d{1,3}(?:\.\d{1,3}){3}:|\]:|'[0-9A-Fa-f:.]+', )(\d+)\b", repl, text)
+    # A traced poll() waits for what is left of a timeout: 5001 ms or 5000 ms, as the clock
+    # happens to cross a millisecond boundary or not. Only the duration is normalised.
+    return re.sub(r"(\bpoll\(.*, )\d+( ms\))", r"\1<ms>\2", text)
 
 
 def interleaves(expected, streams):

@@ -31,6 +31,10 @@ class Pure(unittest.TestCase):
         self.assertEqual(snippets.normalise("[::1]:40000 connected", fixed),
                          "[::1]:<port> connected")
         self.assertEqual(snippets.normalise("recv 15 bytes", fixed), "recv 15 bytes")
+        self.assertEqual(snippets.normalise("[trace] poll(3, POLLOUT, 5001 ms) = 1", fixed),
+                         "[trace] poll(3, POLLOUT, <ms> ms) = 1")
+        self.assertNotEqual(snippets.normalise("[trace] poll(3, POLLOUT, 5001 ms) = 1", fixed),
+                            snippets.normalise("[trace] poll(3, POLLOUT, 5001 ms) = 0", fixed))
 
     def test_c_function_takes_the_comment_above_and_stops_at_the_brace(self):
         src = "int x;\n/* Why.\n * More. */\nstatic int f(void)\n{\n    return 1;\n}\nint g;\n"
