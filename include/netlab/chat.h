@@ -1,4 +1,5 @@
-/* libnetlab: a point-to-point chat session over UDP, the course's exercise done properly.
+/** @file
+ * libnetlab: a point-to-point chat session over UDP, the course's exercise done properly.
  *
  * The notes ask for a chat that 实时收发 (receives while you type), 同步退出 (when one side
  * quits the other exits too) and 防干扰 (nobody else's datagrams get in). nl_chat_session
@@ -54,19 +55,19 @@ typedef enum nl_chat_mode {
 
 /** Options for nl_chat_session_open(). Zero-initialise, then set what you need. */
 typedef struct nl_chat_opts {
-    nl_chat_mode mode;        /* NL_CHAT_RELIABLE or NL_CHAT_PLAIN                      */
-    nl_endpoint bind;         /* local endpoint (port 0 picks a free port); required    */
-    nl_endpoint peer;         /* the peer; unset (family 0) = wait for the first peer
+    nl_chat_mode mode;        /**< NL_CHAT_RELIABLE or NL_CHAT_PLAIN                      */
+    nl_endpoint bind;         /**< local endpoint (port 0 picks a free port); required    */
+    nl_endpoint peer;         /**< the peer; unset (family 0) = wait for the first peer
                                * that completes a handshake (plain mode: the first
                                * datagram) and lock onto it                             */
-    const unsigned char *key; /* NULL, or NL_CHAT_KEY_BYTES of pre-shared key (reliable
+    const unsigned char *key; /**< NULL, or NL_CHAT_KEY_BYTES of pre-shared key (reliable
                                * mode only); copied                                     */
-    const char *name;         /* our name, shown to the peer; NULL for none; copied     */
-    int keepalive_ms;         /* idle time before a PING; 0 = 1000                       */
-    int peer_lost_ms;         /* silence after which the peer is lost; 0 = 5000         */
-    int leave_timeout_ms;     /* how long leaving may take before it gives up; 0 = 4000 */
-    nl_trace_fn trace;        /* system-call trace of the socket, NULL for none         */
-    void *trace_user;         /* passed to trace                                        */
+    const char *name;         /**< our name, shown to the peer; NULL for none; copied     */
+    int keepalive_ms;         /**< idle time before a PING; 0 = 1000                       */
+    int peer_lost_ms;         /**< silence after which the peer is lost; 0 = 5000         */
+    int leave_timeout_ms;     /**< how long leaving may take before it gives up; 0 = 4000 */
+    nl_trace_fn trace;        /**< system-call trace of the socket, NULL for none         */
+    void *trace_user;         /**< passed to trace                                        */
 } nl_chat_opts;
 
 /** What nl_chat_session_step() reports. */
@@ -83,35 +84,35 @@ typedef enum nl_chat_event_type {
 
 /** One event. Pointers stay valid until the next call of step (or close). */
 typedef struct nl_chat_event {
-    nl_chat_event_type type;
-    int code;         /* ERROR, PEER_LOST, CLOSED: an NL_E* code or 0             */
-    uint64_t msg_id;  /* MESSAGE: its number from the peer (1, 2, ...);
+    nl_chat_event_type type; /**< what happened */
+    int code;         /**< ERROR, PEER_LOST, CLOSED: an NL_E* code or 0             */
+    uint64_t msg_id;  /**< MESSAGE: its number from the peer (1, 2, ...);
                        * DELIVERED: the id nl_chat_session_send() returned        */
-    const char *data; /* MESSAGE: the text; PEER_JOINED: the peer's name. Always
+    const char *data; /**< MESSAGE: the text; PEER_JOINED: the peer's name. Always
                        * NUL-terminated (the text may contain NULs of its own)    */
-    size_t len;       /* bytes in data, without the terminating NUL               */
-    nl_endpoint peer; /* the peer's endpoint                                      */
+    size_t len;       /**< bytes in data, without the terminating NUL               */
+    nl_endpoint peer; /**< the peer's endpoint                                      */
 } nl_chat_event;
 
 /** Drop counters: every datagram the session refused, by reason, and some traffic figures. */
 typedef struct nl_chat_stats {
-    uint64_t wrong_source;  /* from an address other than the locked peer's          */
-    uint64_t bad_length;    /* too short, too long, or a length field that disagrees  */
-    uint64_t bad_magic;     /* not our protocol ("NL" missing)                        */
-    uint64_t bad_version;   /* a protocol version we do not speak                     */
-    uint64_t bad_header;    /* unknown type/flags, fields illegal for the type         */
-    uint64_t auth_failed;   /* AEAD tag wrong, or sealed/unsealed against the key     */
-    uint64_t bad_session;   /* valid frame of another session (id or sender id)       */
-    uint64_t replayed;      /* packet number already seen or older than the window    */
-    uint64_t out_of_window; /* sequence number beyond the receive window              */
-    uint64_t duplicates;    /* a fragment or BYE received again (acked again)         */
-    uint64_t unexpected;    /* valid frame that makes no sense in the current state   */
-    uint64_t budget_stops;  /* steps that stopped reading because of the work bound   */
-    uint64_t datagrams_in;  /* every datagram read                                    */
-    uint64_t datagrams_out; /* every datagram sent                                    */
-    uint64_t retransmits;   /* frames sent again after a timeout                      */
-    uint64_t messages_in;   /* messages delivered to the application                  */
-    uint64_t messages_out;  /* messages accepted by nl_chat_session_send()            */
+    uint64_t wrong_source;  /**< from an address other than the locked peer's          */
+    uint64_t bad_length;    /**< too short, too long, or a length field that disagrees  */
+    uint64_t bad_magic;     /**< not our protocol ("NL" missing)                        */
+    uint64_t bad_version;   /**< a protocol version we do not speak                     */
+    uint64_t bad_header;    /**< unknown type/flags, fields illegal for the type         */
+    uint64_t auth_failed;   /**< AEAD tag wrong, or sealed/unsealed against the key     */
+    uint64_t bad_session;   /**< valid frame of another session (id or sender id)       */
+    uint64_t replayed;      /**< packet number already seen or older than the window    */
+    uint64_t out_of_window; /**< sequence number beyond the receive window              */
+    uint64_t duplicates;    /**< a fragment or BYE received again (acked again)         */
+    uint64_t unexpected;    /**< valid frame that makes no sense in the current state   */
+    uint64_t budget_stops;  /**< steps that stopped reading because of the work bound   */
+    uint64_t datagrams_in;  /**< every datagram read                                    */
+    uint64_t datagrams_out; /**< every datagram sent                                    */
+    uint64_t retransmits;   /**< frames sent again after a timeout                      */
+    uint64_t messages_in;   /**< messages delivered to the application                  */
+    uint64_t messages_out;  /**< messages accepted by nl_chat_session_send()            */
 } nl_chat_stats;
 
 /**
@@ -131,16 +132,24 @@ NL_EXTERN int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *op
 /**
  * Free the session and close its socket without telling the peer (call
  * nl_chat_session_leave() first for a synchronized exit). NULL is a no-op.
+ *
+ * @param s  the session, or NULL.
  */
 NL_EXTERN void nl_chat_session_close(nl_chat_session *s);
 
-/** The socket's descriptor, to poll for POLLIN. Owned by the session. NL_EINVAL for NULL. */
+/**
+ * The socket's descriptor, to poll for POLLIN. Owned by the session.
+ * @param s  the session.
+ * @return the descriptor, or NL_EINVAL for NULL.
+ */
 NL_EXTERN int nl_chat_session_fd(const nl_chat_session *s);
 
 /**
  * Milliseconds until the session's next timer (retransmission, keepalive, leave timeout):
- * the longest a caller may sleep before calling step again. 0 when events are already
- * waiting; -1 when no timer is pending (and for NULL).
+ * the longest a caller may sleep before calling step again.
+ * @param s  the session.
+ * @return milliseconds; 0 when events are already waiting; -1 when no timer is pending (and
+ *         for NULL).
  */
 NL_EXTERN int nl_chat_session_next_timeout_ms(const nl_chat_session *s);
 
@@ -149,8 +158,11 @@ NL_EXTERN int nl_chat_session_next_timeout_ms(const nl_chat_session *s);
  * -1 = until something happens), read at most a bounded number of datagrams (so that a flood
  * cannot starve the timers or the caller), run the timers, and return events.
  *
+ * @param s       the session.
  * @param events  array receiving up to max events; their pointers stay valid until the next
  *                call of step or close. Events that do not fit are kept for the next call.
+ * @param max     size of the events array (>= 1).
+ * @param timeout_ms  how long to wait when nothing is due (0: not at all, -1: no limit).
  * @return the number of events written (0 when nothing happened in time); NL_EINVAL for
  *         NULL arguments or max 0; NL_ECLOSED once the CLOSED event has been returned.
  *         Socket errors arrive as ERROR events, not as return values.
@@ -163,7 +175,9 @@ NL_EXTERN int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, si
  * allows (also before the handshake completes: it then waits for it), retransmitted until
  * acknowledged, and reported by a DELIVERED event. Plain mode: sent at once as one datagram.
  *
+ * @param s     the session.
  * @param text  the message (UTF-8 expected, not checked); copied. May be NULL when len is 0.
+ * @param len   its length in bytes.
  * @return the message id (>= 1) in reliable mode, 0 in plain mode; NL_EMSGSIZE when len is
  *         over NL_CHAT_MSG_MAX (NL_CHAT_PLAIN_MAX in plain mode): nothing is sent;
  *         NL_ENOBUFS when the queue is full (see nl_chat_session_send_room());
@@ -172,7 +186,11 @@ NL_EXTERN int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, si
  */
 NL_EXTERN int64_t nl_chat_session_send(nl_chat_session *s, const void *text, size_t len);
 
-/** How many more message bytes nl_chat_session_send() accepts now; 0 for NULL or closed. */
+/**
+ * How many more message bytes nl_chat_session_send() accepts now.
+ * @param s  the session.
+ * @return the room in bytes; 0 for NULL or a closed session.
+ */
 NL_EXTERN size_t nl_chat_session_send_room(const nl_chat_session *s);
 
 /**
@@ -183,57 +201,77 @@ NL_EXTERN size_t nl_chat_session_send_room(const nl_chat_session *s);
  * session closes at once with status 0. Plain mode sends "q" and closes at once. Calling it
  * again is harmless. Does not block.
  *
+ * @param s  the session.
  * @return 0, or NL_EINVAL for NULL.
  */
 NL_EXTERN int nl_chat_session_leave(nl_chat_session *s);
 
 /**
- * The session's outcome, also carried by the CLOSED event: NL_EAGAIN while it is still open;
- * 0 for a synchronized end (we left and the peer confirmed, or the peer left, or we left
+ * The session's outcome, also carried by the CLOSED event.
+ * @param s  the session.
+ * @return NL_EAGAIN while it is still open; 0 for a synchronized end (we left and the peer confirmed, or the peer left, or we left
  * before any peer joined); NL_EPEERLOST when the peer vanished or never confirmed our BYE;
  * another code for a fatal socket error.
  */
 NL_EXTERN int nl_chat_session_status(const nl_chat_session *s);
 
-/** Copy the counters into *out. @return 0, or NL_EINVAL for NULL. */
+/**
+ * Copy the drop counters and traffic figures.
+ * @param s    the session.
+ * @param out  receives the counters.
+ * @return 0, or NL_EINVAL for NULL.
+ */
 NL_EXTERN int nl_chat_session_stats(const nl_chat_session *s, nl_chat_stats *out);
 
 /**
  * The local endpoint the socket is bound to (useful after binding port 0).
+ * @param s    the session.
+ * @param out  receives the endpoint.
  * @return 0 or the errors of nl_udp_local().
  */
 NL_EXTERN int nl_chat_session_local(const nl_chat_session *s, nl_endpoint *out);
 
-/** The peer: 0 and *out set once it is known (given, or locked onto), else NL_ENOTCONN. */
+/**
+ * The peer's endpoint, once it is known (given, or locked onto).
+ * @param s    the session.
+ * @param out  receives the endpoint.
+ * @return 0; NL_ENOTCONN while no peer is known; NL_EINVAL for NULL.
+ */
 NL_EXTERN int nl_chat_session_peer(const nl_chat_session *s, nl_endpoint *out);
 
 /** Hooks for nl_chat_session_run(). */
 typedef struct nl_chat_run_hooks {
-    int input_fd; /* another descriptor to watch for POLLIN (e.g. 0 for stdin), -1 for none.
+    int input_fd; /**< another descriptor to watch for POLLIN (e.g. 0 for stdin), -1 for none.
                    * It is only watched while nl_chat_session_send_room() is at least
                    * NL_CHAT_MSG_MAX, so a fast producer is held back instead of refused.  */
-    /* input_fd is readable: read from it, call send or leave. Return < 0 to stop watching
-     * input_fd (for example at end of file).                                             */
+    /** input_fd is readable: read from it, call send or leave. Return < 0 to stop watching
+     * input_fd (for example at end of file). */
     int (*on_input)(nl_chat_session *s, void *user);
-    /* An event happened (CLOSED included, last).                                         */
+    /** An event happened (CLOSED included, last). */
     void (*on_event)(nl_chat_session *s, const nl_chat_event *ev, void *user);
-    /* Called after every wake-up, also when a signal interrupted the wait: the place to
-     * check a flag set by a signal handler (Ctrl-C) and call leave. May be NULL.         */
+    /** Called after every wake-up, also when a signal interrupted the wait: the place to
+     * check a flag set by a signal handler (Ctrl-C) and call leave. May be NULL. */
     void (*on_tick)(nl_chat_session *s, void *user);
-    void *user; /* passed to the hooks                                                  */
+    void *user; /**< passed to the hooks                                                  */
 } nl_chat_run_hooks;
 
 /**
  * Run the session until it closes: poll its socket, its timers and hooks->input_fd, and call
  * the hooks. Blocks. A signal that interrupts the wait leads to an on_tick call, so a program
  * can leave on Ctrl-C by setting a flag in its handler and calling nl_chat_session_leave()
- * from on_tick. hooks may be NULL (then the session simply runs until it closes).
+ * from on_tick.
  *
+ * @param s      the session.
+ * @param hooks  the hooks; NULL to simply run until the session closes.
  * @return the session's status (see nl_chat_session_status()), or NL_EINVAL.
  */
 NL_EXTERN int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *hooks);
 
-/** The name of an event type, "MESSAGE", ...; "?" for unknown values. Static. */
+/**
+ * Name an event type.
+ * @param type  an nl_chat_event_type value.
+ * @return "MESSAGE", "PEER_JOINED", ...; "?" for unknown values. Static, never NULL.
+ */
 NL_EXTERN const char *nl_chat_event_name(int type);
 
 #ifdef __cplusplus
