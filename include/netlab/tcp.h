@@ -122,8 +122,9 @@ NL_EXTERN int nl_tcp_listen_on(nl_tcp *t, int backlog);
  * whether to retry or close, as with connect() on a socket object.
  *
  * When the wait ends before the handshake does (NL_ETIMEDOUT, or NL_EINPROGRESS for timeout
- * 0), the attempt goes on in the kernel: the descriptor turns writable when it is decided and
- * a later connect gives NL_EALREADY while it is pending, NL_EISCONN once it succeeded.
+ * 0), the attempt goes on in the kernel: the descriptor turns writable when it is decided (read
+ * SO_ERROR, or call again); calling again gives NL_EALREADY while it is pending and, as with
+ * connect(2), 0 once after it succeeded in the background, NL_EISCONN from then on.
  *
  * @return 0 when connected; NL_EINPROGRESS (timeout 0, handshake not finished yet);
  *         NL_ETIMEDOUT; NL_ECONNREFUSED; NL_ENETUNREACH / NL_EHOSTUNREACH; NL_EALREADY;
