@@ -111,9 +111,12 @@ nlpy_rc nlpy_close(nlpy_sock *s)
         s->closing = 1;
         if (s->busy == 0)
             rc = close_handle(s);
-        else
-            /* Wake the calls in flight (a thread blocked in recvfrom or accept): they see
-             * NL_EBADF and the last one to leave closes the handle. */
+        else if (s->tcp != NULL)
+            /* Wake the calls in flight (a thread blocked in recv or accept): they see
+             * NL_EBADF and the last one to leave closes the handle. Not for UDP: after a
+             * shutdown poll() says "readable" while recvfrom(MSG_DONTWAIT) says EAGAIN, and
+             * nl_udp_recv_from() would spin until its time-out; a blocked UDP call notices
+             * the close when its slice of time-out ends (see _SLICE_MS in __init__.py). */
             (void)shutdown(s->fd, SHUT_RDWR);
         s->fd = -1;
     }

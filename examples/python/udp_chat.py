@@ -44,6 +44,7 @@ def main():
     peer_left = threading.Event()
     receiver = threading.Thread(target=receive, args=(sd, peer, peer_left))
     receiver.start()
+    print("聊天开始: port %d <-> %s:%d ('q' 退出 quits)" % ((local_port,) + peer), flush=True)
 
     while not peer_left.is_set():
         try:
