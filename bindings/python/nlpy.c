@@ -17,6 +17,7 @@ struct nlpy_sock {
     int fd;             /* the handle's descriptor, -1 once close() was called */
     int busy;           /* calls in flight                                    */
     int closing;        /* close() was called                                 */
+    int udp_rd_shut;    /* shutdown(SHUT_RD) on a UDP socket (see nlpy_recv)  */
 };
 
 /* Close the library handle; the caller holds the mutex. */
@@ -250,7 +251,7 @@ nlpy_rc nlpy_connect_wait(nlpy_sock *s, int timeout_ms)
 nlpy_count nlpy_recv(nlpy_sock *s, void *buf, size_t cap, nlpy_addr *from, int timeout_ms)
 {
     long n;
-    int rc = enter(s);
+    int rc = enter(s), rd_shut;
 
     if (from != NULL)
         memset(from, 0, sizeof *from);
@@ -258,7 +259,15 @@ nlpy_count nlpy_recv(nlpy_sock *s, void *buf, size_t cap, nlpy_addr *from, int t
         return rc;
     if (from != NULL)
         from->sock_family = s->family;
-    if (s->udp != NULL) {
+    pthread_mutex_lock(&s->mu);
+    rd_shut = s->udp_rd_shut;
+    pthread_mutex_unlock(&s->mu);
+    if (s->udp != NULL && rd_shut) {
+        /* After SHUT_RD a UDP socket polls readable while recvfrom(MSG_DONTWAIT) says EAGAIN,
+         * and nl_udp_recv_from() would wait forever (it trusts poll). A blocking recvfrom(2)
+         * returns 0 at once there, with no sender: so do we, as (b'', None). */
+        n = 0;
+    } else if (s->udp != NULL) {
         n = nl_udp_recv_from(s->udp, buf, cap, from != NULL ? &from->ep : NULL, timeout_ms);
         if (n == NL_ETRUNC)
             n = (long)cap; /* the stdlib cuts a long datagram silently; so do we */
@@ -343,8 +352,16 @@ nlpy_rc nlpy_shutdown(nlpy_sock *s, int how)
         rc = nl_tcp_shutdown(s->tcp, how);
     else if (how < NL_SHUT_RD || how > NL_SHUT_RDWR)
         rc = NL_EINVAL;
-    else
-        rc = shutdown(handle_fd(s), how) < 0 ? -errno : 0; /* UDP: whatever the kernel says */
+    else {
+        /* UDP: whatever the kernel says; it shuts the socket down even when it reports
+         * ENOTCONN for an unconnected one. */
+        rc = shutdown(handle_fd(s), how) < 0 ? -errno : 0;
+        if (how != NL_SHUT_WR) {
+            pthread_mutex_lock(&s->mu);
+            s->udp_rd_shut = 1;
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
     return (nlpy_rc)leave(s, rc);
 }
 

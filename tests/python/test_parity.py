@@ -150,6 +150,16 @@ def udp_send_unconnected(m):
         s.send(b"nowhere")
 
 
+def udp_recvfrom_after_shutdown_rd(m):
+    with m.socket(type=m.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        try:
+            s.shutdown(m.SHUT_RD)
+        except OSError as e:  # ENOTCONN, yet the kernel did shut it down
+            err = e.errno
+        return err, s.recvfrom(10)
+
+
 def udp_listen(m):
     with m.socket(type=m.SOCK_DGRAM) as s:
         s.listen()
