@@ -57,6 +57,7 @@ def test_two_thread_chat():
     """One thread blocked in recvfrom(), the main thread sending, on both ends: the exercise."""
     a, b = bound_udp(), bound_udp()
     received = {"a": [], "b": []}
+    complete = {"a": threading.Event(), "b": threading.Event()}
     n = 200
 
     def listen(sock, name):
@@ -66,6 +67,8 @@ def test_two_thread_chat():
             except OSError:
                 return  # closed by the main thread: time to go
             received[name].append(data.decode())
+            if len(received[name]) == n:
+                complete[name].set()
 
     threads = [threading.Thread(target=listen, args=(a, "a")),
                threading.Thread(target=listen, args=(b, "b"))]
@@ -74,9 +77,7 @@ def test_two_thread_chat():
     for i in range(n):
         a.sendto(f"{HELLO} {i}".encode(), b.getsockname())
         b.sendto(f"hello {i}".encode(), a.getsockname())
-    deadline = time.monotonic() + 10
-    while (len(received["a"]) < n or len(received["b"]) < n) and time.monotonic() < deadline:
-        time.sleep(0.01)  # the receivers are the ones doing the work; we only watch
+    assert complete["a"].wait(10) and complete["b"].wait(10)
     a.close()
     b.close()
     for t in threads:
