@@ -65,8 +65,9 @@ int nlpy_type(nlpy_sock *s);
 nlpy_rc nlpy_endpoint(nl_endpoint *out, int family, const char *host, int port,
                       unsigned scope_id);
 
+/** Bind to host:port (see nlpy_endpoint()); the library's bind errors. */
 nlpy_rc nlpy_bind(nlpy_sock *s, const char *host, int port, unsigned scope_id);
-/** listen(); NL_EOPNOTSUPP-like NL_ENOTSUP for a UDP socket, as the kernel says. */
+/** Listen (TCP); NL_ENOTSUP for a UDP socket, as listen(2) says (EOPNOTSUPP). */
 nlpy_rc nlpy_listen(nlpy_sock *s, int backlog);
 /** Accept one connection within timeout_ms. */
 nlpy_rc nlpy_accept(nlpy_sock *s, int timeout_ms, nlpy_sock **conn, nlpy_addr *peer);
@@ -93,11 +94,15 @@ nlpy_count nlpy_sendall(nlpy_sock *s, const void *buf, size_t len, int timeout_m
 nlpy_count nlpy_sendto(nlpy_sock *s, const void *buf, size_t len, const char *host, int port,
                        unsigned scope_id, int timeout_ms);
 
+/** Shut down NL_SHUT_RD, NL_SHUT_WR or NL_SHUT_RDWR; for UDP, whatever shutdown(2) says. */
 nlpy_rc nlpy_shutdown(nlpy_sock *s, int how);
+/** The local address (unbound: the wildcard and port 0). */
 nlpy_rc nlpy_getsockname(nlpy_sock *s, nlpy_addr *out);
+/** The peer's address; NL_ENOTCONN when not connected. */
 nlpy_rc nlpy_getpeername(nlpy_sock *s, nlpy_addr *out);
 
-/* Socket options: plain setsockopt()/getsockopt() on the handle's descriptor. */
+/* Socket options: plain setsockopt()/getsockopt() on the handle's descriptor, errors as the
+ * kernel gives them (NL_ENOPROTOOPT, NL_EINVAL, ...). */
 nlpy_rc nlpy_setsockopt_int(nlpy_sock *s, int level, int name, int value);
 nlpy_rc nlpy_setsockopt_buf(nlpy_sock *s, int level, int name, const void *buf, size_t len);
 nlpy_rc nlpy_getsockopt_int(nlpy_sock *s, int level, int name, int *value);

@@ -140,7 +140,7 @@ class socket:
         family = AF_INET if family == -1 else family
         type = SOCK_STREAM if type == -1 else type
         proto = 0 if proto == -1 else proto
-        for what, value in (("family", family), ("type", type), ("proto", proto)):
+        for value in (family, type, proto):
             if not isinstance(value, int):
                 raise TypeError(f"'{value.__class__.__name__}' object cannot be interpreted "
                                 f"as an integer")
@@ -329,8 +329,9 @@ class socket:
         """Listen for connections (stream sockets); the default backlog is the system's."""
         if backlog is None:
             backlog = min(_netlab.SOMAXCONN, 128)
-        backlog = _operator.index(backlog)
-        _netlab.listen(self._h, max(backlog, 0) or 0)
+        # libnetlab reads a backlog <= 0 as "the system maximum"; the stdlib passes 0 on to
+        # the kernel. 1 is the closest libnetlab can say.
+        _netlab.listen(self._h, max(_operator.index(backlog), 1))
 
     def accept(self):
         """Wait for a connection: (new socket, address of the client)."""
@@ -428,7 +429,7 @@ class socket:
         view.release()
         if nbytes > flat.nbytes:
             flat.release()
-            raise ValueError(f"buffer too small for requested bytes")
+            raise ValueError("buffer too small for requested bytes")
         return flat[:nbytes or flat.nbytes]
 
     def recv_into(self, buffer, nbytes=0, flags=0):
