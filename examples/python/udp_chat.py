@@ -7,8 +7,9 @@
 #   防干扰    no interference: datagrams from anyone but the peer are ignored
 #
 # Run two of them from the source tree after building, in two terminals:
-#   PYTHONPATH=build/bindings/python /usr/bin/python3 examples/python/udp_chat.py 9001 127.0.0.1 9002
-#   PYTHONPATH=build/bindings/python /usr/bin/python3 examples/python/udp_chat.py 9002 127.0.0.1 9001
+#   export PYTHONPATH=build/bindings/python
+#   /usr/bin/python3 examples/python/udp_chat.py 9001 127.0.0.1 9002
+#   /usr/bin/python3 examples/python/udp_chat.py 9002 127.0.0.1 9001
 import sys
 import threading
 

@@ -27,8 +27,9 @@ def test_install_into_prefix(tmp_path):
     if os.path.isabs(INSTALL_DIR):
         pytest.skip(f"install directory {INSTALL_DIR} is absolute: not relocatable to a scratch "
                     "prefix")
-    subprocess.run(["cmake", "--install", BUILD, "--prefix", str(tmp_path), "--component",
-                    "python"], check=True, capture_output=True, timeout=60)
+    cmake = os.environ.get("NETLAB_CMAKE", "cmake")
+    subprocess.run([cmake, "--install", BUILD, "--prefix", str(tmp_path), "--component", "python"],
+                   check=True, capture_output=True, timeout=60)
     site = tmp_path / INSTALL_DIR
     installed = sorted(p.name for p in (site / "netlab").iterdir())
     assert "__init__.py" in installed
