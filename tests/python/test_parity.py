@@ -216,6 +216,61 @@ def tcp_round_trip(m):
         return got, reply, c.recv(1024)  # b'' once the peer closed
 
 
+def tcp_recv_after_peer_reset(m):
+    import struct
+    c, lst = _connected_pair(m)
+    with c:
+        # SO_LINGER with a zero time-out makes close() send RST instead of FIN.
+        lst.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        lst.close()
+        c.recv(10)
+
+
+def tcp_send_after_peer_reset(m):
+    import struct
+    c, lst = _connected_pair(m)
+    with c:
+        lst.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        lst.close()
+        select.select([c], [], [], 5)  # the RST has arrived once c is readable
+        for _ in range(3):
+            c.send(b"anyone there?")
+
+
+def tcp_selectors_readable(m):
+    import selectors
+    c, lst = _connected_pair(m)
+    with c, selectors.DefaultSelector() as sel:
+        sel.register(c, selectors.EVENT_READ, "conn")
+        before = sel.select(0)
+        lst.conn.sendall(b"ping")
+        after = [(key.data, events) for key, events in sel.select(5)]
+        lst.close()
+        return before, after, c.recv(10)
+
+
+def ipv6_listener_accepts_ipv4_client(m):
+    with m.socket(m.AF_INET6) as s:
+        s.bind(("::", 0))
+        s.listen()
+        s.settimeout(5)
+        with socket.create_connection(("127.0.0.1", s.getsockname()[1]), timeout=5) as c:
+            conn, addr = s.accept()
+            with conn:
+                return shape(addr), addr[1] == c.getsockname()[1], shape(conn.getsockname())
+
+
+def create_connection_helper(m):
+    lst = Listener()
+    with m.create_connection(lst.addr, timeout=5) as c:
+        lst.accept()
+        c.sendall(b"hi")
+        got = lst.conn.recv(10)
+        out = (got, c.gettimeout(), int(c.family), int(c.type))
+    lst.close()
+    return out
+
+
 def tcp_recvfrom_gives_none_address(m):
     c, lst = _connected_pair(m)
     with c:
