@@ -145,7 +145,7 @@ int nl_tcp_bind(nl_tcp *t, const nl_endpoint *local)
 
 int nl_tcp_listen_on(nl_tcp *t, int backlog)
 {
-    int rc, flags = 0;
+    int rc, err, flags = 0;
 
     if (t == NULL)
         return NL_EINVAL;
@@ -158,9 +158,10 @@ int nl_tcp_listen_on(nl_tcp *t, int backlog)
     if (backlog <= 0)
         backlog = SOMAXCONN;
     rc = listen(t->s.fd, backlog);
-    nl__trace_call(&t->s, "listen", rc, errno, "%d", backlog);
+    err = errno; /* before the trace callback can change it */
+    nl__trace_call(&t->s, "listen", rc, err, "%d", backlog);
     if (rc < 0) {
-        rc = nl__err(errno);
+        rc = nl__err(err);
         if (!t->listening)
             (void)fcntl(t->s.fd, F_SETFL, flags);
         return rc;
