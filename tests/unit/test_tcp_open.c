@@ -227,6 +227,27 @@ static void listen_on_failure_leaves_a_plain_socket(void **state)
     nl_tcp_close(l);
 }
 
+/* A trace callback is user code: it may change errno (by printing, say). */
+static void clobber_errno(const nl_trace_event *ev, void *user)
+{
+    (void)ev;
+    (void)user;
+    errno = EPERM;
+}
+
+static void listen_on_error_survives_the_trace_callback(void **state)
+{
+    nl_opts opts = {.trace = clobber_errno};
+    nl_tcp *t = NULL;
+
+    (void)state;
+    assert_int_equal(nl_tcp_open(&t, NL_AF_INET, &opts), 0);
+    listen_fail_errno = EADDRINUSE;
+    assert_int_equal(nl_tcp_listen_on(t, 1), NL_EADDRINUSE);
+    listen_fail_errno = 0;
+    nl_tcp_close(t);
+}
+
 static void unconnected_socket_reports_kernel_errors(void **state)
 {
     nl_tcp *t = NULL, *conn = NULL;
@@ -314,20 +335,29 @@ static void calls_are_traced(void **state)
     nl_tcp_close(l);
 }
 
+/* Every test starts with the real listen(), even when the one before failed mid-way. */
+static int reset_injection(void **state)
+{
+    (void)state;
+    listen_fail_errno = 0;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(open_rejects_bad_arguments),
-        cmocka_unit_test(open_has_descriptor_and_address_before_bind),
-        cmocka_unit_test(step_by_step_round_trip),
-        cmocka_unit_test(listen_on_without_bind_picks_a_port),
-        cmocka_unit_test(connect_on_refused_keeps_the_handle),
-        cmocka_unit_test(connect_on_with_timeout_zero_goes_on),
-        cmocka_unit_test(bind_errors),
-        cmocka_unit_test(listen_on_failure_leaves_a_plain_socket),
-        cmocka_unit_test(unconnected_socket_reports_kernel_errors),
-        cmocka_unit_test(dual_stack_listener_reports_ipv4_peers),
-        cmocka_unit_test(calls_are_traced),
+        cmocka_unit_test_setup(open_rejects_bad_arguments, reset_injection),
+        cmocka_unit_test_setup(open_has_descriptor_and_address_before_bind, reset_injection),
+        cmocka_unit_test_setup(step_by_step_round_trip, reset_injection),
+        cmocka_unit_test_setup(listen_on_without_bind_picks_a_port, reset_injection),
+        cmocka_unit_test_setup(connect_on_refused_keeps_the_handle, reset_injection),
+        cmocka_unit_test_setup(connect_on_with_timeout_zero_goes_on, reset_injection),
+        cmocka_unit_test_setup(bind_errors, reset_injection),
+        cmocka_unit_test_setup(listen_on_failure_leaves_a_plain_socket, reset_injection),
+        cmocka_unit_test_setup(listen_on_error_survives_the_trace_callback, reset_injection),
+        cmocka_unit_test_setup(unconnected_socket_reports_kernel_errors, reset_injection),
+        cmocka_unit_test_setup(dual_stack_listener_reports_ipv4_peers, reset_injection),
+        cmocka_unit_test_setup(calls_are_traced, reset_injection),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
