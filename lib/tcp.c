@@ -1,6 +1,7 @@
 /* TCP listeners and connections. Connections stay in blocking mode so that timeout -1 costs
  * one system call per operation; timeouts >= 0 use MSG_DONTWAIT and poll(). Listeners are
  * non-blocking so that accept() never hangs when another thread took the queued client. */
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -145,6 +146,61 @@ int nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_ms, cons
     if ((rc = nl__sock_connect(&(*out)->s, remote, timeout_ms)) < 0)
         return tcp_abandon(out, rc);
     return 0;
+}
+
+int nl_tcp_open(nl_tcp **out, int family, const nl_opts *opts)
+{
+    int rc;
+
+    if ((rc = tcp_new(out)) < 0)
+        return rc;
+    if ((rc = nl__sock_open(&(*out)->s, family, SOCK_STREAM, opts)) < 0)
+        return tcp_abandon(out, rc);
+    return 0;
+}
+
+int nl_tcp_bind(nl_tcp *t, const nl_endpoint *local)
+{
+    return t == NULL ? NL_EINVAL : nl__sock_bind(&t->s, local);
+}
+
+int nl_tcp_listen_on(nl_tcp *t, int backlog)
+{
+    int rc, err, flags = 0;
+
+    if (t == NULL)
+        return NL_EINVAL;
+    if (!t->listening) {
+        /* Non-blocking first: a listener that fails to listen stays a plain socket. */
+        flags = fcntl(t->s.fd, F_GETFL);
+        if (flags < 0 || fcntl(t->s.fd, F_SETFL, flags | O_NONBLOCK) < 0)
+            return nl__err(errno);
+    }
+    if (backlog <= 0)
+        backlog = SOMAXCONN;
+    rc = listen(t->s.fd, backlog);
+    err = errno; /* before the trace callback can change it */
+    nl__trace_call(&t->s, "listen", rc, err, "%d", backlog);
+    if (rc < 0) {
+        rc = nl__err(err);
+        if (!t->listening)
+            (void)fcntl(t->s.fd, F_SETFL, flags);
+        return rc;
+    }
+    t->listening = 1;
+    return 0;
+}
+
+int nl_tcp_connect_on(nl_tcp *t, const nl_endpoint *remote, int timeout_ms)
+{
+    int rc;
+
+    if (t == NULL)
+        return NL_EINVAL;
+    rc = nl__sock_connect(&t->s, remote, timeout_ms);
+    /* For timeout 0 nl__sock_connect() reports "not yet" as NL_EAGAIN; here the attempt is
+     * kept, so say what connect() itself says about a handshake that is still going on. */
+    return rc == NL_EAGAIN && timeout_ms == 0 ? NL_EINPROGRESS : rc;
 }
 
 static int check_conn(const nl_tcp *t)
