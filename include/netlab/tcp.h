@@ -103,6 +103,8 @@ NL_EXTERN int nl_tcp_open(nl_tcp **out, int family, const nl_opts *opts);
  * Bind a socket made by nl_tcp_open() to a local endpoint (port 0 picks a free port). An IPv4
  * endpoint on an IPv6 socket binds its IPv4-mapped form.
  *
+ * @param t      a socket from nl_tcp_open().
+ * @param local  the local address and port.
  * @return 0; NL_EINVAL (NULL arguments, unset endpoint, already bound); NL_EAFNOSUPPORT (IPv6
  *         endpoint on an IPv4 socket); or the bind() error (NL_EADDRINUSE, NL_EACCES, ...).
  *         Does not block.
@@ -115,6 +117,7 @@ NL_EXTERN int nl_tcp_bind(nl_tcp *t, const nl_endpoint *local);
  * the backlog. The descriptor becomes non-blocking, as with nl_tcp_listen(), so that
  * nl_tcp_accept() keeps its timeout rules even when another thread took the queued client.
  *
+ * @param t        a socket from nl_tcp_open().
  * @param backlog  queue length for not-yet-accepted connections; <= 0 means the system maximum.
  * @return 0; NL_EINVAL (NULL, or a connected socket); or the listen() / fcntl() error.
  *         Does not block.
@@ -131,6 +134,9 @@ NL_EXTERN int nl_tcp_listen_on(nl_tcp *t, int backlog);
  * SO_ERROR, or call again); calling again gives NL_EALREADY while it is pending and, as with
  * connect(2), 0 once after it succeeded in the background, NL_EISCONN from then on.
  *
+ * @param t           a socket from nl_tcp_open().
+ * @param remote      the server's endpoint.
+ * @param timeout_ms  how long the handshake may take (see the top of this file).
  * @return 0 when connected; NL_EINPROGRESS (timeout 0, handshake not finished yet);
  *         NL_ETIMEDOUT; NL_ECONNREFUSED; NL_ENETUNREACH / NL_EHOSTUNREACH; NL_EALREADY;
  *         NL_EISCONN; NL_EINVAL (NULL arguments, unset endpoint); NL_EAFNOSUPPORT; or the
