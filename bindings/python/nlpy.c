@@ -17,7 +17,6 @@ struct nlpy_sock {
     int fd;             /* the handle's descriptor, -1 once close() was called */
     int busy;           /* calls in flight                                    */
     int closing;        /* close() was called                                 */
-    int udp_rd_shut;    /* shutdown(SHUT_RD) on a UDP socket (see nlpy_recv)  */
 };
 
 /* Close the library handle; the caller holds the mutex. */
@@ -112,12 +111,9 @@ nlpy_rc nlpy_close(nlpy_sock *s)
         s->closing = 1;
         if (s->busy == 0)
             rc = close_handle(s);
-        else if (s->tcp != NULL)
-            /* Wake the calls in flight (a thread blocked in recv or accept): they see
-             * NL_EBADF and the last one to leave closes the handle. Not for UDP: after a
-             * shutdown poll() says "readable" while recvfrom(MSG_DONTWAIT) says EAGAIN, and
-             * nl_udp_recv_from() would spin until its time-out; a blocked UDP call notices
-             * the close when its slice of time-out ends (see _SLICE_MS in __init__.py). */
+        else
+            /* Wake the calls in flight (a thread blocked in recv, recvfrom or accept): they
+             * see NL_EBADF and the last one to leave closes the handle. */
             (void)shutdown(s->fd, SHUT_RDWR);
         s->fd = -1;
     }
@@ -251,7 +247,7 @@ nlpy_rc nlpy_connect_wait(nlpy_sock *s, int timeout_ms)
 nlpy_count nlpy_recv(nlpy_sock *s, void *buf, size_t cap, nlpy_addr *from, int timeout_ms)
 {
     long n;
-    int rc = enter(s), rd_shut;
+    int rc = enter(s);
 
     if (from != NULL)
         memset(from, 0, sizeof *from);
@@ -259,18 +255,12 @@ nlpy_count nlpy_recv(nlpy_sock *s, void *buf, size_t cap, nlpy_addr *from, int t
         return rc;
     if (from != NULL)
         from->sock_family = s->family;
-    pthread_mutex_lock(&s->mu);
-    rd_shut = s->udp_rd_shut;
-    pthread_mutex_unlock(&s->mu);
-    if (s->udp != NULL && rd_shut) {
-        /* After SHUT_RD a UDP socket polls readable while recvfrom(MSG_DONTWAIT) says EAGAIN,
-         * and nl_udp_recv_from() would wait forever (it trusts poll). A blocking recvfrom(2)
-         * returns 0 at once there, with no sender: so do we, as (b'', None). */
-        n = 0;
-    } else if (s->udp != NULL) {
+    if (s->udp != NULL) {
         n = nl_udp_recv_from(s->udp, buf, cap, from != NULL ? &from->ep : NULL, timeout_ms);
         if (n == NL_ETRUNC)
             n = (long)cap; /* the stdlib cuts a long datagram silently; so do we */
+        else if (n == NL_EOF)
+            n = 0; /* receiving shut down: recvfrom(2) gives 0 and no sender, Python (b'', None) */
     } else if (cap == 0) {
         n = 0; /* recv(0) asks for nothing and gets it at once, as recv(2) does */
     } else {
@@ -356,11 +346,6 @@ nlpy_rc nlpy_shutdown(nlpy_sock *s, int how)
         /* UDP: whatever the kernel says; it shuts the socket down even when it reports
          * ENOTCONN for an unconnected one. */
         rc = shutdown(handle_fd(s), how) < 0 ? -errno : 0;
-        if (how != NL_SHUT_WR) {
-            pthread_mutex_lock(&s->mu);
-            s->udp_rd_shut = 1;
-            pthread_mutex_unlock(&s->mu);
-        }
     }
     return (nlpy_rc)leave(s, rc);
 }
