@@ -8,6 +8,8 @@
  *   netlab/trace.h     nl_opts and the per-handle system-call trace
  *   netlab/udp.h       nl_udp: datagrams (the course's UDP flow)
  *   netlab/tcp.h       nl_tcp: connections (the course's TCP flow)
+ *   netlab/server.h    nl_tcp_server: one-thread concurrent TCP server, built-in echo
+ *   netlab/udp_batch.h nl_udp_recv_batch / nl_udp_send_batch: many datagrams per call
  */
 #ifndef NETLAB_H
 #define NETLAB_H
@@ -18,5 +20,7 @@
 #include "netlab/trace.h"
 #include "netlab/udp.h"
 #include "netlab/tcp.h"
+#include "netlab/udp_batch.h"
+#include "netlab/server.h"
 
 #endif /* NETLAB_H */
