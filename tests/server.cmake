@@ -37,3 +37,11 @@ if(NETLAB_BUILD_EXAMPLES)
     LABELS "integration;server"
     ENVIRONMENT "NETLAB_ECHO_SERVER=$<TARGET_FILE:netlab-echo-server>")
 endif()
+
+# bench/run in quick mode (tiny counts, one run, chart included) so the suite does not rot.
+# RUN_SERIAL: it pins processes to CPUs and would disturb timing-sensitive tests around it.
+add_test(NAME bench_smoke
+  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/bench/run --quick
+          --build-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-build
+          --results-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-results)
+set_tests_properties(bench_smoke PROPERTIES TIMEOUT 240 RUN_SERIAL TRUE LABELS "bench;smoke")
