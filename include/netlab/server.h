@@ -147,8 +147,9 @@ NL_EXTERN int nl_tcp_server_stop(nl_tcp_server *srv);
  * @return 0 when every byte was written or queued; NL_EINVAL (unknown conn, NULL buf with
  *         len > 0); NL_ENOBUFS when queuing would exceed cfg.max_queued: the connection is
  *         then closed (on_close gets NL_ENOBUFS) since its byte stream can no longer be whole;
- *         NL_ENOMEM; or the write error (the connection is then closed with that reason).
- *         On the run thread only.
+ *         NL_ENOMEM; NL_ECLOSED when the connection is already being closed (disconnected
+ *         from this callback, or an earlier send failed); or the write error (the connection
+ *         is then closed with that reason). On the run thread only.
  */
 NL_EXTERN int nl_tcp_server_send(nl_tcp_server *srv, int conn, const void *buf, size_t len);
 
