@@ -475,7 +475,7 @@ static int conn_send(nl_tcp_server *srv, int fd, slot *s, const char *buf, size_
     int rc;
 
     if (s->flags & F_DEAD)
-        return s->reason < 0 ? s->reason : NL_ECLOSED; /* closing: its stream is over */
+        return NL_ECLOSED; /* closing: its stream is over */
     if (s->out_len == s->out_off) {
         do
             n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);

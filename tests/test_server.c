@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -376,6 +377,56 @@ static void test_callbacks(void **state)
     nl_tcp_server_close(r.srv);
 }
 
+/* A service that answers each byte with 16 MiB: with a 4 KiB cap the queue overflows, and the
+ * connection is closed with NL_ENOBUFS rather than growing. */
+static int g_flood_rc[2];
+
+static void flood_service(nl_tcp_server *srv, int conn, const void *data, size_t len, void *user)
+{
+    static char big[16 << 20];
+    (void)data;
+    (void)len;
+    (void)user;
+    /* Results are checked on the main thread: cmocka asserts must not fire on this one. */
+    g_flood_rc[0] = nl_tcp_server_send(srv, conn, big, sizeof big);
+    g_flood_rc[1] = nl_tcp_server_send(srv, conn, "x", 1);
+}
+
+static void test_queue_cap_overflow_closes(void **state)
+{
+    closes cl = {0, 1};
+    nl_tcp_server_config cfg = {
+        .max_queued = 4096, .on_data = flood_service, .on_close = count_close, .user = &cl};
+    nl_tcp_server_stats st;
+    static char sink[1 << 16];
+    running r;
+    nl_tcp *t;
+    ssize_t n;
+    int i;
+
+    (void)state;
+    start(&r, &cfg);
+    t = client(&r);
+    assert_int_equal(nl_tcp_send_all(t, "?", 1, NULL, 5000), 0);
+    /* Whatever part of the 16 MiB the kernel took arrives, then the connection ends. */
+    for (i = 0; i < 1000; i++) {
+        n = nl_tcp_recv(t, sink, sizeof sink, 5000);
+        if (n <= 0)
+            break;
+    }
+    assert_true(n == NL_EOF || n == NL_ECONNRESET);
+    stop(&r);
+    assert_int_equal(g_flood_rc[0], NL_ENOBUFS);
+    assert_int_equal(g_flood_rc[1], NL_ECLOSED);
+    assert_int_equal(nl_tcp_server_stats_get(r.srv, &st), 0);
+    assert_true(st.max_queue_seen <= 4096);
+    assert_int_equal(st.connections, 0);
+    assert_int_equal(cl.count, 1);
+    assert_int_equal(cl.reason, NL_ENOBUFS);
+    nl_tcp_close(t);
+    nl_tcp_server_close(r.srv);
+}
+
 static nl_tcp_server *g_sig_server;
 
 static void on_usr1(int sig)
@@ -428,6 +479,8 @@ static void emfile_child(int wfd)
     nl_endpoint local;
     int rc;
 
+    /* Never outlive the test process, even when one of its checks fails. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = child_term;
     sigemptyset(&sa.sa_mask);
@@ -546,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_stop_before_run_and_close_reasons),
         cmocka_unit_test(test_close_cancels_open_connections),
         cmocka_unit_test(test_callbacks),
+        cmocka_unit_test(test_queue_cap_overflow_closes),
         cmocka_unit_test(test_stop_from_signal),
         cmocka_unit_test(test_emfile_no_busy_loop),
     };
