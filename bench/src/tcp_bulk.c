@@ -90,11 +90,36 @@ int main(int argc, char **argv)
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
             NLB_DIE("connect");
         t0 = nlb_now_ns();
+        /* mss mode: each buffer goes out as its whole segments in one write, then the
+         * tail, the MSS asked for each time (an experiment for nl_tcp_send_all). */
+        int mss_mode = strcmp(mode, "mss") == 0, align_mode = strcmp(mode, "align") == 0;
+        uint64_t pos = 0;
         while (sent < want && nlb_now_ns() < deadline) {
-            ssize_t n = write(fd, buf, wsize);
-            if (n < 0)
-                NLB_DIE("write");
-            sent += (uint64_t)n;
+            size_t off = 0;
+            while (off < wsize) {
+                size_t len = wsize - off;
+                if (mss_mode || align_mode) {
+                    int mss = 0;
+                    socklen_t ml = sizeof mss;
+                    getsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &ml);
+                    if (mss_mode && mss > 0 && len > (size_t)mss)
+                        len = len / (size_t)mss * (size_t)mss;
+                    if (align_mode && mss > 0) {
+                        size_t chunk = 65536 / (size_t)mss * (size_t)mss;
+                        size_t fill = (size_t)mss - (size_t)(pos % (size_t)mss);
+                        if (fill != (size_t)mss && fill < len)
+                            len = fill; /* complete the partial segment first */
+                        else if (len > chunk)
+                            len = chunk;
+                    }
+                }
+                ssize_t n = write(fd, buf + off, len);
+                if (n < 0)
+                    NLB_DIE("write");
+                off += (size_t)n;
+                sent += (uint64_t)n;
+                pos += (uint64_t)n;
+            }
         }
         {
             int mss = 0;
