@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     int port = (int)nlb_argl(argc, argv, "--port", 0);
     int nconn = (int)nlb_argl(argc, argv, "--conns", 1);
     size_t size = (size_t)nlb_argl(argc, argv, "--size", 64);
-    double secs = (double)nlb_argl(argc, argv, "--seconds", 3);
+    double secs = strtod(nlb_arg(argc, argv, "--seconds", "3"), NULL);
     int64_t warm = nlb_argl(argc, argv, "--warmup-ms", 300) * 1000000;
     long spid = nlb_argl(argc, argv, "--server-pid", 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
