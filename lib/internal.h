@@ -47,6 +47,9 @@ int64_t nl__deadline(int timeout_ms);
 void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* udp.c: the socket inside a UDP handle (for udp_batch.c). */
+const nl__sock *nl__udp_sock(const nl_udp *u);
+
 #define NL__TRACING(s) ((s)->trace != NULL)
 
 #endif /* NETLAB_INTERNAL_H */

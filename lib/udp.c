@@ -170,3 +170,9 @@ int nl_udp_close(nl_udp *u)
     free(u);
     return rc;
 }
+
+/* For udp_batch.c, which shares the handle but not its definition. */
+const nl__sock *nl__udp_sock(const nl_udp *u)
+{
+    return &u->s;
+}
