@@ -1,4 +1,5 @@
-/* libnetlab: a concurrent TCP server runner, one thread, thousands of clients.
+/** @file
+ * libnetlab: a concurrent TCP server runner, one thread, thousands of clients.
  *
  *   nl_tcp_server_open(&srv, 127.0.0.1:9000, &cfg) -> nl_tcp_server_run(srv) ... from a signal
  *   handler or another thread: nl_tcp_server_stop(srv) -> run returns -> nl_tcp_server_close()
@@ -80,31 +81,31 @@ typedef void (*nl_tcp_server_close_fn)(nl_tcp_server *srv, int conn, int reason,
 
 /** Server configuration. Zero-initialise, then set what you need; NULL means all defaults. */
 typedef struct nl_tcp_server_config {
-    nl_tcp_server_connect_fn on_connect; /* NULL: accept everyone                        */
-    nl_tcp_server_data_fn on_data;       /* NULL: the built-in echo service              */
-    nl_tcp_server_close_fn on_close;     /* NULL: nothing to do                          */
-    void *user;                          /* passed to every callback as is               */
-    size_t max_queued;      /* per-connection output cap in bytes; 0 = 64 KiB (max 1 GiB) */
-    size_t read_size;       /* shared read buffer size; 0 = 16 KiB                       */
-    int idle_timeout_ms;    /* close connections idle this long; 0 = never               */
-    int max_connections;    /* 0 = as many as descriptors allow; beyond: accept + close  */
-    int backlog;            /* listen() backlog; 0 = the system maximum                  */
-    int no_nodelay;         /* 1 = keep Nagle's algorithm (default: TCP_NODELAY is set)  */
-    nl_opts opts;           /* listener options: trace hook, v6only, reuseport           */
+    nl_tcp_server_connect_fn on_connect; /**< NULL: accept everyone                        */
+    nl_tcp_server_data_fn on_data;       /**< NULL: the built-in echo service              */
+    nl_tcp_server_close_fn on_close;     /**< NULL: nothing to do                          */
+    void *user;                          /**< passed to every callback as is               */
+    size_t max_queued;      /**< per-connection output cap in bytes; 0 = 64 KiB (max 1 GiB) */
+    size_t read_size;       /**< shared read buffer size; 0 = 16 KiB                       */
+    int idle_timeout_ms;    /**< close connections idle this long; 0 = never               */
+    int max_connections;    /**< 0 = as many as descriptors allow; beyond: accept + close  */
+    int backlog;            /**< listen() backlog; 0 = the system maximum                  */
+    int no_nodelay;         /**< 1 = keep Nagle's algorithm (default: TCP_NODELAY is set)  */
+    nl_opts opts;           /**< listener options: trace hook, v6only, reuseport           */
 } nl_tcp_server_config;
 
 /** Counters, for tests and monitoring. */
 typedef struct nl_tcp_server_stats {
-    uint64_t accepted;       /* connections accepted and kept                              */
-    uint64_t dropped;        /* connections accepted and closed at once (EMFILE, limit)    */
-    uint64_t closed_idle;    /* connections closed by the idle timeout                     */
-    uint64_t paused;         /* times reading from a client was paused (backpressure)      */
-    uint64_t emfile;         /* times accept() failed for lack of descriptors              */
-    uint64_t wakeups;        /* times the event wait returned                              */
-    size_t connections;      /* open connections now                                       */
-    size_t queued_bytes;     /* output bytes queued now, all connections                   */
-    size_t max_queue_seen;   /* the largest single-connection queue so far                 */
-    size_t slot_bytes;       /* user-space bytes of the connection table                   */
+    uint64_t accepted;       /**< connections accepted and kept                              */
+    uint64_t dropped;        /**< connections accepted and closed at once (EMFILE, limit)    */
+    uint64_t closed_idle;    /**< connections closed by the idle timeout                     */
+    uint64_t paused;         /**< times reading from a client was paused (backpressure)      */
+    uint64_t emfile;         /**< times accept() failed for lack of descriptors              */
+    uint64_t wakeups;        /**< times the event wait returned                              */
+    size_t connections;      /**< open connections now                                       */
+    size_t queued_bytes;     /**< output bytes queued now, all connections                   */
+    size_t max_queue_seen;   /**< the largest single-connection queue so far                 */
+    size_t slot_bytes;       /**< user-space bytes of the connection table                   */
 } nl_tcp_server_stats;
 
 /**

@@ -1,4 +1,5 @@
-/* libnetlab: many UDP datagrams per system call (recvmmsg / sendmmsg).
+/** @file
+ * libnetlab: many UDP datagrams per system call (recvmmsg / sendmmsg).
  *
  *   nl_udp_msg m[32];  (point each m[i].buf at a buffer, m[i].cap at its size)
  *   n = nl_udp_recv_batch(u, m, 32, -1);   -> m[0..n-1].len, .peer, .flags are filled in
@@ -33,12 +34,12 @@ extern "C" {
 
 /** One datagram of a batch. The caller owns the array and the buffers. */
 typedef struct nl_udp_msg {
-    void *buf;        /* payload: data to send, or where a received datagram goes           */
-    size_t cap;       /* receive: size of buf (unused for send)                             */
-    size_t len;       /* send: payload length; receive: set to the length stored in buf     */
-    nl_endpoint peer; /* send: destination, or family 0 for the connected peer;
+    void *buf;        /**< payload: data to send, or where a received datagram goes           */
+    size_t cap;       /**< receive: size of buf (unused for send)                             */
+    size_t len;       /**< send: payload length; receive: set to the length stored in buf     */
+    nl_endpoint peer; /**< send: destination, or family 0 for the connected peer;
                          receive: set to the sender (IPv4-mapped normalised to IPv4)        */
-    int flags;        /* receive: set to NL_UDP_MSG_TRUNC or 0                              */
+    int flags;        /**< receive: set to NL_UDP_MSG_TRUNC or 0                              */
 } nl_udp_msg;
 
 /**
