@@ -46,6 +46,7 @@ typedef struct nl_udp_msg {
  * Receive up to count datagrams: wait (per timeout_ms) for the first, then take the ones
  * already queued without waiting. Never blocks once one datagram has arrived.
  *
+ * @param u      the socket.
  * @param msgs   count entries with buf and cap set; for each received one, len, peer and
  *               flags are set. A truncated datagram is not an error: its flags say so.
  * @param count  entries in msgs; 0 returns 0 at once.
@@ -62,7 +63,11 @@ NL_EXTERN ssize_t nl_udp_recv_batch(nl_udp *u, nl_udp_msg *msgs, size_t count, i
  * while the first one finds no room; once one has gone out, it returns what went out rather
  * than wait again.
  *
+ * @param u      the socket.
  * @param msgs   count entries with buf, len and peer set (peer.family 0: the connected peer).
+ * @param count  entries in msgs; 0 returns 0 at once.
+ * @param timeout_ms  how long to wait for room for the first datagram: -1 as long as it
+ *               takes, 0 not at all, > 0 at most that long.
  * @return the number sent (>= 1; fewer than count when the socket buffer filled up or a later
  *         datagram failed: send the rest again to learn its error); NL_EAGAIN / NL_ETIMEDOUT
  *         when not even the first fitted in time; NL_EINVAL (NULL arguments, bad endpoint);
