@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,8 +49,8 @@ static void receiver(const char *impl, int fd, nl_udp *u, size_t size, uint64_t 
         msgs[i] = (nl_udp_msg){.buf = bufs[i], .cap = sizeof bufs[i]};
     }
     /* Wait for the first datagram, outside the measured window. */
-    if (poll(&pfd, 1, 10000) != 1)
-        NLB_DIE("receiver: nothing arrived");
+    if (poll(&pfd, 1, 40000) != 1)
+        NLB_DIE("receiver: nothing arrived in 40 s");
     deadline = nlb_now_ns() + (int64_t)(max_s * 1e9);
     cpu0 = nlb_cpu_ns();
     r.first_ns = nlb_now_ns();
@@ -165,14 +166,20 @@ int main(int argc, char **argv)
             sent += (uint64_t)n;
         }
     }
-    /* Stop markers until the receiver reports (bounded: 200 x 50 ms). */
+    /* Stop markers until the receiver reports (bounded: 800 x 50 ms, longer than the
+     * receiver's wait for its first datagram, so that a starved receiver is not cut off). */
     {
         struct pollfd pp = {.fd = fds[0], .events = POLLIN};
         int k;
-        for (k = 0; k < 200; k++) {
+        for (k = 0; k < 800; k++) {
             sendto(sfd, payload, 0, 0, (struct sockaddr *)&sa, sizeof sa);
             if (poll(&pp, 1, 50) == 1)
                 break;
+        }
+        if (k == 800) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            NLB_DIE("the receiver did not report");
         }
     }
     if (read(fds[0], &r, sizeof r) != sizeof r)

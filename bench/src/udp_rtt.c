@@ -5,7 +5,12 @@
  *           [--cpu-client C]
  *
  * Both sides use the implementation: raw recvfrom/sendto, netlab nl_udp_*, or a libuv loop
- * (uv_udp_recv_start + uv_udp_try_send). Prints {"impl":..,"n":..,"p50_us":..,"p99_us":..}. */
+ * (uv_udp_recv_start + uv_udp_try_send). Prints {"impl":..,"n":..,"p50_us":..,"p99_us":..}.
+ *
+ * The client stops after N measured round trips (after WARMUP unmeasured ones) or at S
+ * seconds. A run that has measured nothing by then (a loaded machine) goes on until its first
+ * measured round trip, for at most EXTRA_NS more: the warm-up ends at the time limit, so the
+ * next round trip counts. No outcome depends on timing. */
 #include "common.h"
 
 #include <arpa/inet.h>
@@ -19,6 +24,22 @@
 #include <netlab.h>
 
 #define WARMUP 1000
+#define EXTRA_NS 30000000000LL
+
+/* Whether the client goes on after `done` round trips, `n` of them measured; may end the
+ * warm-up early (see the top of the file). */
+static int rtt_more(long done, long n, long want, int64_t deadline, long *warm)
+{
+    int64_t now = nlb_now_ns();
+
+    if (n >= want)
+        return 0;
+    if (now < deadline)
+        return 1;
+    if (*warm > done)
+        *warm = done;
+    return n == 0 && now < deadline + EXTRA_NS;
+}
 
 static char g_buf[2048];
 
@@ -45,7 +66,7 @@ struct uv_client {
     uv_udp_t h;
     struct sockaddr_in peer;
     size_t size;
-    long done, want;
+    long done, want, n, warm;
     int64_t t_send, deadline;
     int64_t *samples;
 };
@@ -67,10 +88,10 @@ static void uv_client_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const stru
     (void)flags;
     if (n <= 0)
         return;
-    if (c->done >= WARMUP)
-        c->samples[c->done - WARMUP] = nlb_now_ns() - c->t_send;
+    if (c->done >= c->warm)
+        c->samples[c->n++] = nlb_now_ns() - c->t_send;
     c->done++;
-    if (c->done >= c->want + WARMUP || nlb_now_ns() > c->deadline) {
+    if (!rtt_more(c->done, c->n, c->want, c->deadline, &c->warm)) {
         uv_udp_recv_stop(h);
         return;
     }
@@ -88,7 +109,7 @@ int main(int argc, char **argv)
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t salen = sizeof sa;
     int64_t *samples = calloc((size_t)want + 1, sizeof *samples), deadline;
-    long n = 0, i;
+    long n = 0, i, warm = WARMUP;
     int sfd, status;
     pid_t pid;
 
@@ -147,14 +168,15 @@ int main(int argc, char **argv)
     deadline = nlb_now_ns() + (int64_t)(max_s * 1e9);
     memset(g_buf, 'r', sizeof g_buf);
     if (strcmp(impl, "uv") == 0) {
-        struct uv_client c = {.size = size, .want = want, .samples = samples, .peer = sa};
+        struct uv_client c = {.size = size, .want = want, .samples = samples, .peer = sa,
+                              .warm = WARMUP};
         uv_loop_t *loop = uv_default_loop();
         c.deadline = deadline;
         uv_udp_init(loop, &c.h);
         uv_udp_recv_start(&c.h, uv_alloc, uv_client_recv);
         uv_client_send(&c);
         uv_run(loop, UV_RUN_DEFAULT);
-        n = c.done > WARMUP ? c.done - WARMUP : 0;
+        n = c.n;
     } else if (strcmp(impl, "nl") == 0) {
         nl_endpoint peer, any;
         nl_udp *u;
@@ -169,12 +191,12 @@ int main(int argc, char **argv)
         nl_endpoint_parse(&any, "127.0.0.1:0", 0);
         if (nl_udp_open_bound(&u, &any, NULL) < 0)
             NLB_DIE("nl_udp_open_bound");
-        for (i = 0; i < want + WARMUP && nlb_now_ns() < deadline; i++) {
+        for (i = 0; rtt_more(i, n, want, deadline, &warm); i++) {
             int64_t t0 = nlb_now_ns();
             if (nl_udp_send_to(u, g_buf, size, &peer, -1) < 0 ||
                 nl_udp_recv_from(u, g_buf, sizeof g_buf, NULL, -1) < 0)
                 NLB_DIE("nl round trip");
-            if (i >= WARMUP)
+            if (i >= warm)
                 samples[n++] = nlb_now_ns() - t0;
         }
     } else {
@@ -185,13 +207,13 @@ int main(int argc, char **argv)
         int cfd = socket(AF_INET, SOCK_DGRAM, 0);
         if (cfd < 0)
             NLB_DIE("client socket");
-        for (i = 0; i < want + WARMUP && nlb_now_ns() < deadline; i++) {
+        for (i = 0; rtt_more(i, n, want, deadline, &warm); i++) {
             int64_t t0 = nlb_now_ns();
             fl = sizeof from;
             if (sendto(cfd, g_buf, size, 0, (struct sockaddr *)&sa, sizeof sa) < 0 ||
                 recvfrom(cfd, g_buf, sizeof g_buf, 0, (struct sockaddr *)&from, &fl) < 0)
                 NLB_DIE("raw round trip");
-            if (i >= WARMUP)
+            if (i >= warm)
                 samples[n++] = nlb_now_ns() - t0;
         }
     }
