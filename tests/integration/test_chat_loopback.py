@@ -10,19 +10,10 @@ import time
 
 import pytest
 
-from chatlib import (Chat, Sniffer, Spoofer, can_raw, junk_datagrams, messages)
+from chatlib import (Chat, Sniffer, Spoofer, can_raw, junk_datagrams, messages,
+                     start_pair)
 
 ROOT = can_raw()
-
-
-def start_pair(extra_a=(), extra_b=(), host="127.0.0.1", bind_fmt="%s:0"):
-    a = Chat(["--bind", bind_fmt % host, "--name", "alice", "--stats"] + list(extra_a))
-    pa = a.port()
-    peer = ("[%s]:%d" if ":" in host else "%s:%d") % (host, pa)
-    b = Chat(["--bind", bind_fmt % host, "--peer", peer, "--name", "bob", "--stats"]
-             + list(extra_b))
-    pb = b.port()
-    return a, b, pa, pb
 
 
 def exchange(a, b, n=20, timeout=20):
