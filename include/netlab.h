@@ -10,6 +10,8 @@
  *   netlab/udp.h       nl_udp: datagrams (the course's UDP flow)
  *   netlab/tcp.h       nl_tcp: connections (the course's TCP flow)
  *   netlab/chat.h      nl_chat_session: point-to-point chat over UDP (reliable or plain)
+ *   netlab/server.h    nl_tcp_server: one-thread concurrent TCP server, built-in echo
+ *   netlab/udp_batch.h nl_udp_recv_batch / nl_udp_send_batch: many datagrams per call
  */
 #ifndef NETLAB_H
 #define NETLAB_H
@@ -21,5 +23,7 @@
 #include "netlab/udp.h"
 #include "netlab/tcp.h"
 #include "netlab/chat.h"
+#include "netlab/udp_batch.h"
+#include "netlab/server.h"
 
 #endif /* NETLAB_H */

@@ -41,10 +41,14 @@ int nl__sock_close(nl__sock *s);
 int nl__sock_bind(nl__sock *s, const nl_endpoint *ep);
 int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms);
 int nl__sock_local(const nl__sock *s, nl_endpoint *out);
+#define NL__READ_SHUT 1 /* nl__sock_wait(): ready, but only because reading is shut down */
 int nl__sock_wait(const nl__sock *s, short events, int64_t deadline_ms);
 int64_t nl__deadline(int timeout_ms);
 void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* udp.c: the socket inside a UDP handle (for udp_batch.c). */
+const nl__sock *nl__udp_sock(const nl_udp *u);
 
 #define NL__TRACING(s) ((s)->trace != NULL)
 

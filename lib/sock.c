@@ -60,11 +60,13 @@ int64_t nl__deadline(int timeout_ms)
     return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000 + timeout_ms;
 }
 
-/* Wait until the socket is ready for events or the deadline passes.
- * Returns 0 when ready, NL_ETIMEDOUT when the deadline passed (NL_EAGAIN if it was "now"). */
+/* Wait until the socket is ready for events or the deadline passes. Returns 0 when ready,
+ * NL__READ_SHUT when ready because the receive side is shut down (a UDP socket then polls
+ * readable while a non-blocking recvfrom() still says EAGAIN: the caller must not just retry),
+ * NL_ETIMEDOUT when the deadline passed. */
 int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
 {
-    struct pollfd pfd = {.fd = s->fd, .events = events};
+    struct pollfd pfd = {.fd = s->fd, .events = events | (events & POLLIN ? POLLRDHUP : 0)};
     int timeout, rc;
 
     for (;;) {
@@ -77,8 +79,8 @@ int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
         rc = poll(&pfd, 1, timeout);
         nl__trace_call(s, "poll", rc, errno, "%s, %d ms", events & POLLIN ? "POLLIN" : "POLLOUT",
                        timeout);
-        if (rc > 0)
-            return 0; /* readable, writable, or an error the next call will report */
+        if (rc > 0) /* readable, writable, or an error the next call will report */
+            return (pfd.revents & POLLRDHUP) ? NL__READ_SHUT : 0;
         if (rc == 0) {
             if (deadline >= 0 && now_ms() < deadline)
                 continue; /* poll rounds down; do not return early */

@@ -1,6 +1,7 @@
 /* TCP listeners and connections. Connections stay in blocking mode so that timeout -1 costs
  * one system call per operation; timeouts >= 0 use MSG_DONTWAIT and poll(). Listeners are
  * non-blocking so that accept() never hangs when another thread took the queued client. */
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -147,6 +148,61 @@ int nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_ms, cons
     return 0;
 }
 
+int nl_tcp_open(nl_tcp **out, int family, const nl_opts *opts)
+{
+    int rc;
+
+    if ((rc = tcp_new(out)) < 0)
+        return rc;
+    if ((rc = nl__sock_open(&(*out)->s, family, SOCK_STREAM, opts)) < 0)
+        return tcp_abandon(out, rc);
+    return 0;
+}
+
+int nl_tcp_bind(nl_tcp *t, const nl_endpoint *local)
+{
+    return t == NULL ? NL_EINVAL : nl__sock_bind(&t->s, local);
+}
+
+int nl_tcp_listen_on(nl_tcp *t, int backlog)
+{
+    int rc, err, flags = 0;
+
+    if (t == NULL)
+        return NL_EINVAL;
+    if (!t->listening) {
+        /* Non-blocking first: a listener that fails to listen stays a plain socket. */
+        flags = fcntl(t->s.fd, F_GETFL);
+        if (flags < 0 || fcntl(t->s.fd, F_SETFL, flags | O_NONBLOCK) < 0)
+            return nl__err(errno);
+    }
+    if (backlog <= 0)
+        backlog = SOMAXCONN;
+    rc = listen(t->s.fd, backlog);
+    err = errno; /* before the trace callback can change it */
+    nl__trace_call(&t->s, "listen", rc, err, "%d", backlog);
+    if (rc < 0) {
+        rc = nl__err(err);
+        if (!t->listening)
+            (void)fcntl(t->s.fd, F_SETFL, flags);
+        return rc;
+    }
+    t->listening = 1;
+    return 0;
+}
+
+int nl_tcp_connect_on(nl_tcp *t, const nl_endpoint *remote, int timeout_ms)
+{
+    int rc;
+
+    if (t == NULL)
+        return NL_EINVAL;
+    rc = nl__sock_connect(&t->s, remote, timeout_ms);
+    /* For timeout 0 nl__sock_connect() reports "not yet" as NL_EAGAIN; here the attempt is
+     * kept, so say what connect() itself says about a handshake that is still going on. */
+    return rc == NL_EAGAIN && timeout_ms == 0 ? NL_EINPROGRESS : rc;
+}
+
 static int check_conn(const nl_tcp *t)
 {
     return t == NULL || t->listening ? NL_EINVAL : 0;
@@ -190,8 +246,32 @@ ssize_t nl_tcp_send(nl_tcp *t, const void *buf, size_t len, int timeout_ms)
     return send_once(t, buf, len, timeout_ms, &deadline);
 }
 
+/* How many bytes of the rest of a large buffer to hand to one send(): its whole segments.
+ *
+ * A write that is not a multiple of the MSS ends in a short tail segment. The kernel sends it
+ * on its own, or holds it back (autocorking, Nagle) until an ACK returns; the next write then
+ * fills that tail first, so every later write ends in a tail too. Each tail is an extra small
+ * packet with its own per-packet cost on both sides, an extra ACK, and often a wait. On this
+ * loopback (MTU 65,536; MSS 65,483 = 65,536 - 40 - 12 bytes of timestamp option, or 32,741
+ * while the peer's window is still small) 65,536-byte writes ran 1.3-5x slower than
+ * 65,483-byte ones; see docs/benchmarks.md. So the bulk of a large buffer goes out as a
+ * multiple of the current MSS, in one system call, and only the remainder (< 1 MSS) as a
+ * tail: one tail per call instead of one per write. The MSS is asked for once per call, not
+ * cached for the connection's life: it grows as the connection ramps up, and one getsockopt()
+ * is nothing next to copying the buffer. */
+static size_t mss_of(const nl_tcp *t)
+{
+    socklen_t sl = sizeof(int);
+    int mss = 0;
+
+    if (getsockopt(t->s.fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &sl) < 0 || mss <= 0)
+        return 0;
+    return (size_t)mss;
+}
+
 int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *sent, int timeout_ms)
 {
+    size_t mss = 0, want;
     const char *p = buf;
     int64_t deadline = -2;
     size_t done = 0;
@@ -201,8 +281,13 @@ int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *sent, int ti
         *sent = 0;
     if (check_conn(t) < 0 || (buf == NULL && len > 0))
         return NL_EINVAL;
+    if (len > 65536) /* small buffers go out whole, in one call, as before */
+        mss = mss_of(t);
     while (done < len) {
-        n = send_once(t, p + done, len - done, timeout_ms, &deadline);
+        want = len - done;
+        if (mss > 0 && want > mss)
+            want -= want % mss;
+        n = send_once(t, p + done, want, timeout_ms, &deadline);
         if (n < 0)
             break;
         done += (size_t)n;

@@ -109,7 +109,7 @@ ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, in
     nl__sockaddr sa;
     socklen_t salen;
     ssize_t n;
-    int err;
+    int err, read_shut = 0;
 
     if (u == NULL || (buf == NULL && cap > 0))
         return NL_EINVAL;
@@ -130,9 +130,16 @@ ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, in
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
+        if (read_shut) /* shut down and drained: waiting again would only spin */
+            return NL_EOF;
         if ((err = wait_ready(&u->s, POLLIN, timeout_ms, &deadline)) < 0)
             return err;
+        read_shut = err == NL__READ_SHUT;
     }
+    /* A blocking recvfrom() on a socket whose receive side is shut down returns 0 at once with
+     * no sender: that is the end of input, not an empty datagram (which always has a sender). */
+    if (n == 0 && salen == 0)
+        return NL_EOF;
     if (from != NULL && nl__ep_from_sockaddr(from, &sa.sa, salen) < 0)
         *from = (nl_endpoint){0};
     return (size_t)n > cap ? NL_ETRUNC : n;
@@ -162,4 +169,10 @@ int nl_udp_close(nl_udp *u)
     rc = nl__sock_close(&u->s);
     free(u);
     return rc;
+}
+
+/* For udp_batch.c, which shares the handle but not its definition. */
+const nl__sock *nl__udp_sock(const nl_udp *u)
+{
+    return &u->s;
 }

@@ -81,6 +81,69 @@ NL_EXTERN int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, i
 NL_EXTERN int nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_ms,
                              const nl_opts *opts);
 
+/* Step by step, as with the socket module: nl_tcp_open() makes an unconnected socket at once
+ * (so its descriptor and local endpoint exist before bind or connect, and socket options can be
+ * set first); nl_tcp_bind(), then nl_tcp_listen_on() or nl_tcp_connect_on(), give it its role.
+ * The Python module is built on these. Unlike nl_tcp_listen(), nothing is set behind the
+ * caller's back: no SO_REUSEADDR unless the caller asks for it. */
+
+/**
+ * Create an unconnected TCP socket (Python's `socket.socket()`): socket() and nothing else.
+ *
+ * @param out     receives the handle; set to NULL on failure (never half-built).
+ * @param family  NL_AF_INET or NL_AF_INET6 (dual-stack unless opts->v6only).
+ * @param opts    options (trace, v6only, reuseport); NULL for defaults. Copied.
+ * @return 0; NL_EINVAL (NULL out); NL_EAFNOSUPPORT (bad family); NL_ENOMEM; or the socket()
+ *         error (NL_EMFILE, ...). The caller owns the handle and must nl_tcp_close() it.
+ *         Thread-safe.
+ */
+NL_EXTERN int nl_tcp_open(nl_tcp **out, int family, const nl_opts *opts);
+
+/**
+ * Bind a socket made by nl_tcp_open() to a local endpoint (port 0 picks a free port). An IPv4
+ * endpoint on an IPv6 socket binds its IPv4-mapped form.
+ *
+ * @param t      a socket from nl_tcp_open().
+ * @param local  the local address and port.
+ * @return 0; NL_EINVAL (NULL arguments, unset endpoint, already bound); NL_EAFNOSUPPORT (IPv6
+ *         endpoint on an IPv4 socket); or the bind() error (NL_EADDRINUSE, NL_EACCES, ...).
+ *         Does not block.
+ */
+NL_EXTERN int nl_tcp_bind(nl_tcp *t, const nl_endpoint *local);
+
+/**
+ * Turn a socket made by nl_tcp_open() into a listener: listen(). Without a bind first the
+ * system picks a free port (see nl_tcp_local()). Calling it again on a listener only changes
+ * the backlog. The descriptor becomes non-blocking, as with nl_tcp_listen(), so that
+ * nl_tcp_accept() keeps its timeout rules even when another thread took the queued client.
+ *
+ * @param t        a socket from nl_tcp_open().
+ * @param backlog  queue length for not-yet-accepted connections; <= 0 means the system maximum.
+ * @return 0; NL_EINVAL (NULL, or a connected socket); or the listen() / fcntl() error.
+ *         Does not block.
+ */
+NL_EXTERN int nl_tcp_listen_on(nl_tcp *t, int backlog);
+
+/**
+ * Connect a socket made by nl_tcp_open() (bound or not) to a server, waiting at most
+ * timeout_ms for the three-way handshake. The handle is kept on failure: the caller decides
+ * whether to retry or close, as with connect() on a socket object.
+ *
+ * When the wait ends before the handshake does (NL_ETIMEDOUT, or NL_EINPROGRESS for timeout
+ * 0), the attempt goes on in the kernel: the descriptor turns writable when it is decided (read
+ * SO_ERROR, or call again); calling again gives NL_EALREADY while it is pending and, as with
+ * connect(2), 0 once after it succeeded in the background, NL_EISCONN from then on.
+ *
+ * @param t           a socket from nl_tcp_open().
+ * @param remote      the server's endpoint.
+ * @param timeout_ms  how long the handshake may take (see the top of this file).
+ * @return 0 when connected; NL_EINPROGRESS (timeout 0, handshake not finished yet);
+ *         NL_ETIMEDOUT; NL_ECONNREFUSED; NL_ENETUNREACH / NL_EHOSTUNREACH; NL_EALREADY;
+ *         NL_EISCONN; NL_EINVAL (NULL arguments, unset endpoint); NL_EAFNOSUPPORT; or the
+ *         connect() error.
+ */
+NL_EXTERN int nl_tcp_connect_on(nl_tcp *t, const nl_endpoint *remote, int timeout_ms);
+
 /**
  * Send once: as many bytes as the socket takes now (Python's `send`). Partial sends happen.
  *

@@ -106,7 +106,9 @@ NL_EXTERN ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const n
  * @param timeout_ms  how long to wait for a datagram (see the top of this file).
  * @return the datagram's length (0 for an empty datagram); NL_ETRUNC when it was longer than
  *         cap: buf then holds its first cap bytes and from is set, the rest is gone;
- *         NL_EAGAIN (timeout 0, nothing queued); NL_ETIMEDOUT; NL_ECONNREFUSED (connected
+ *         NL_EAGAIN (timeout 0, nothing queued); NL_ETIMEDOUT; NL_EOF when the socket's
+ *         receive side was shut down (shutdown(fd, SHUT_RD), e.g. to wake a blocked reader)
+ *         and nothing is queued; NL_ECONNREFUSED (connected
  *         socket, ICMP port unreachable); NL_EINVAL; or the recvfrom() error.
  */
 NL_EXTERN ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from,

@@ -14,8 +14,13 @@ from chatlib import CHAT, Chat
 
 
 class Tmux:
+    count = 0
+
     def __init__(self, argv):
-        self.sock = "nlchat-test-%d" % os.getpid()
+        # A tmux server of its own for each terminal: kill-server returns before the old
+        # server has gone, and a new session on the same socket then races with its exit.
+        Tmux.count += 1
+        self.sock = "nlchat-test-%d-%d" % (os.getpid(), Tmux.count)
         self.t = ["tmux", "-u", "-L", self.sock, "-f", "/dev/null"]
         subprocess.run(self.t + ["new-session", "-d", "-s", "chat", "-x", "100", "-y", "20"]
                        + argv + [";", "set-option", "-t", "chat", "remain-on-exit", "on"],

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -147,6 +148,55 @@ static void timeouts(void **state)
         assert_true(dt < 5000 * 1000000LL);
     }
     nl_udp_close(a);
+}
+
+/* shutdown(SHUT_RD) is how one thread wakes another blocked in recvfrom. Afterwards a UDP
+ * socket polls readable while a non-blocking recvfrom() says EAGAIN: the library must end the
+ * call with NL_EOF, not spin until its timeout (or forever). */
+static void read_shutdown_ends_the_wait(void **state)
+{
+    static const int timeouts[] = {2000, -1};
+    char buf[16];
+    int64_t t0;
+    nl_endpoint local;
+    nl_udp *u = bound(NL_AF_INET, NULL, &local);
+
+    (void)state;
+    (void)shutdown(nl_udp_fd(u), SHUT_RD); /* Linux says ENOTCONN but shuts down all the same */
+    for (size_t i = 0; i < sizeof timeouts / sizeof *timeouts; i++) {
+        int timeout = timeouts[i];
+        t0 = tu_now_ns();
+        assert_int_equal(nl_udp_recv_from(u, buf, sizeof buf, NULL, timeout), NL_EOF);
+        assert_true(tu_now_ns() - t0 < 1000 * 1000000LL); /* at once, not after the timeout */
+    }
+    nl_udp_close(u);
+}
+
+static void *blocked_reader(void *arg)
+{
+    char buf[16];
+    static long rc;
+
+    rc = nl_udp_recv_from(arg, buf, sizeof buf, NULL, 5000);
+    return &rc;
+}
+
+static void read_shutdown_wakes_a_blocked_reader(void **state)
+{
+    nl_endpoint local;
+    nl_udp *u = bound(NL_AF_INET6, NULL, &local);
+    pthread_t t;
+    void *res;
+    int64_t t0 = tu_now_ns();
+
+    (void)state;
+    assert_int_equal(pthread_create(&t, NULL, blocked_reader, u), 0);
+    usleep(100 * 1000); /* let it block; if it has not yet, it finds the shutdown at once */
+    (void)shutdown(nl_udp_fd(u), SHUT_RD);
+    assert_int_equal(pthread_join(t, &res), 0);
+    assert_int_equal(*(long *)res, NL_EOF);
+    assert_true(tu_now_ns() - t0 < 3000 * 1000000LL); /* woken, not timed out after 5 s */
+    nl_udp_close(u);
 }
 
 static void connected_socket_filters_senders(void **state)
@@ -528,6 +578,8 @@ int main(void)
         cmocka_unit_test(long_datagram_is_truncated_not_cut),
         cmocka_unit_test(largest_datagram_fits),
         cmocka_unit_test(timeouts),
+        cmocka_unit_test(read_shutdown_ends_the_wait),
+        cmocka_unit_test(read_shutdown_wakes_a_blocked_reader),
         cmocka_unit_test(connected_socket_filters_senders),
         cmocka_unit_test(icmp_refusal_ipv4),
         cmocka_unit_test(icmp_refusal_ipv6),

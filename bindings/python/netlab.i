@@ -1,0 +1,390 @@
+/* SWIG interface of the private extension netlab._netlab.
+ *
+ * Thin on purpose: the functions of nlpy.h, their negative NL_E* codes turned into the standard
+ * library's exception classes (%exception below), buffers passed without copies, and socket
+ * handles as owned objects. netlab/__init__.py gives the socket-like surface on top.
+ *
+ * Built with -builtin (no generated Python proxy layer: one extension module, less per-call
+ * work) and -threads (every wrapped call releases the GIL while it runs, so one thread can
+ * block in recvfrom() while the others go on).
+ */
+%module(package="netlab") netlab
+
+%{
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "nlpy.h"
+
+/* netlab.gaierror and netlab.herror, created at import; see %init. */
+static PyObject *nlpy_gaierror;
+static PyObject *nlpy_herror;
+
+/* A resolver code of the library as the system's EAI_* value, which is what the stdlib's
+ * gaierror carries in errno (socket.EAI_NONAME == -2, ...). */
+static int nlpy_eai(long code)
+{
+    switch (code) {
+    case NL_EBADADDR: /* not an address and not a name: getaddrinfo() says "not known" */
+    case NL_EAI_NONAME:
+        return EAI_NONAME;
+    case NL_EAI_AGAIN:
+        return EAI_AGAIN;
+    case NL_EAI_FAIL:
+        return EAI_FAIL;
+    case NL_EAI_FAMILY:
+        /* The library says FAMILY for "an address of the other family"; glibc (and so the
+         * stdlib) says ADDRFAMILY for that. */
+#ifdef EAI_ADDRFAMILY
+        return EAI_ADDRFAMILY;
+#else
+        return EAI_FAMILY;
+#endif
+    case NL_EAI_NODATA:
+#ifdef EAI_NODATA
+        return EAI_NODATA;
+#else
+        return EAI_NONAME;
+#endif
+    case NL_EAI_MEMORY:
+        return EAI_MEMORY;
+    case NL_EAI_SERVICE:
+        return EAI_SERVICE;
+    default:
+        return EAI_FAIL;
+    }
+}
+
+/* Raise the Python exception for a negative NL_E* code, as the stdlib would raise it: an
+ * OSError built from (errno, strerror), which Python turns into the matching subclass
+ * (ConnectionRefusedError, TimeoutError, BlockingIOError, BrokenPipeError, ...). */
+static void nlpy_raise(long code)
+{
+    PyObject *cls = PyExc_OSError, *args;
+
+    if (code == NL_EBADPORT) {
+        PyErr_SetString(PyExc_OverflowError, "port must be 0-65535.");
+        return;
+    }
+    if (code == NL_EBADADDR || (code > NL_EAI_SYSTEM && code <= NL_EAI_OTHER)) {
+        int eai = nlpy_eai(code);
+        args = Py_BuildValue("(is)", eai, gai_strerror(eai));
+        cls = nlpy_gaierror;
+    } else if (code == NL_ECLOSED) {
+        args = Py_BuildValue("(is)", EBADF, strerror(EBADF));
+    } else if (code == NL_ETRUNC) {
+        args = Py_BuildValue("(is)", EMSGSIZE, strerror(EMSGSIZE));
+    } else if (code <= NL_EAI_OTHER) {
+        /* The library's own codes keep their value and message: there is no errno for them. */
+        args = Py_BuildValue("(ls)", code, nl_strerror((int)code));
+    } else {
+        /* The library's timeouts are its own, so they read like the stdlib's ("timed out"),
+         * not like a kernel's TCP time-out ("Connection timed out"). */
+        int e = (int)-code;
+        args = Py_BuildValue("(is)", e, e == ETIMEDOUT ? "timed out" : strerror(e));
+    }
+    if (args != NULL) {
+        PyErr_SetObject(cls, args);
+        Py_DECREF(args);
+    }
+}
+
+/* An address as the stdlib shows it: ('ip', port) for AF_INET, ('ip', port, flowinfo,
+ * scope_id) for AF_INET6, IPv4 peers of an AF_INET6 socket as '::ffff:a.b.c.d'; None when the
+ * endpoint is unset (recvfrom() on a stream socket). */
+static PyObject *nlpy_addr_to_py(const nlpy_addr *a)
+{
+    char host[NL_ENDPOINT_STRLEN];
+    nl_endpoint ep = a->ep;
+
+    if (ep.family == 0)
+        Py_RETURN_NONE;
+    if (a->sock_family == NL_AF_INET6 && ep.family == NL_AF_INET) {
+        memmove(ep.addr + 12, ep.addr, 4);
+        memset(ep.addr, 0, 10);
+        ep.addr[10] = ep.addr[11] = 0xff;
+        ep.family = NL_AF_INET6;
+    }
+    ep.scope_id = 0; /* the zone goes in the tuple, not in the text */
+    if (nl_endpoint_format_addr(&ep, host, sizeof host) < 0) {
+        PyErr_SetString(PyExc_SystemError, "netlab: unprintable address");
+        return NULL;
+    }
+    if (ep.family == NL_AF_INET6)
+        return Py_BuildValue("(siII)", host, (int)ep.port, 0u, (unsigned)a->ep.scope_id);
+    return Py_BuildValue("(si)", host, (int)ep.port);
+}
+
+/* The Python-visible variants of nlpy_recv(): with or without the sender, into new bytes or
+ * into the caller's buffer. */
+static nlpy_count nlpy_recv_bytes(nlpy_sock *s, void *out_buf, size_t out_cap, int timeout_ms)
+{
+    return nlpy_recv(s, out_buf, out_cap, NULL, timeout_ms);
+}
+static nlpy_count nlpy_recvfrom_bytes(nlpy_sock *s, void *out_buf, size_t out_cap,
+                                      nlpy_addr *addr_out, int timeout_ms)
+{
+    return nlpy_recv(s, out_buf, out_cap, addr_out, timeout_ms);
+}
+static nlpy_count nlpy_recv_into(nlpy_sock *s, void *into_buf, size_t into_cap, int timeout_ms)
+{
+    return nlpy_recv(s, into_buf, into_cap, NULL, timeout_ms);
+}
+static nlpy_count nlpy_recvfrom_into(nlpy_sock *s, void *into_buf, size_t into_cap,
+                                     nlpy_addr *addr_out, int timeout_ms)
+{
+    return nlpy_recv(s, into_buf, into_cap, addr_out, timeout_ms);
+}
+%}
+
+%init %{
+    /* The stdlib's resolver exceptions: OSError subclasses with errno = an EAI_* code. */
+    nlpy_gaierror = PyErr_NewException("netlab.gaierror", PyExc_OSError, NULL);
+    nlpy_herror = PyErr_NewException("netlab.herror", PyExc_OSError, NULL);
+    if (nlpy_gaierror == NULL || nlpy_herror == NULL)
+        return NULL;
+    Py_INCREF(nlpy_gaierror);
+    Py_INCREF(nlpy_herror);
+    if (PyModule_AddObject(m, "gaierror", nlpy_gaierror) < 0 ||
+        PyModule_AddObject(m, "herror", nlpy_herror) < 0)
+        return NULL;
+%}
+
+/* ---- The socket handle ------------------------------------------------------------------ */
+
+%nodefaultctor nlpy_sock;
+typedef struct nlpy_sock {} nlpy_sock;
+%extend nlpy_sock {
+    ~nlpy_sock() {
+        nlpy_free($self);
+    }
+}
+
+/* ---- Return values ---------------------------------------------------------------------- */
+
+typedef int nlpy_rc;
+typedef long nlpy_count;
+
+/* A failed call never returns: the code becomes an exception. Success returns None (or the
+ * out-values below) for nlpy_rc, the count for nlpy_count. */
+%exception {
+    $action
+    if (result < 0) {
+        nlpy_raise((long)result);
+        SWIG_fail;
+    }
+}
+%typemap(out) nlpy_rc "$result = SWIG_Py_Void();"
+%typemap(out) nlpy_count "$result = PyLong_FromLong($1);"
+
+/* ---- Buffers ---------------------------------------------------------------------------- */
+
+/* Input: any bytes-like object (bytes, bytearray, memoryview, array, ...), held for the whole
+ * call (the GIL is released meanwhile, and a held buffer cannot be resized under us). A str is
+ * refused with the stdlib's TypeError: "a bytes-like object is required, not 'str'". */
+%typemap(in) (const void *in_buf, size_t in_len) (Py_buffer view, int got = 0) {
+    if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0)
+        SWIG_fail;
+    got = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *in_buf, size_t in_len) {
+    if (got$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+/* Output: the Python argument is a size; a bytes object of that size is made, filled without
+ * the GIL, cut to the count received and returned. */
+%typemap(in) (void *out_buf, size_t out_cap) (PyObject *bytes = NULL) {
+    Py_ssize_t n = PyNumber_AsSsize_t($input, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred())
+        SWIG_fail;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative buffersize");
+        SWIG_fail;
+    }
+    bytes = PyBytes_FromStringAndSize(NULL, n);
+    if (bytes == NULL)
+        SWIG_fail;
+    $1 = PyBytes_AS_STRING(bytes);
+    $2 = (size_t)n;
+}
+%typemap(argout) (void *out_buf, size_t out_cap) {
+    if ((size_t)result != $2 && _PyBytes_Resize(&bytes$argnum, (Py_ssize_t)result) < 0)
+        SWIG_fail; /* _PyBytes_Resize freed it and set the exception */
+    Py_DECREF($result);
+    $result = bytes$argnum;
+    bytes$argnum = NULL;
+}
+%typemap(freearg) (void *out_buf, size_t out_cap) {
+    Py_XDECREF(bytes$argnum);
+}
+
+/* Into: a writable bytes-like object (bytearray, memoryview, array, ...). */
+%typemap(in) (void *into_buf, size_t into_cap) (Py_buffer view, int got = 0) {
+    if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE) < 0)
+        SWIG_fail;
+    got = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+}
+%typemap(freearg) (void *into_buf, size_t into_cap) {
+    if (got$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+/* ---- Out-values ------------------------------------------------------------------------- */
+
+/* A new socket: an owned object whose destructor (nlpy_free) runs exactly once, when Python
+ * drops the last reference. */
+%typemap(in, numinputs=0) nlpy_sock **new_sock (nlpy_sock *tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) nlpy_sock **new_sock {
+    $result = SWIG_Python_AppendOutput($result,
+                                       SWIG_NewPointerObj(*$1, $*1_descriptor, SWIG_POINTER_OWN));
+}
+
+%typemap(in, numinputs=0) nlpy_addr *addr_out (nlpy_addr tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    $1 = &tmp;
+}
+%typemap(argout) nlpy_addr *addr_out {
+    PyObject *addr = nlpy_addr_to_py($1);
+    if (addr == NULL)
+        SWIG_fail;
+    $result = SWIG_Python_AppendOutput($result, addr);
+}
+
+%typemap(in, numinputs=0) int *int_out (int tmp = 0) {
+    $1 = &tmp;
+}
+%typemap(argout) int *int_out {
+    $result = SWIG_Python_AppendOutput($result, PyLong_FromLong(*$1));
+}
+
+/* ---- Functions -------------------------------------------------------------------------- */
+
+%rename(open_socket) nlpy_open;
+nlpy_rc nlpy_open(nlpy_sock **new_sock, int family, int type);
+%rename(close) nlpy_close;
+nlpy_rc nlpy_close(nlpy_sock *s);
+
+/* Never fail, never block: no exception check, no GIL release. */
+%noexception;
+%nothread;
+%rename(fileno) nlpy_fileno;
+int nlpy_fileno(nlpy_sock *s);
+%rename(family) nlpy_family;
+int nlpy_family(nlpy_sock *s);
+%rename(socktype) nlpy_type;
+int nlpy_type(nlpy_sock *s);
+%thread;
+%exception {
+    $action
+    if (result < 0) {
+        nlpy_raise((long)result);
+        SWIG_fail;
+    }
+}
+
+%rename(bind) nlpy_bind;
+nlpy_rc nlpy_bind(nlpy_sock *s, const char *host, int port, unsigned scope_id);
+%rename(listen) nlpy_listen;
+nlpy_rc nlpy_listen(nlpy_sock *s, int backlog);
+%rename(accept) nlpy_accept;
+nlpy_rc nlpy_accept(nlpy_sock *s, int timeout_ms, nlpy_sock **new_sock, nlpy_addr *addr_out);
+%rename(connect) nlpy_connect;
+nlpy_rc nlpy_connect(nlpy_sock *s, const char *host, int port, unsigned scope_id,
+                     int timeout_ms);
+%rename(connect_wait) nlpy_connect_wait;
+nlpy_rc nlpy_connect_wait(nlpy_sock *s, int timeout_ms);
+
+%rename(recv) nlpy_recv_bytes;
+nlpy_count nlpy_recv_bytes(nlpy_sock *s, void *out_buf, size_t out_cap, int timeout_ms);
+%rename(recvfrom) nlpy_recvfrom_bytes;
+nlpy_count nlpy_recvfrom_bytes(nlpy_sock *s, void *out_buf, size_t out_cap,
+                               nlpy_addr *addr_out, int timeout_ms);
+%rename(recv_into) nlpy_recv_into;
+nlpy_count nlpy_recv_into(nlpy_sock *s, void *into_buf, size_t into_cap, int timeout_ms);
+%rename(recvfrom_into) nlpy_recvfrom_into;
+nlpy_count nlpy_recvfrom_into(nlpy_sock *s, void *into_buf, size_t into_cap,
+                              nlpy_addr *addr_out, int timeout_ms);
+
+%rename(send) nlpy_send;
+nlpy_count nlpy_send(nlpy_sock *s, const void *in_buf, size_t in_len, int timeout_ms);
+%rename(sendall) nlpy_sendall;
+nlpy_count nlpy_sendall(nlpy_sock *s, const void *in_buf, size_t in_len, int timeout_ms);
+%rename(sendto) nlpy_sendto;
+nlpy_count nlpy_sendto(nlpy_sock *s, const void *in_buf, size_t in_len, const char *host,
+                       int port, unsigned scope_id, int timeout_ms);
+
+%rename(shutdown) nlpy_shutdown;
+nlpy_rc nlpy_shutdown(nlpy_sock *s, int how);
+%rename(getsockname) nlpy_getsockname;
+nlpy_rc nlpy_getsockname(nlpy_sock *s, nlpy_addr *addr_out);
+%rename(getpeername) nlpy_getpeername;
+nlpy_rc nlpy_getpeername(nlpy_sock *s, nlpy_addr *addr_out);
+
+%rename(setsockopt_int) nlpy_setsockopt_int;
+nlpy_rc nlpy_setsockopt_int(nlpy_sock *s, int level, int name, int value);
+%rename(setsockopt_buf) nlpy_setsockopt_buf;
+nlpy_rc nlpy_setsockopt_buf(nlpy_sock *s, int level, int name, const void *in_buf,
+                            size_t in_len);
+%rename(getsockopt_int) nlpy_getsockopt_int;
+nlpy_rc nlpy_getsockopt_int(nlpy_sock *s, int level, int name, int *int_out);
+%rename(getsockopt_buf) nlpy_getsockopt_buf;
+nlpy_count nlpy_getsockopt_buf(nlpy_sock *s, int level, int name, void *out_buf,
+                               size_t out_cap);
+
+/* ---- Constants, from the system's headers ----------------------------------------------- */
+
+%constant int AF_UNSPEC = AF_UNSPEC;
+%constant int AF_INET = AF_INET;
+%constant int AF_INET6 = AF_INET6;
+%constant int SOCK_STREAM = SOCK_STREAM;
+%constant int SOCK_DGRAM = SOCK_DGRAM;
+%constant int SOL_SOCKET = SOL_SOCKET;
+%constant int SO_REUSEADDR = SO_REUSEADDR;
+%constant int SO_REUSEPORT = SO_REUSEPORT;
+%constant int SO_BROADCAST = SO_BROADCAST;
+%constant int SO_KEEPALIVE = SO_KEEPALIVE;
+%constant int SO_LINGER = SO_LINGER;
+%constant int SO_RCVBUF = SO_RCVBUF;
+%constant int SO_SNDBUF = SO_SNDBUF;
+%constant int SO_RCVLOWAT = SO_RCVLOWAT;
+%constant int SO_ERROR = SO_ERROR;
+%constant int SO_TYPE = SO_TYPE;
+%constant int SO_ACCEPTCONN = SO_ACCEPTCONN;
+%constant int SO_DOMAIN = SO_DOMAIN;
+%constant int SO_PROTOCOL = SO_PROTOCOL;
+%constant int SO_RCVTIMEO = SO_RCVTIMEO;
+%constant int SO_SNDTIMEO = SO_SNDTIMEO;
+%constant int IPPROTO_IP = IPPROTO_IP;
+%constant int IPPROTO_TCP = IPPROTO_TCP;
+%constant int IPPROTO_UDP = IPPROTO_UDP;
+%constant int IPPROTO_IPV6 = IPPROTO_IPV6;
+%constant int IP_TTL = IP_TTL;
+%constant int IP_TOS = IP_TOS;
+%constant int IPV6_V6ONLY = IPV6_V6ONLY;
+%constant int TCP_NODELAY = TCP_NODELAY;
+%constant int TCP_KEEPIDLE = TCP_KEEPIDLE;
+%constant int TCP_KEEPINTVL = TCP_KEEPINTVL;
+%constant int TCP_KEEPCNT = TCP_KEEPCNT;
+%constant int SHUT_RD = SHUT_RD;
+%constant int SHUT_WR = SHUT_WR;
+%constant int SHUT_RDWR = SHUT_RDWR;
+%constant int SOMAXCONN = SOMAXCONN;
+%constant int EAI_NONAME = EAI_NONAME;
+%constant int EAI_AGAIN = EAI_AGAIN;
+%constant int EAI_FAIL = EAI_FAIL;
+%constant int EAI_FAMILY = EAI_FAMILY;
+%constant int EAI_SERVICE = EAI_SERVICE;
+%constant int INADDR_ANY = INADDR_ANY;
+%constant int INADDR_LOOPBACK = INADDR_LOOPBACK;
+%constant const char *VERSION = NL_VERSION_STRING;

@@ -1,0 +1,553 @@
+"""netlab: the course's socket module, on libnetlab.
+
+Programs written for the standard library's ``socket`` module run unchanged with one line
+changed::
+
+    import netlab as socket
+
+    sd = socket.socket(type=socket.SOCK_DGRAM)
+    sd.bind(('0.0.0.0', 9000))
+    data, addr = sd.recvfrom(1024)
+
+The socket class below mirrors ``socket.socket``: same methods, same address tuples
+(``('ip', port)`` for AF_INET, ``('ip', port, flowinfo, scope_id)`` for AF_INET6), same
+time-out rules (``settimeout(None)`` blocks, ``0`` never waits, ``t`` waits at most ``t``
+seconds) and the standard exception classes with ``errno`` and ``strerror`` set
+(``TimeoutError``, ``ConnectionRefusedError``, ``BlockingIOError``, ``OSError`` with EBADF for a
+closed socket, ``OverflowError`` for a port outside 0-65535, ``TypeError`` for ``str`` where
+bytes are needed, ``netlab.gaierror`` for resolver failures).
+
+Under it is libnetlab's C API (nl_udp, nl_tcp), reached through the private SWIG extension
+``netlab._netlab``. Blocking calls release the GIL, so one thread can wait in ``recvfrom``
+while another sends. Known differences from the standard library are listed in
+``bindings/python/README.md``.
+"""
+
+import enum as _enum
+import errno as _errno
+import math as _math
+import operator as _operator
+import os as _os
+import time as _time
+import warnings as _warnings
+
+from . import _netlab
+
+__all__ = [
+    "socket", "SocketType", "error", "timeout", "gaierror", "herror",
+    "getdefaulttimeout", "setdefaulttimeout", "create_connection", "has_ipv6",
+    "AddressFamily", "SocketKind",
+]
+
+__version__ = _netlab.VERSION
+
+# ---- Constants --------------------------------------------------------------------------------
+
+class AddressFamily(_enum.IntEnum):
+    """Address families, as socket.AddressFamily."""
+    AF_UNSPEC = _netlab.AF_UNSPEC
+    AF_INET = _netlab.AF_INET
+    AF_INET6 = _netlab.AF_INET6
+
+
+class SocketKind(_enum.IntEnum):
+    """Socket types, as socket.SocketKind."""
+    SOCK_STREAM = _netlab.SOCK_STREAM
+    SOCK_DGRAM = _netlab.SOCK_DGRAM
+
+
+AF_UNSPEC = AddressFamily.AF_UNSPEC
+AF_INET = AddressFamily.AF_INET
+AF_INET6 = AddressFamily.AF_INET6
+SOCK_STREAM = SocketKind.SOCK_STREAM
+SOCK_DGRAM = SocketKind.SOCK_DGRAM
+# Flags that socket() also takes in its type argument on Linux.
+SOCK_NONBLOCK = _os.O_NONBLOCK
+SOCK_CLOEXEC = 0o2000000
+
+for _name in dir(_netlab):
+    if _name.startswith(("SOL_", "SO_", "IPPROTO_", "IP_", "IPV6_", "TCP_", "SHUT_", "EAI_",
+                         "INADDR_")) or _name == "SOMAXCONN":
+        globals()[_name] = getattr(_netlab, _name)
+        __all__.append(_name)
+del _name
+__all__ += ["AF_UNSPEC", "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_NONBLOCK",
+            "SOCK_CLOEXEC"]
+
+has_ipv6 = True
+
+# ---- Exceptions -------------------------------------------------------------------------------
+
+error = OSError          # socket.error has been OSError since Python 3.3
+timeout = TimeoutError   # socket.timeout has been TimeoutError since Python 3.10
+gaierror = _netlab.gaierror  # OSError subclass; errno is an EAI_* code, as in the stdlib
+herror = _netlab.herror      # OSError subclass, for symmetry with the stdlib (never raised)
+
+# ---- Time-outs --------------------------------------------------------------------------------
+
+_defaulttimeout = None
+
+# Blocking calls wait in slices of this many milliseconds. Between slices control comes back to
+# the interpreter, so Ctrl-C (KeyboardInterrupt) and other signal handlers run while a program
+# waits in recvfrom() or accept(), as they do with the stdlib. The library itself retries EINTR
+# and would otherwise never return.
+_SLICE_MS = 200
+
+
+def getdefaulttimeout():
+    """The time-out new sockets start with (None: blocking), as socket.getdefaulttimeout()."""
+    return _defaulttimeout
+
+
+def setdefaulttimeout(value):
+    """Set the time-out new sockets start with, as socket.setdefaulttimeout()."""
+    global _defaulttimeout
+    _defaulttimeout = _check_timeout(value)
+
+
+def _check_timeout(value):
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (int, float)) and \
+            not hasattr(value, "__float__"):
+        raise TypeError("Timeout value must be int, float or None")
+    value = float(value)
+    if _math.isnan(value):
+        raise ValueError("Invalid value NaN (not a number)")
+    if value < 0:
+        raise ValueError("Timeout value out of range")
+    return value
+
+
+def _ms(seconds):
+    """Seconds (> 0) to whole milliseconds for the C calls, rounded up so that a time-out never
+    ends early, and capped to what a C int holds."""
+    return min(max(1, _math.ceil(seconds * 1000)), 0x7fffffff)
+
+
+# ---- The socket class -------------------------------------------------------------------------
+
+class socket:
+    """A socket, as socket.socket: created at once (it has a descriptor before bind or connect),
+    closed by close(), the with statement, or (with a ResourceWarning) the garbage collector."""
+
+    __slots__ = ("_h", "_family", "_type", "_proto", "_timeout", "_closed", "__weakref__")
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        self._closed = True  # until the handle exists, so that __del__ has nothing to do
+        if fileno is not None:
+            raise ValueError("netlab sockets cannot adopt an existing descriptor (fileno=)")
+        family = AF_INET if family == -1 else family
+        type = SOCK_STREAM if type == -1 else type
+        proto = 0 if proto == -1 else proto
+        for value in (family, type, proto):
+            if not isinstance(value, int):
+                raise TypeError(f"'{value.__class__.__name__}' object cannot be interpreted "
+                                f"as an integer")
+        nonblock = bool(type & SOCK_NONBLOCK)
+        type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC)  # netlab's descriptors are close-on-exec
+        expected = _netlab.IPPROTO_TCP if type == SOCK_STREAM else _netlab.IPPROTO_UDP
+        if proto not in (0, expected):
+            raise OSError(_errno.EPROTONOSUPPORT, _os.strerror(_errno.EPROTONOSUPPORT))
+        self._h = _netlab.open_socket(family, type)
+        self._family = family
+        self._type = type
+        self._proto = proto
+        self._timeout = 0.0 if nonblock else _defaulttimeout
+        self._closed = False
+
+    @classmethod
+    def _adopt(cls, handle, family, type):
+        """A socket object for a handle accept() made."""
+        self = cls.__new__(cls)
+        self._h = handle
+        self._family = family
+        self._type = type
+        self._proto = 0
+        self._timeout = _defaulttimeout
+        self._closed = False
+        return self
+
+    # -- attributes and life cycle --
+
+    @property
+    def family(self):
+        """The address family, AF_INET or AF_INET6."""
+        return AddressFamily(self._family)
+
+    @property
+    def type(self):
+        """The socket type, SOCK_STREAM or SOCK_DGRAM."""
+        return SocketKind(self._type)
+
+    @property
+    def proto(self):
+        """The protocol number given to the constructor (0 by default)."""
+        return self._proto
+
+    def fileno(self):
+        """The descriptor, for select, poll and selectors; -1 once closed."""
+        return _netlab.fileno(self._h) if not self._closed else -1
+
+    def close(self):
+        """Close the socket. Closing twice is fine. A thread blocked in this socket (recvfrom,
+        accept, ...) is woken and gets OSError(EBADF)."""
+        if self._closed:
+            return
+        self._closed = True
+        _netlab.close(self._h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            closed = self._closed
+        except AttributeError:  # __init__ failed before setting anything
+            return
+        if not closed:
+            _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+            self.close()
+
+    def __repr__(self):
+        closed = getattr(self, "_closed", True)
+        text = (f"<{type(self).__module__}.{type(self).__qualname__}"
+                f"{' [closed]' if closed else ''} fd={self.fileno() if not closed else -1}, "
+                f"family={getattr(self, '_family', -1)}, type={getattr(self, '_type', -1)}, "
+                f"proto={getattr(self, '_proto', 0)}")
+        if not closed:
+            try:
+                text += f", laddr={self.getsockname()}"
+                text += f", raddr={self.getpeername()}"
+            except OSError:
+                pass
+        return text + ">"
+
+    def __getstate__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    # -- time-outs --
+
+    def settimeout(self, value):
+        """None: block; 0: never wait (BlockingIOError); t > 0: wait at most t seconds
+        (TimeoutError)."""
+        self._timeout = _check_timeout(value)
+
+    def gettimeout(self):
+        """The time-out in seconds, or None when blocking."""
+        return self._timeout
+
+    def setblocking(self, flag):
+        """setblocking(True) is settimeout(None); setblocking(False) is settimeout(0.0)."""
+        self._timeout = None if flag else 0.0
+
+    def getblocking(self):
+        """False when the time-out is 0.0, else True."""
+        return self._timeout != 0.0
+
+    def _wait(self, call, *args):
+        """Run call(handle, *args, timeout_ms) under the socket's time-out, in slices (see
+        _SLICE_MS). A slice that runs out raises TimeoutError in C; it is the caller's only
+        when the socket's own time-out has run out too."""
+        t = self._timeout
+        if t == 0.0:
+            return call(self._h, *args, 0)
+        if t is None:
+            while True:
+                try:
+                    return call(self._h, *args, _SLICE_MS)
+                except TimeoutError:
+                    pass  # pending signal handlers run here
+        deadline = _time.monotonic() + t
+        ms = min(_ms(t), _SLICE_MS)
+        while True:
+            try:
+                return call(self._h, *args, ms)
+            except TimeoutError:
+                left = deadline - _time.monotonic()
+                if left <= 0:
+                    raise
+                ms = min(_ms(left), _SLICE_MS)
+
+    # -- addresses --
+
+    def _address(self, address, caller):
+        """Check an address tuple as the stdlib does; return (host, port, scope_id)."""
+        if self._family == AF_INET6:
+            if not isinstance(address, tuple):
+                raise TypeError(f"{caller}(): AF_INET6 address must be tuple, "
+                                f"not {type(address).__name__}")
+            if not 2 <= len(address) <= 4:
+                raise TypeError("AF_INET6 address must be a tuple "
+                                "(host, port[, flowinfo[, scopeid]])")
+            host, port = address[0], address[1]
+            flowinfo = _operator.index(address[2]) if len(address) > 2 else 0
+            scope_id = _operator.index(address[3]) if len(address) > 3 else 0
+            if not 0 <= flowinfo <= 0xfffff:
+                raise OverflowError(f"{caller}(): flowinfo must be 0-1048575.")
+            if not 0 <= scope_id <= 0xffffffff:
+                raise OverflowError("scope_id must be 0-4294967295")
+        else:
+            if not isinstance(address, tuple):
+                raise TypeError(f"{caller}(): AF_INET address must be tuple, "
+                                f"not {type(address).__name__}")
+            if len(address) != 2:
+                raise TypeError("AF_INET address must be a pair (host, port)")
+            host, port = address
+            scope_id = 0
+        if isinstance(host, (bytes, bytearray)):
+            host = bytes(host).decode("ascii")
+        elif not isinstance(host, str):
+            raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+        if "\0" in host:
+            raise TypeError("host name must not contain null character")
+        port = _operator.index(port)
+        if not 0 <= port <= 65535:
+            raise OverflowError(f"{caller}(): port must be 0-65535.")
+        if host == "<broadcast>" and self._family == AF_INET:
+            host = "255.255.255.255"
+        return host, port, scope_id
+
+    def getsockname(self):
+        """The local address: ('ip', port) or ('ip', port, flowinfo, scope_id)."""
+        return _netlab.getsockname(self._h)
+
+    def getpeername(self):
+        """The peer's address (OSError ENOTCONN when not connected)."""
+        return _netlab.getpeername(self._h)
+
+    # -- the server's calls --
+
+    def bind(self, address):
+        """Bind to a local address, e.g. ('0.0.0.0', 9000); port 0 picks a free port."""
+        _netlab.bind(self._h, *self._address(address, "bind"))
+
+    def listen(self, backlog=None):
+        """Listen for connections (stream sockets); the default backlog is the system's."""
+        if backlog is None:
+            backlog = min(_netlab.SOMAXCONN, 128)
+        # libnetlab reads a backlog <= 0 as "the system maximum"; the stdlib passes 0 on to
+        # the kernel. 1 is the closest libnetlab can say.
+        _netlab.listen(self._h, max(_operator.index(backlog), 1))
+
+    def accept(self):
+        """Wait for a connection: (new socket, address of the client)."""
+        handle, address = self._wait(_netlab.accept)
+        conn = socket._adopt(handle, self._family, self._type)
+        return conn, address
+
+    # -- the client's calls --
+
+    def connect(self, address):
+        """Connect to address; TimeoutError, ConnectionRefusedError, ... on failure. With a
+        time-out of 0 it raises BlockingIOError (EINPROGRESS) and the handshake goes on."""
+        host, port, scope_id = self._address(address, "connect")
+        t = self._timeout
+        if t == 0.0:
+            _netlab.connect(self._h, host, port, scope_id, 0)
+            return
+        deadline = None if t is None else _time.monotonic() + t
+        first = _SLICE_MS if t is None else min(_ms(t), _SLICE_MS)
+        try:
+            _netlab.connect(self._h, host, port, scope_id, first)
+            return
+        except TimeoutError:
+            if self._type != SOCK_STREAM:
+                raise
+        # The handshake goes on in the kernel; wait for it slice by slice.
+        while True:
+            if deadline is None:
+                ms = _SLICE_MS
+            else:
+                left = deadline - _time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(_errno.ETIMEDOUT, "timed out")
+                ms = min(_ms(left), _SLICE_MS)
+            if _netlab.connect_wait(self._h, ms) == 0:
+                return
+
+    def connect_ex(self, address):
+        """Like connect(), but return an errno value (0 on success) instead of raising
+        OSError; resolver errors and bad arguments still raise, as in the stdlib."""
+        try:
+            self.connect(address)
+        except gaierror:
+            raise
+        except TimeoutError as e:
+            return e.errno if e.errno is not None else _errno.EAGAIN
+        except OSError as e:
+            return e.errno
+        return 0
+
+    # -- receiving --
+
+    @staticmethod
+    def _check_flags(flags, caller):
+        if _operator.index(flags) != 0:
+            raise NotImplementedError(f"netlab: {caller}() flags are not supported")
+
+    def recv(self, bufsize, flags=0):
+        """Receive up to bufsize bytes; b'' when the peer closed (stream sockets)."""
+        bufsize = _operator.index(bufsize)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        if flags:
+            self._check_flags(flags, "recv")
+        return self._wait(_netlab.recv, bufsize)
+
+    def recvfrom(self, bufsize, flags=0):
+        """Receive up to bufsize bytes: (bytes, address of the sender). A longer datagram is
+        cut to bufsize, as the stdlib does; stream sockets give (bytes, None)."""
+        bufsize = _operator.index(bufsize)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        if flags:
+            self._check_flags(flags, "recvfrom")
+        data, address = self._wait(_netlab.recvfrom, bufsize)
+        return data, address
+
+    @staticmethod
+    def _into(buffer, nbytes, caller):
+        """A writable byte view of buffer, nbytes long (0: all of it)."""
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            raise TypeError(f"{caller}() argument 'buffer' must be read-write bytes-like "
+                            f"object, not {type(buffer).__name__}") from None
+        if view.readonly:
+            view.release()
+            raise TypeError(f"{caller}() argument 'buffer' must be read-write bytes-like "
+                            f"object, not {type(buffer).__name__}")
+        nbytes = _operator.index(nbytes)
+        if nbytes < 0:
+            view.release()
+            raise ValueError(f"negative buffersize in {caller}")
+        flat = view.cast("B")
+        view.release()
+        if nbytes > flat.nbytes:
+            flat.release()
+            raise ValueError("buffer too small for requested bytes")
+        return flat[:nbytes or flat.nbytes]
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        """Receive into a writable buffer; return the number of bytes received."""
+        if flags:
+            self._check_flags(flags, "recv_into")
+        with self._into(buffer, nbytes, "recv_into") as view:
+            return self._wait(_netlab.recv_into, view)
+
+    def recvfrom_into(self, buffer, nbytes=0, flags=0):
+        """Receive into a writable buffer: (number of bytes, address of the sender)."""
+        if flags:
+            self._check_flags(flags, "recvfrom_into")
+        with self._into(buffer, nbytes, "recvfrom_into") as view:
+            n, address = self._wait(_netlab.recvfrom_into, view)
+            return n, address
+
+    # -- sending --
+
+    def send(self, data, flags=0):
+        """Send once; return how many bytes went (stream sockets may send fewer)."""
+        if flags:
+            self._check_flags(flags, "send")
+        return self._wait(_netlab.send, data)
+
+    def sendall(self, data, flags=0):
+        """Send all of data; the time-out covers the whole call, as in the stdlib."""
+        if flags:
+            self._check_flags(flags, "sendall")
+        try:
+            view = memoryview(data)
+        except TypeError:
+            raise TypeError(f"a bytes-like object is required, not "
+                            f"'{type(data).__name__}'") from None
+        with view, view.cast("B") as flat:
+            total = flat.nbytes
+            t = self._timeout
+            deadline = None if t is None else _time.monotonic() + t
+            done = 0
+            while True:
+                if t == 0.0:
+                    ms = 0
+                elif deadline is None:
+                    ms = _SLICE_MS
+                else:
+                    left = deadline - _time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(_errno.ETIMEDOUT, "timed out")
+                    ms = min(_ms(left), _SLICE_MS)
+                try:
+                    done += _netlab.sendall(self._h, flat[done:], ms)
+                except TimeoutError:
+                    continue  # a slice ran out without progress; the deadline decides
+                if done >= total:
+                    return None
+                if t == 0.0:
+                    raise BlockingIOError(_errno.EAGAIN, _os.strerror(_errno.EAGAIN))
+
+    def sendto(self, data, flags_or_address, address=None):
+        """Send one datagram: sendto(data, address) or sendto(data, flags, address)."""
+        if address is None:
+            address = flags_or_address
+        elif flags_or_address:
+            self._check_flags(flags_or_address, "sendto")
+        if isinstance(data, str):
+            raise TypeError("a bytes-like object is required, not 'str'")
+        host, port, scope_id = self._address(address, "sendto")
+        return self._wait(_netlab.sendto, data, host, port, scope_id)
+
+    # -- the rest --
+
+    def shutdown(self, how):
+        """Shut down reading (SHUT_RD), writing (SHUT_WR) or both (SHUT_RDWR)."""
+        _netlab.shutdown(self._h, _operator.index(how))
+
+    def setsockopt(self, level, optname, value, optlen=None):
+        """Set a socket option: an int, or a bytes-like value (e.g. SO_LINGER's struct)."""
+        if optlen is not None:
+            raise NotImplementedError("netlab: setsockopt(level, optname, None, optlen) is "
+                                      "not supported")
+        if isinstance(value, int):
+            _netlab.setsockopt_int(self._h, level, optname, value)
+        else:
+            _netlab.setsockopt_buf(self._h, level, optname, value)
+
+    def getsockopt(self, level, optname, buflen=0):
+        """Read a socket option: an int, or with buflen its raw bytes (at most buflen)."""
+        buflen = _operator.index(buflen)
+        if buflen == 0:
+            return _netlab.getsockopt_int(self._h, level, optname)
+        if not 0 < buflen <= 1024:
+            raise OSError("getsockopt buflen out of range")
+        return _netlab.getsockopt_buf(self._h, level, optname, buflen)
+
+
+SocketType = socket
+
+
+_GLOBAL_DEFAULT_TIMEOUT = object()
+
+
+def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=None):
+    """Connect to (host, port) over IPv4, or IPv6 when the host is an IPv6 address or name
+    only; return the socket, as socket.create_connection()."""
+    err = None
+    for family in (AF_INET, AF_INET6):
+        sock = socket(family, SOCK_STREAM)
+        try:
+            if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(address)
+            return sock
+        except gaierror as e:
+            err = e
+            sock.close()
+        except BaseException:
+            sock.close()
+            raise
+    raise err

@@ -1,0 +1,112 @@
+/* The C side of the Python binding: socket objects as Python sees them, over nl_udp/nl_tcp.
+ *
+ * Not part of libnetlab's API. SWIG wraps these functions (netlab.i) into the private module
+ * netlab._netlab; netlab/__init__.py builds the socket-like surface on top.
+ *
+ * Why a box around the library's handles: a Python socket can be closed by one thread while
+ * another is blocked in recvfrom() on it (the two-thread chat does exactly that to quit). The
+ * library's handles must be used by one thread at a time and nl_*_close() frees them, so the
+ * box counts the calls in flight and closes the handle only when the last one has left: the
+ * handle is freed exactly once and never while in use. Every function runs without the GIL
+ * (SWIG -threads), hence the mutex.
+ *
+ * Return values follow the library: >= 0 success (or a count), negative NL_E* code on error;
+ * netlab.i turns the codes into Python exceptions.
+ */
+#ifndef NLPY_H
+#define NLPY_H
+
+#include <stddef.h>
+
+#include "netlab.h"
+
+/** 0 or a negative NL_E* code. Python sees None (or the out-values) or an exception. */
+typedef int nlpy_rc;
+/** A byte count or a negative NL_E* code. */
+typedef long nlpy_count;
+
+/** A socket object. Owned by its Python wrapper; freed by nlpy_free(). */
+typedef struct nlpy_sock nlpy_sock;
+
+/** An address as Python sees it: the endpoint plus the family of the socket it came from, so
+ *  an IPv4 peer of an AF_INET6 socket is shown in its mapped form, as the stdlib shows it. */
+typedef struct nlpy_addr {
+    nl_endpoint ep;
+    int sock_family;
+} nlpy_addr;
+
+/** Socket types, equal to the system's SOCK_STREAM and SOCK_DGRAM. */
+#define NLPY_SOCK_STREAM 1
+#define NLPY_SOCK_DGRAM 2
+
+/** Open a socket at once, as Python's socket() does: nl_udp_open() or nl_tcp_open().
+ *  @return 0; NL_EAFNOSUPPORT; NL_EPROTOTYPE (not SOCK_STREAM/SOCK_DGRAM); NL_ENOMEM; ... */
+nlpy_rc nlpy_open(nlpy_sock **out, int family, int type);
+
+/** Free the box, closing the handle if close() was never called. NULL is a no-op. Called by
+ *  the wrapper's destructor only, i.e. when no call can be in flight. */
+void nlpy_free(nlpy_sock *s);
+
+/** Close: no new calls are accepted (NL_EBADF), the handle is closed now or, when calls are in
+ *  flight, shut down now (to wake them) and closed when the last one leaves. A second close is
+ *  a no-op returning 0. @return 0 or the close() error. */
+nlpy_rc nlpy_close(nlpy_sock *s);
+
+/** The descriptor, -1 once closed. */
+int nlpy_fileno(nlpy_sock *s);
+/** NL_AF_INET or NL_AF_INET6 (valid after close too). */
+int nlpy_family(nlpy_sock *s);
+/** NLPY_SOCK_STREAM or NLPY_SOCK_DGRAM (valid after close too). */
+int nlpy_type(nlpy_sock *s);
+
+/** Make an endpoint from a host and port for a socket of the given family (a name is
+ *  resolved; IPv4-only for AF_INET, IPv6 for AF_INET6 as the stdlib does). Blocks in the
+ *  resolver for names. @return 0, NL_EBADPORT, NL_EBADADDR or an NL_EAI_* code. */
+nlpy_rc nlpy_endpoint(nl_endpoint *out, int family, const char *host, int port,
+                      unsigned scope_id);
+
+/** Bind to host:port (see nlpy_endpoint()); the library's bind errors. */
+nlpy_rc nlpy_bind(nlpy_sock *s, const char *host, int port, unsigned scope_id);
+/** Listen (TCP); NL_ENOTSUP for a UDP socket, as listen(2) says (EOPNOTSUPP). */
+nlpy_rc nlpy_listen(nlpy_sock *s, int backlog);
+/** Accept one connection within timeout_ms. */
+nlpy_rc nlpy_accept(nlpy_sock *s, int timeout_ms, nlpy_sock **conn, nlpy_addr *peer);
+/** Connect within timeout_ms. TCP: on NL_ETIMEDOUT the handshake goes on (see
+ *  nlpy_connect_wait); NL_EINPROGRESS for timeout 0. UDP: records the peer. */
+nlpy_rc nlpy_connect(nlpy_sock *s, const char *host, int port, unsigned scope_id,
+                     int timeout_ms);
+/** Wait at most timeout_ms for a TCP handshake started by nlpy_connect() to be decided.
+ *  @return 0 connected; NL_ETIMEDOUT still going (also when a signal interrupted the wait, so
+ *  that Python can run its handlers); or the handshake's error (NL_ECONNREFUSED, ...). */
+nlpy_rc nlpy_connect_wait(nlpy_sock *s, int timeout_ms);
+
+/** Receive up to cap bytes into buf. TCP: 0 when the peer closed. UDP: a datagram larger than
+ *  cap is cut to cap bytes silently, as recv() does. Sender into from when not NULL (UDP; for
+ *  TCP from->ep stays unset). */
+nlpy_count nlpy_recv(nlpy_sock *s, void *buf, size_t cap, nlpy_addr *from, int timeout_ms);
+/** Send once (TCP: maybe partially; UDP: one datagram to the connected peer). */
+nlpy_count nlpy_send(nlpy_sock *s, const void *buf, size_t len, int timeout_ms);
+/** Send everything within timeout_ms. Returns len when done; the count sent so far (< len)
+ *  when the time ran out after some progress; otherwise the error. */
+nlpy_count nlpy_sendall(nlpy_sock *s, const void *buf, size_t len, int timeout_ms);
+/** Send one datagram to host:port (UDP); NL_EISCONN for a TCP socket, as the kernel says for
+ *  a connected one. */
+nlpy_count nlpy_sendto(nlpy_sock *s, const void *buf, size_t len, const char *host, int port,
+                       unsigned scope_id, int timeout_ms);
+
+/** Shut down NL_SHUT_RD, NL_SHUT_WR or NL_SHUT_RDWR; for UDP, whatever shutdown(2) says. */
+nlpy_rc nlpy_shutdown(nlpy_sock *s, int how);
+/** The local address (unbound: the wildcard and port 0). */
+nlpy_rc nlpy_getsockname(nlpy_sock *s, nlpy_addr *out);
+/** The peer's address; NL_ENOTCONN when not connected. */
+nlpy_rc nlpy_getpeername(nlpy_sock *s, nlpy_addr *out);
+
+/* Socket options: plain setsockopt()/getsockopt() on the handle's descriptor, errors as the
+ * kernel gives them (NL_ENOPROTOOPT, NL_EINVAL, ...). */
+nlpy_rc nlpy_setsockopt_int(nlpy_sock *s, int level, int name, int value);
+nlpy_rc nlpy_setsockopt_buf(nlpy_sock *s, int level, int name, const void *buf, size_t len);
+nlpy_rc nlpy_getsockopt_int(nlpy_sock *s, int level, int name, int *value);
+/** Read an option's raw bytes into buf; returns the length the kernel gave. */
+nlpy_count nlpy_getsockopt_buf(nlpy_sock *s, int level, int name, void *buf, size_t cap);
+
+#endif /* NLPY_H */
