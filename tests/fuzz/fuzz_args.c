@@ -9,7 +9,7 @@
  *                       fails with ENOENT except "good.key" and "raw.key", served from memory.
  *
  * The programs' first network call (nl_udp_open, nl_udp_open_bound, nl_tcp_listen,
- * nl_tcp_connect, nl_chat_session_open) is wrapped at link time (-Wl,--wrap): the wrapper
+ * nl_tcp_connect, nl_chat_session_open, nl_tcp_server_open) is wrapped at link time (-Wl,--wrap): the wrapper
  * checks what validation let through and fails with NL_EACCES, so a server never reaches its
  * endless loop and nothing is sent anywhere. getaddrinfo() is wrapped to add AI_NUMERICHOST, so
  * a host name in the input is "not found" instead of a DNS query. Everything before the first
@@ -44,6 +44,7 @@ int tcp_server_main(int argc, char **argv);
 int tcp_client_main(int argc, char **argv);
 int chat_main(int argc, char **argv);
 int demo_main(int argc, char **argv);
+int echo_server_main(int argc, char **argv);
 _Noreturn void fuzz_exit(int code);
 int fuzz_open(const char *path, int flags, ...);
 
@@ -58,6 +59,8 @@ int __wrap_nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog,
 int __wrap_nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_ms,
                           const nl_opts *opts);
 int __wrap_nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts);
+int __wrap_nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
+                              const nl_tcp_server_config *cfg);
 
 static const struct {
     const char *name;
@@ -66,6 +69,7 @@ static const struct {
     {"netlab-udp-server", udp_server_main}, {"netlab-udp-client", udp_client_main},
     {"netlab-tcp-server", tcp_server_main}, {"netlab-tcp-client", tcp_client_main},
     {"netlab-chat", chat_main},             {"netlab-demo", demo_main},
+    {"netlab-echo-server", echo_server_main},
 };
 
 static jmp_buf exit_jump;
@@ -135,6 +139,15 @@ int __wrap_nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts)
     int ok = opts != NULL && valid_ep(&opts->bind) &&
              (opts->peer.family == 0 || (valid_ep(&opts->peer) && opts->peer.port != 0)) &&
              (opts->name == NULL || strlen(opts->name) <= NL_CHAT_NAME_MAX);
+    *out = NULL;
+    return refuse(ok);
+}
+
+int __wrap_nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
+                              const nl_tcp_server_config *cfg)
+{
+    int ok = cfg != NULL && valid_ep(local) && cfg->idle_timeout_ms >= 0 &&
+             cfg->max_queued <= ((size_t)1 << 30);
     *out = NULL;
     return refuse(ok);
 }
