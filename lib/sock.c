@@ -66,7 +66,8 @@ int64_t nl__deadline(int timeout_ms)
  * NL_ETIMEDOUT when the deadline passed. */
 int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
 {
-    struct pollfd pfd = {.fd = s->fd, .events = events | (events & POLLIN ? POLLRDHUP : 0)};
+    struct pollfd pfd = {.fd = s->fd,
+                         .events = (short)(events | (events & POLLIN ? POLLRDHUP : 0))};
     int timeout, rc;
 
     for (;;) {
