@@ -92,6 +92,19 @@ int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
     }
 }
 
+/* The "not ready yet" branch that every call with a timeout shares: NL_EAGAIN for timeout 0;
+ * otherwise start the deadline the first time (so a call that never waits never reads the
+ * clock) and wait. *deadline starts as NL__DEADLINE_UNSET and is kept across the caller's
+ * retries, so the timeout covers the whole call. Returns what nl__sock_wait() returns. */
+int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *deadline)
+{
+    if (timeout_ms == 0)
+        return NL_EAGAIN;
+    if (*deadline == NL__DEADLINE_UNSET)
+        *deadline = nl__deadline(timeout_ms);
+    return nl__sock_wait(s, events, *deadline);
+}
+
 static const char *family_name(int family)
 {
     return family == AF_INET6 ? "AF_INET6" : "AF_INET";
