@@ -74,7 +74,7 @@ ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint
     if (to != NULL && (salen = nl__ep_to_sockaddr(to, u->s.family, &sa)) == 0)
         return NL_EAFNOSUPPORT;
     if (NL__TRACING(&u->s) && (to == NULL || nl_endpoint_format(to, text, sizeof text) < 0))
-        snprintf(text, sizeof text, "connected peer"); /* formatted only when someone looks */
+        (void)snprintf(text, sizeof text, "connected peer"); /* formatted only when someone looks */
     for (;;) {
         n = sendto(u->s.fd, buf, len, flags, to ? &sa.sa : NULL, salen);
         err = errno;
