@@ -598,7 +598,7 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
 # ---- libnetlab's own classes ------------------------------------------------------------------
 
 def nl_err_name(code):
-    """The name of a libnetlab code, e.g. nl_err_name(NL_EPEERLOST) == 'EPEERLOST'."""
+    """The name of a libnetlab code, e.g. nl_err_name(NL_EPEERLOST) == 'NL_EPEERLOST'."""
     return _netlab.err_name(code)
 
 

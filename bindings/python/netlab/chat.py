@@ -110,6 +110,7 @@ class ChatSession:
                  keepalive_ms=None, peer_lost_ms=None, leave_timeout_ms=None, family=None):
         self._h = None
         self._done = False
+        self._final = None
         self._family = _util.family_of(bind) if family is None else family
         bhost, bport, bscope = _util.split(bind, self._family, "bind")
         phost, pport, pscope = (None, 0, 0) if peer is None else \
@@ -143,6 +144,9 @@ class ChatSession:
         """Close at once, without telling the peer (leave() first for that). Twice is fine.
         A thread waiting for events is woken and gets OSError(EBADF)."""
         if self._h is not None and not self._closed:
+            # Remember how it ended: a thread still iterating then just stops (see poll),
+            # and status stays readable.
+            self._final = self.status
             self._closed = True
             _netlab.chat_close(self._h)
 
@@ -217,10 +221,12 @@ class ChatSession:
                 slice_ms = 0 if left <= 0 else min(_util.ms(left), _util.SLICE_MS)
             try:
                 raw = _netlab.chat_step(self._h, slice_ms)
-            except OSError as e:
-                if self._closed:
+            except OSError:
+                # Closed by close() while the session was still going: an error for whoever
+                # waits. Otherwise the session is over (another thread took the CLOSED event,
+                # e.g. the with statement's exit): the iteration just ends.
+                if self._closed and self._final is None:
                     raise
-                # NL_ECLOSED (EBADF): another thread already took the CLOSED event.
                 self._done = True
                 return []
             if raw or slice_ms == 0:
@@ -233,7 +239,9 @@ class ChatSession:
 
     def events(self, timeout=None):
         """Yield events as they come, until the CLOSED event (included). With a timeout,
-        stop early when no event came for that many seconds."""
+        stop early when no event came for that many seconds. When another thread took the
+        CLOSED event (the with statement's exit does), or closed a session that was over, the
+        iteration ends without it; close() of a session still going raises OSError(EBADF)."""
         while not self._done:
             batch = self.poll(timeout)
             if not batch and timeout is not None:
@@ -261,6 +269,8 @@ class ChatSession:
         """None while the session is open; then its outcome: 0 for an agreed end (either
         side left and both know it), or a negative libnetlab code (netlab.NL_EPEERLOST when
         the peer vanished or never confirmed our leaving; see netlab.nl_err_name)."""
+        if self._closed and self._final is not None:
+            return self._final
         st = _netlab.chat_status(self._h)
         return None if st == _netlab.NL_EAGAIN else st
 
