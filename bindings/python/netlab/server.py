@@ -76,21 +76,31 @@ class EchoServer:
             self._run()
             return
         failure = []
+        finished = _threading.Event()
 
         def run():
             try:
                 self._run()
             except BaseException as e:  # handed to the main thread below
                 failure.append(e)
+            finally:
+                finished.set()
 
+        # The main thread waits on an Event, not in Thread.join(): a join() interrupted by a
+        # signal can leave the thread looking finished while it still runs (CPython 3.11).
         worker = _threading.Thread(target=run, name="netlab-echo-server", daemon=True)
-        worker.start()
         try:
-            while worker.is_alive():
-                worker.join(_util.SLICE_MS / 1000)
-        except BaseException:
+            # start() waits for the thread to begin, and a signal handler may raise there
+            # too, after the serving has begun: so it is inside the try.
+            worker.start()
+            while not finished.wait(_util.SLICE_MS / 1000):
+                pass  # pending signal handlers run here
+        except BaseException as e:
             self.stop()
-            worker.join()
+            # Unless the thread could not be started at all (RuntimeError from start()), it
+            # runs: wait until it has returned (at once, since stop() is pending).
+            if not (isinstance(e, RuntimeError) and worker.ident is None):
+                finished.wait()
             raise
         if failure:
             raise failure[0]
