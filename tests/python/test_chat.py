@@ -382,3 +382,30 @@ def test_against_the_netlab_chat_program(chat_program):
     assert a.status == 0
     assert p.wait(TIMEOUT) == 0  # the program learnt that the chat is over
     a.close()
+
+
+def test_example_chat_session(procs):
+    """examples/python/chat_session.py, two of them as in two terminals: one waits, the other
+    calls; lines typed on one side appear on the other; 'q' ends both with status 0."""
+    from conftest import EXAMPLES
+    example = EXAMPLES / "chat_session.py"
+    a = procs([example, "--bind", "127.0.0.1:0", "--name", "甲"])
+    line = a.line()
+    assert line.startswith("listening on 127.0.0.1:")
+    port = line.strip().rsplit(":", 1)[1]
+    b = procs([example, "--bind", "127.0.0.1:0", "--peer", f"127.0.0.1:{port}", "--name", "乙"])
+    assert b.line().startswith("listening on ")
+    assert a.line().startswith("*** 乙 joined from 127.0.0.1:")
+    assert b.line() == f"*** 甲 joined from 127.0.0.1:{port}\n"
+    b.write("你好，甲\n")
+    assert a.line() == "> 你好，甲\n"
+    a.write("你好，乙\n")
+    assert b.line() == "> 你好，乙\n"
+    b.write("q\n")
+    assert b.line() == "*** chat over (agreed)\n"
+    assert a.line() == "*** the peer left; press Enter\n"
+    assert a.line() == "*** chat over (agreed)\n"
+    a.write("\n")
+    assert b.wait() == 0
+    assert a.wait() == 0
+    assert a.line() == "dropped datagrams: 0\n"
