@@ -29,6 +29,22 @@ def serve_in_thread(srv):
     return t, failure
 
 
+def longest_stalls(seconds=1.0):
+    """Pure-Python work for a while; the stalls between iterations longer than 150 ms. If a
+    thread waiting in netlab held the GIL, this thread would stall for whole wait slices
+    (200 ms); with the GIL released there are none (one is tolerated for a loaded machine)."""
+    stalls = []
+    end = time.monotonic() + seconds
+    last = time.monotonic()
+    while last < end:
+        sum(range(200))
+        now = time.monotonic()
+        if now - last > 0.15:
+            stalls.append(now - last)
+        last = now
+    return stalls
+
+
 def echo_client(address, seed, size, results):
     """Send size bytes in uneven writes while reading the echo; keep its digest."""
     data = hashlib.shake_256(b"%d" % seed).digest(size)
@@ -75,6 +91,16 @@ def test_fifty_threaded_clients_every_byte_back_and_stop_from_another_thread():
     srv.close()  # twice is fine
     with pytest.raises(OSError):
         srv.serve_forever()
+
+
+def test_serving_releases_the_gil():
+    with netlab.EchoServer(("127.0.0.1", 0)) as srv:
+        t, failure = serve_in_thread(srv)
+        stalls = longest_stalls()
+        assert t.is_alive()
+        assert len(stalls) <= 1, f"main thread stalled {len(stalls)} times: {stalls}"
+    t.join(TIMEOUT)
+    assert not t.is_alive() and failure == []
 
 
 def test_stats_only_while_not_serving():
