@@ -454,3 +454,27 @@ def test_one_thread_two_sessions_with_selectors():
     sel.close()
     a.close()
     b.close()
+
+
+def test_descriptors_are_given_back():
+    """Sessions (socket + wake-up pipe) and servers give their descriptors back, whether closed
+    explicitly or by the garbage collector."""
+    import gc
+    import warnings
+    fds = len(os.listdir("/proc/self/fd"))
+    for i in range(200):
+        a = netlab.ChatSession(bind=("127.0.0.1", 0))
+        b = netlab.ChatSession(bind=("127.0.0.1", 0), peer=a.local_address, plain=bool(i % 2))
+        b.send("x")
+        a.poll(0)
+        a.close()
+        if i % 3:
+            b.close()
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                del b
+                gc.collect()
+        with netlab.EchoServer(("127.0.0.1", 0)):
+            pass
+    assert len(os.listdir("/proc/self/fd")) == fds
