@@ -22,10 +22,17 @@ struct nlpy_chat {
     int closing;        /* close() was called                                      */
 };
 
+/* Free the session and the wake-up pipe: close() gives back every descriptor at once (or,
+ * with calls in flight, when the last one leaves), as a socket's close() does. */
 static void close_session(nlpy_chat *c)
 {
     nl_chat_session_close(c->s);
     c->s = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (c->wake[i] >= 0)
+            close(c->wake[i]);
+        c->wake[i] = -1;
+    }
 }
 
 static int enter(nlpy_chat *c)
@@ -142,8 +149,6 @@ void nlpy_chat_free(nlpy_chat *c)
     if (c == NULL)
         return;
     close_session(c);
-    close(c->wake[0]);
-    close(c->wake[1]);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
