@@ -41,8 +41,9 @@ def recv_all(sock, n, bufsize):
 
 class Watchdog:
     """If this thread cannot run within the time (because another thread holds the GIL while
-    it waits in C), a C-level timer that needs no GIL dumps the stacks and ends the process:
-    the test fails quickly instead of hanging."""
+    it waits in C), a C-level timer that needs no GIL dumps the stacks and ends the process
+    with status 1: the run fails quickly instead of hanging (pytest's capture loses the dump
+    with the process; run pytest with -s to see it)."""
 
     def __init__(self, seconds=30):
         self.seconds = seconds
