@@ -23,6 +23,7 @@ others call send(), leave(), stats() or close() (which wakes the waiting thread)
 """
 import dataclasses as _dataclasses
 import enum as _enum
+import errno as _errno
 import time as _time
 import typing as _typing
 import warnings as _warnings
@@ -221,11 +222,11 @@ class ChatSession:
                 slice_ms = 0 if left <= 0 else min(_util.ms(left), _util.SLICE_MS)
             try:
                 raw = _netlab.chat_step(self._h, slice_ms)
-            except OSError:
-                # Closed by close() while the session was still going: an error for whoever
-                # waits. Otherwise the session is over (another thread took the CLOSED event,
-                # e.g. the with statement's exit): the iteration just ends.
-                if self._closed and self._final is None:
+            except OSError as e:
+                # EBADF: the session is over (another thread took the CLOSED event, e.g. the
+                # with statement's exit), and the iteration just ends; or close() came while
+                # it was still going, an error for whoever waits. Other errors are errors.
+                if e.errno != _errno.EBADF or (self._closed and self._final is None):
                     raise
                 self._done = True
                 return []
