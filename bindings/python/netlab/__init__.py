@@ -17,6 +17,10 @@ seconds) and the standard exception classes with ``errno`` and ``strerror`` set
 closed socket, ``OverflowError`` for a port outside 0-65535, ``TypeError`` for ``str`` where
 bytes are needed, ``netlab.gaierror`` for resolver failures).
 
+Beyond the stdlib: ``netlab.ChatSession`` (the course's chat session: events, send, leave,
+drop counters), ``netlab.EchoServer`` (the concurrent echo server) and, on datagram sockets,
+``recvmmsg()``/``sendmmsg()`` (many datagrams per system call); see bindings/python/README.md.
+
 Under it is libnetlab's C API (nl_udp, nl_tcp), reached through the private SWIG extension
 ``netlab._netlab``. Blocking calls release the GIL, so one thread can wait in ``recvfrom``
 while another sends. Known differences from the standard library are listed in
