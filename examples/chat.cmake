@@ -10,3 +10,6 @@ if(TARGET netlab::netlab)
   target_link_libraries(netlab-chat PRIVATE netlab::netlab PkgConfig::LIBEDIT)
 endif()
 install(TARGETS netlab-chat RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Installed, it finds the library next to it like the course programs (found by the multi-host
+# test, which runs the installed programs: without this it failed to load libnetlab.so.0).
+set_target_properties(netlab-chat PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")

@@ -53,6 +53,8 @@ int main(int argc, char **argv)
     }
     nl_endpoint server;
     int rc = nl_endpoint_from_host(&server, args[0], nl_endpoint_parse_port(args[1]), 0);
+    if (rc == 0 && server.port == 0) /* nobody listens on port 0: a typo, found by fuzzing */
+        rc = NL_EBADPORT;
     if (rc < 0) {
         fprintf(stderr, "netlab-tcp-client: '%s' port '%s': %s\n", args[0], args[1], nl_strerror(rc));
         return 2;

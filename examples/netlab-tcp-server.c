@@ -1,9 +1,11 @@
 /* netlab-tcp-server: the course's TCP echo server (TCP应用流程, 服务端).
  * Listens on 0.0.0.0:9000 and sends every byte a client sends straight back.
  * Build it on its own: cc netlab-tcp-server.c $(pkg-config --cflags --libs netlab) */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <netlab.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define USAGE "usage: netlab-tcp-server [--host H] [--port P] [--trace]"
 
@@ -70,7 +72,11 @@ int main(int argc, char **argv)
         char who[NL_ENDPOINT_STRLEN];
         if ((rc = nl_tcp_accept(sd, &cli, &addr, -1)) < 0) {
             fprintf(stderr, "netlab-tcp-server: accept: %s\n", nl_strerror(rc));
-            continue; /* e.g. out of descriptors: the client stays queued; keep serving */
+            /* Out of descriptors, the client stays queued and accept() would fail again at
+             * once, forever: pause a moment instead of spinning until one is free again. */
+            if (rc == NL_EMFILE || rc == NL_ENFILE)
+                nanosleep(&(struct timespec){0, 100 * 1000000}, NULL);
+            continue;
         }
         nl_endpoint_format(&addr, who, sizeof who);
         printf("%s connected\n", who);

@@ -50,7 +50,7 @@ void nl__chat_ftrace(nl_chat_session *s, const char *what, const char *fmt, ...)
     if (s->trace == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    (void)vsnprintf(args, sizeof args, fmt, ap); /* a cut trace line is still useful */
     va_end(ap);
     ev.call = what;
     ev.fd = nl_udp_fd(s->udp);

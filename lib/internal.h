@@ -43,6 +43,8 @@ int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms);
 int nl__sock_local(const nl__sock *s, nl_endpoint *out);
 #define NL__READ_SHUT 1 /* nl__sock_wait(): ready, but only because reading is shut down */
 int nl__sock_wait(const nl__sock *s, short events, int64_t deadline_ms);
+#define NL__DEADLINE_UNSET (-2) /* nl__sock_await(): no deadline computed yet */
+int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *deadline);
 int64_t nl__deadline(int timeout_ms);
 void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -23,7 +23,7 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
     if (s->trace == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    (void)vsnprintf(args, sizeof args, fmt, ap); /* a cut trace line is still useful */
     va_end(ap);
     ev.call = call;
     ev.fd = s->fd;
@@ -66,7 +66,8 @@ int64_t nl__deadline(int timeout_ms)
  * NL_ETIMEDOUT when the deadline passed. */
 int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
 {
-    struct pollfd pfd = {.fd = s->fd, .events = events | (events & POLLIN ? POLLRDHUP : 0)};
+    struct pollfd pfd = {.fd = s->fd,
+                         .events = (short)(events | (events & POLLIN ? POLLRDHUP : 0))};
     int timeout, rc;
 
     for (;;) {
@@ -89,6 +90,19 @@ int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
         if (errno != EINTR)
             return nl__err(errno);
     }
+}
+
+/* The "not ready yet" branch that every call with a timeout shares: NL_EAGAIN for timeout 0;
+ * otherwise start the deadline the first time (so a call that never waits never reads the
+ * clock) and wait. *deadline starts as NL__DEADLINE_UNSET and is kept across the caller's
+ * retries, so the timeout covers the whole call. Returns what nl__sock_wait() returns. */
+int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *deadline)
+{
+    if (timeout_ms == 0)
+        return NL_EAGAIN;
+    if (*deadline == NL__DEADLINE_UNSET)
+        *deadline = nl__deadline(timeout_ms);
+    return nl__sock_wait(s, events, *deadline);
 }
 
 static const char *family_name(int family)
@@ -230,7 +244,7 @@ int nl_trace_format(const nl_trace_event *ev, char *buf, size_t size)
     /* "call(fd, args) = result", leaving out the fd before socket() has made one. */
     args = ev->args != NULL ? ev->args : "";
     if (ev->fd >= 0)
-        snprintf(fd, sizeof fd, "%d", ev->fd);
+        (void)snprintf(fd, sizeof fd, "%d", ev->fd); /* an int always fits in 16 bytes */
     sep = ev->fd >= 0 && *args ? ", " : "";
     if (ev->result < 0)
         n = snprintf(buf, size, "%s(%s%s%s) = %ld %s (%s)", ev->call, fd, sep, args, ev->result,

@@ -88,8 +88,8 @@ static int accept_skips(int err)
 
 int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout_ms)
 {
-    char text[NL_ENDPOINT_STRLEN] = "";
-    int64_t deadline = nl__deadline(timeout_ms);
+    char text[NL_ENDPOINT_STRLEN];
+    int64_t deadline = NL__DEADLINE_UNSET;
     nl__sockaddr sa;
     socklen_t salen;
     int fd, err, rc;
@@ -104,6 +104,7 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
         err = errno;
         if (NL__TRACING(&listener->s)) {
             nl_endpoint ep;
+            text[0] = '\0';
             if (fd >= 0 && nl__ep_from_sockaddr(&ep, &sa.sa, salen) == 0)
                 nl_endpoint_format(&ep, text, sizeof text);
             nl__trace_call(&listener->s, "accept", fd, err, "%s%s", fd >= 0 ? "<- " : "", text);
@@ -114,9 +115,7 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
-        if (timeout_ms == 0)
-            return NL_EAGAIN;
-        if ((rc = nl__sock_wait(&listener->s, POLLIN, deadline)) < 0)
+        if ((rc = nl__sock_await(&listener->s, POLLIN, timeout_ms, &deadline)) < 0)
             return rc;
     }
     if ((rc = tcp_new(out)) < 0) {
@@ -226,18 +225,14 @@ static ssize_t send_once(nl_tcp *t, const char *buf, size_t len, int timeout_ms,
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
-        if (timeout_ms == 0)
-            return NL_EAGAIN;
-        if (*deadline == -2)
-            *deadline = nl__deadline(timeout_ms);
-        if ((err = nl__sock_wait(&t->s, POLLOUT, *deadline)) < 0)
+        if ((err = nl__sock_await(&t->s, POLLOUT, timeout_ms, deadline)) < 0)
             return err;
     }
 }
 
 ssize_t nl_tcp_send(nl_tcp *t, const void *buf, size_t len, int timeout_ms)
 {
-    int64_t deadline = -2;
+    int64_t deadline = NL__DEADLINE_UNSET;
 
     if (check_conn(t) < 0 || (buf == NULL && len > 0))
         return NL_EINVAL;
@@ -273,7 +268,7 @@ int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *sent, int ti
 {
     size_t mss = 0, want;
     const char *p = buf;
-    int64_t deadline = -2;
+    int64_t deadline = NL__DEADLINE_UNSET;
     size_t done = 0;
     ssize_t n = 0;
 
@@ -300,7 +295,7 @@ int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *sent, int ti
 ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms)
 {
     int flags = timeout_ms >= 0 ? MSG_DONTWAIT : 0;
-    int64_t deadline = -2;
+    int64_t deadline = NL__DEADLINE_UNSET;
     ssize_t n;
     int err;
 
@@ -318,11 +313,7 @@ ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms)
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
-        if (timeout_ms == 0)
-            return NL_EAGAIN;
-        if (deadline == -2)
-            deadline = nl__deadline(timeout_ms);
-        if ((err = nl__sock_wait(&t->s, POLLIN, deadline)) < 0)
+        if ((err = nl__sock_await(&t->s, POLLIN, timeout_ms, &deadline)) < 0)
             return err;
     }
 }

@@ -1,6 +1,7 @@
 /* UDP sockets. The descriptor stays in blocking mode so that a call with timeout -1 costs
  * exactly one system call, as raw code would; timeouts >= 0 use MSG_DONTWAIT and poll(). */
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -57,23 +58,12 @@ int nl_udp_connect(nl_udp *u, const nl_endpoint *peer)
     return u == NULL ? NL_EINVAL : nl__sock_connect(&u->s, peer, 0);
 }
 
-/* Decide whether a call that found the socket not ready should wait, and wait.
- * Returns 0 to try again, or the code to return. */
-static int wait_ready(const nl__sock *s, short events, int timeout_ms, int64_t *deadline)
-{
-    if (timeout_ms == 0)
-        return NL_EAGAIN;
-    if (*deadline == -2)
-        *deadline = nl__deadline(timeout_ms);
-    return nl__sock_wait(s, events, *deadline);
-}
-
 ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint *to,
                        int timeout_ms)
 {
-    char text[NL_ENDPOINT_STRLEN] = "connected peer";
+    char text[NL_ENDPOINT_STRLEN];
     int flags = MSG_NOSIGNAL | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
-    int64_t deadline = -2;
+    int64_t deadline = NL__DEADLINE_UNSET;
     nl__sockaddr sa;
     socklen_t salen = 0;
     ssize_t n;
@@ -83,8 +73,8 @@ ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint
         return NL_EINVAL;
     if (to != NULL && (salen = nl__ep_to_sockaddr(to, u->s.family, &sa)) == 0)
         return NL_EAFNOSUPPORT;
-    if (to != NULL && NL__TRACING(&u->s))
-        nl_endpoint_format(to, text, sizeof text);
+    if (NL__TRACING(&u->s) && (to == NULL || nl_endpoint_format(to, text, sizeof text) < 0))
+        (void)snprintf(text, sizeof text, "connected peer"); /* formatted only when someone looks */
     for (;;) {
         n = sendto(u->s.fd, buf, len, flags, to ? &sa.sa : NULL, salen);
         err = errno;
@@ -95,17 +85,17 @@ ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
-        if ((err = wait_ready(&u->s, POLLOUT, timeout_ms, &deadline)) < 0)
+        if ((err = nl__sock_await(&u->s, POLLOUT, timeout_ms, &deadline)) < 0)
             return err;
     }
 }
 
 ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, int timeout_ms)
 {
-    char text[NL_ENDPOINT_STRLEN] = "";
+    char text[NL_ENDPOINT_STRLEN];
     /* MSG_TRUNC makes Linux return the datagram's real length, so truncation is detected. */
     int flags = MSG_TRUNC | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
-    int64_t deadline = -2;
+    int64_t deadline = NL__DEADLINE_UNSET;
     nl__sockaddr sa;
     socklen_t salen;
     ssize_t n;
@@ -119,6 +109,7 @@ ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, in
         err = errno;
         if (NL__TRACING(&u->s)) {
             nl_endpoint ep;
+            text[0] = '\0';
             if (n >= 0 && nl__ep_from_sockaddr(&ep, &sa.sa, salen) == 0)
                 nl_endpoint_format(&ep, text, sizeof text);
             nl__trace_call(&u->s, "recvfrom", (long)n, err, "%zu%s%s", cap, n >= 0 ? " <- " : "",
@@ -132,7 +123,7 @@ ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, in
             return nl__err(err);
         if (read_shut) /* shut down and drained: waiting again would only spin */
             return NL_EOF;
-        if ((err = wait_ready(&u->s, POLLIN, timeout_ms, &deadline)) < 0)
+        if ((err = nl__sock_await(&u->s, POLLIN, timeout_ms, &deadline)) < 0)
             return err;
         read_shut = err == NL__READ_SHUT;
     }

@@ -14,16 +14,6 @@ typedef union batch_addr {
     struct sockaddr_in6 in6;
 } batch_addr;
 
-/* Wait for the first datagram or for room, following the timeout rules. 0 = try again. */
-static int batch_wait(const nl__sock *s, short events, int timeout_ms, int64_t *deadline)
-{
-    if (timeout_ms == 0)
-        return NL_EAGAIN;
-    if (*deadline == -2)
-        *deadline = nl__deadline(timeout_ms);
-    return nl__sock_wait(s, events, *deadline);
-}
-
 #ifdef __linux__
 /* One recvmmsg() over msgs[0..n-1]; n <= NL_UDP_BATCH_MAX. wait: block for the first. */
 static int recv_chunk(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
@@ -51,6 +41,10 @@ static int recv_chunk(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
     if (r < 0)
         return nl__err(errno);
     for (i = 0; i < (size_t)r; i++) {
+        /* No sender and no bytes: the receive side is shut down (a real datagram, even an
+         * empty one, always has a sender). End the batch there. */
+        if (mm[i].msg_hdr.msg_namelen == 0 && mm[i].msg_len == 0)
+            return i > 0 ? (int)i : NL_EOF;
         msgs[i].flags = mm[i].msg_hdr.msg_flags & MSG_TRUNC ? NL_UDP_MSG_TRUNC : 0;
         msgs[i].len = mm[i].msg_len > msgs[i].cap ? msgs[i].cap : mm[i].msg_len;
         if (nl__ep_from_sockaddr(&msgs[i].peer, &addr[i].sa, mm[i].msg_hdr.msg_namelen) < 0)
@@ -145,9 +139,9 @@ static int send_chunk(const nl__sock *s, const nl_udp_msg *msgs, size_t n, int w
 ssize_t nl_udp_recv_batch(nl_udp *u, nl_udp_msg *msgs, size_t count, int timeout_ms)
 {
     const nl__sock *s;
-    int64_t deadline = -2;
+    int64_t deadline = NL__DEADLINE_UNSET;
     size_t done = 0, i;
-    int r;
+    int r, read_shut = 0;
 
     if (u == NULL || (msgs == NULL && count > 0))
         return NL_EINVAL;
@@ -161,8 +155,11 @@ ssize_t nl_udp_recv_batch(nl_udp *u, nl_udp_msg *msgs, size_t count, int timeout
          * other timeouts poll first, as the single-datagram calls do. */
         r = recv_chunk(s, msgs + done, n, done == 0 && timeout_ms < 0);
         if (r == NL_EAGAIN && done == 0) {
-            if ((r = batch_wait(s, POLLIN, timeout_ms, &deadline)) < 0)
+            if (read_shut) /* shut down and drained: see nl_udp_recv_from() */
+                return NL_EOF;
+            if ((r = nl__sock_await(s, POLLIN, timeout_ms, &deadline)) < 0)
                 return r;
+            read_shut = r == NL__READ_SHUT;
             continue;
         }
         if (r < 0)
@@ -177,7 +174,7 @@ ssize_t nl_udp_recv_batch(nl_udp *u, nl_udp_msg *msgs, size_t count, int timeout
 ssize_t nl_udp_send_batch(nl_udp *u, const nl_udp_msg *msgs, size_t count, int timeout_ms)
 {
     const nl__sock *s;
-    int64_t deadline = -2;
+    int64_t deadline = NL__DEADLINE_UNSET;
     size_t done = 0, i;
     int r;
 
@@ -194,7 +191,7 @@ ssize_t nl_udp_send_batch(nl_udp *u, const nl_udp_msg *msgs, size_t count, int t
          * not only the first. Waiting for room is poll()'s job, before the first one. */
         r = send_chunk(s, msgs + done, n, 0);
         if (r == NL_EAGAIN && done == 0) {
-            if ((r = batch_wait(s, POLLOUT, timeout_ms, &deadline)) < 0)
+            if ((r = nl__sock_await(s, POLLOUT, timeout_ms, &deadline)) < 0)
                 return r;
             continue;
         }

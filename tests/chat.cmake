@@ -54,6 +54,6 @@ if(NETLAB_BUILD_FUZZ)
   # A copy of the corpus, so that the run's discoveries do not land in the source tree.
   add_test(NAME fuzz.frame
     COMMAND ${CMAKE_COMMAND} -E env sh -c
-      "rm -rf corpus-frame && cp -r ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus/frame corpus-frame && $<TARGET_FILE:fuzz_frame> -max_total_time=20 -timeout=5 corpus-frame")
+      "rm -rf corpus-frame && cp -r ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus/frame corpus-frame && $<TARGET_FILE:fuzz_frame> -max_total_time=30 -timeout=5 corpus-frame")
   set_tests_properties(fuzz.frame PROPERTIES LABELS "fuzz;chat" TIMEOUT 90)
 endif()

@@ -8,18 +8,23 @@ Every fenced code block in a tutorial must follow a marker comment on the line j
   <!-- include: PATH function NAME -->              a C function with the comment above it
   <!-- include: PATH function NAME from "TEXT" -->  that function from the first line with TEXT
   <!-- output: COMMAND -->                          the block is what COMMAND prints
-  <!-- session -->  or  <!-- session: ports 9000 -->
+  <!-- session -->  or  <!-- session: ports 9000 9001 -->  or  <!-- session: netns ports 9000 -->
       a terminal transcript: lines "$ CMD" are commands (a trailing " &" runs a server in the
       background), the other lines are what the terminal shows. Each listed port is replaced by
-      a free one when the commands run, and background servers are awaited until their port is
-      bound, then ended and reaped by PID once the output is complete.
+      a free one when the commands run; each background server is awaited until one more of
+      the listed ports is bound than before it started; its standard input stays open (like a
+      terminal nobody types in) until it is ended and reaped by PID once the output is complete.
+      With "netns" the whole session runs in a network namespace of its own (loopback only; it
+      needs CAP_SYS_ADMIN) and the ports keep their numbers: for programs, such as the notes'
+      Python ones, whose port is written in their code.
 
 --check compares; --update rewrites the blocks that differ. Output is compared after the port
 numbers that follow an IP address (other than the listed ones) and the durations of traced
 poll() calls are normalised, since the OS picks ephemeral ports anew on every run and a wait
 lasts what is left of its timeout. With two tutorials, --check also requires that they
 have the same structure: heading levels, marker comments and code blocks, in the same order.
-Paths are relative to the repository root; the programs are found through --bin-dir.
+Paths are relative to the repository root; the programs are found through --bin-dir, and
+"PYTHONPATH=build/bindings/python" in a command names the built Python package (--python-dir).
 """
 import argparse
 import difflib
@@ -37,6 +42,7 @@ MARKER = re.compile(r"^<!--\s*(include|output|session)\b:?\s*(.*?)\s*-->\s*$")
 COMMENT = re.compile(r"<!--.*?-->")
 FENCE = re.compile(r"^(```+)(.*)$")
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+PYTHONPATH_SHOWN = "PYTHONPATH=build/bindings/python"
 RUN_TIMEOUT = 20.0  # s: the longest any one command of a session may run
 READY_TIMEOUT = 5.0  # s: how long a background server may take to bind its port
 DRAIN_TIMEOUT = 5.0  # s: how long to wait for output still on its way from a server
@@ -142,11 +148,12 @@ def free_port():
     raise RuntimeError("no port free for both TCP and UDP")
 
 
-def port_bound(port):
-    """True once some socket is bound to port: a TCP listener or a UDP socket."""
+def port_bound(port, net="/proc/net"):
+    """True once some socket is bound to port: a TCP listener or a UDP socket. net is the
+    /proc directory of the network namespace to look in (/proc/PID/net for another one)."""
     for table, states in (("tcp", {"0A"}), ("tcp6", {"0A"}), ("udp", {"07"}), ("udp6", {"07"})):
         try:
-            with open(f"/proc/net/{table}") as f:
+            with open(f"{net}/{table}") as f:
                 rows = f.read().splitlines()[1:]
         except OSError:
             continue
@@ -165,7 +172,12 @@ def normalise(text, fixed):
     text = re.sub(r"(\d{1,3}(?:\.\d{1,3}){3}:|\]:|'[0-9A-Fa-f:.]+', )(\d+)\b", repl, text)
     # A traced poll() waits for what is left of a timeout: 5001 ms or 5000 ms, as the clock
     # happens to cross a millisecond boundary or not. Only the duration is normalised.
-    return re.sub(r"(\bpoll\(.*, )\d+( ms\))", r"\1<ms>\2", text)
+    text = re.sub(r"(\bpoll\(.*, )\d+( ms\))", r"\1<ms>\2", text)
+    # netlab-chat --stats: how many datagrams carried a chat depends on timing (a repeat after
+    # a timer on a busy machine), so those figures are normalised; messages and drops are not.
+    if "stats: datagrams in " in text:
+        text = re.sub(r"\b(datagrams in |, out |retransmits )\d+(?=,)", r"\1<n>", text)
+    return text
 
 
 def interleaves(expected, streams):
@@ -204,10 +216,11 @@ def stop(proc, chunks):
             continue
 
 
-def run_foreground(cmd, env):
+def run_foreground(argv, env):
     """Runs one command to its end and returns what it printed. Like a server, it runs in a
     process group of its own, so that a command that hangs is ended whole, pipeline and all."""
-    proc = subprocess.Popen(["sh", "-c", cmd], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+    cmd = argv[-1]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
@@ -220,16 +233,56 @@ def run_foreground(cmd, env):
                            + b"".join(chunks).decode(errors="replace"))
 
 
-def run_session(text, ports, bin_dir):
+class Netns:
+    """A network namespace of our own for one session: a holder process keeps it alive, the
+    commands join it with nsenter, and its loopback interface is brought up first."""
+
+    def __init__(self):
+        self.holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "read x"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                       start_new_session=True)
+        self.net = f"/proc/{self.holder.pid}/net"
+        deadline = time.monotonic() + READY_TIMEOUT
+        # unshare has entered the namespace once its net differs from ours (it exec'd sh).
+        while os.readlink(f"/proc/{self.holder.pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+            if self.holder.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("cannot create a network namespace (unshare --net)")
+            time.sleep(0.01)  # polling a condition, bounded by READY_TIMEOUT
+        up = subprocess.run(self.argv("ip link set lo up"), capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
+        if up.returncode != 0:
+            self.close()
+            raise RuntimeError("netns: ip link set lo up: " + up.stderr.strip())
+
+    def argv(self, cmd):
+        return ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", "sh", "-c", cmd]
+
+    def close(self):
+        try:
+            self.holder.stdin.close()  # its `read` sees end of input, and it exits
+            self.holder.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.holder.pid, signal.SIGKILL)
+            self.holder.wait()
+
+
+def run_session(text, ports, bin_dir, python_dir, netns=False):
     """Runs the commands of a transcript; returns (expected lines, [lines per stream])."""
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
                LC_ALL="C.UTF-8")
-    subst = {p: str(free_port()) for p in ports}
+    ns = Netns() if netns else None
+    net = ns.net if ns else "/proc/net"
+    subst = {p: p if netns else str(free_port()) for p in ports}
 
     def real(cmd):
         for doc, actual in subst.items():
             cmd = re.sub(r"\b" + doc + r"\b", actual, cmd)
-        return cmd
+        cmd = cmd.replace(PYTHONPATH_SHOWN, "PYTHONPATH=" + python_dir)
+        return ns.argv(cmd) if ns else ["sh", "-c", cmd]
+
+    def bound():
+        return sum(port_bound(int(p), net) for p in subst.values())
 
     expected, fg_out, servers = [], [], []
     try:
@@ -239,12 +292,13 @@ def run_session(text, ports, bin_dir):
                 continue
             cmd = line[2:]
             if cmd.endswith(" &"):
-                proc = subprocess.Popen(["sh", "-c", real(cmd[:-2])], cwd=ROOT, env=env,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                before = bound()
+                proc = subprocess.Popen(real(cmd[:-2]), cwd=ROOT, env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, start_new_session=True)
                 servers.append((proc, []))
                 deadline = time.monotonic() + READY_TIMEOUT
-                while not all(port_bound(int(p)) for p in subst.values()):
+                while subst and bound() <= before:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         stop(proc, servers[-1][1])
                         raise RuntimeError(f"server '{cmd}' did not bind its port: "
@@ -273,6 +327,8 @@ def run_session(text, ports, bin_dir):
     finally:
         for proc, chunks in servers:
             stop(proc, chunks)
+        if ns:
+            ns.close()
 
     def lines_of(data):
         text = data.decode("utf-8", errors="replace")
@@ -284,7 +340,7 @@ def run_session(text, ports, bin_dir):
     return expected, streams
 
 
-def check_block(b, path, bin_dir):
+def check_block(b, path, bin_dir, python_dir):
     """Checks one block; returns (error or None, replacement text or None)."""
     where = f"{path}:{b.start}"
     try:
@@ -299,11 +355,12 @@ def check_block(b, path, bin_dir):
         if b.kind == "output":
             text, ports = "$ " + b.arg + "\n" + b.text, []
         else:
-            m = re.fullmatch(r"(?:ports\s+([\d ]+))?", b.arg)
+            m = re.fullmatch(r"(netns\s*)?(?:ports\s+([\d ]+))?", b.arg)
             if not m:
                 return f"{where}: bad session marker '{b.arg}'", None
-            text, ports = b.text, (m.group(1) or "").split()
-        expected, streams = run_session(text, ports, bin_dir)
+            text, ports = b.text, (m.group(2) or "").split()
+        netns = b.kind == "session" and m.group(1) is not None
+        expected, streams = run_session(text, ports, bin_dir, python_dir, netns)
         fixed = set(ports)
         exp = [normalise(s, fixed) for s in expected]
         norm = [[normalise(s, fixed) for s in st] for st in streams]
@@ -321,7 +378,7 @@ def check_block(b, path, bin_dir):
         return f"{where}: {e}", None
 
 
-def process(path, bin_dir, update):
+def process(path, bin_dir, update, python_dir=None):
     """Checks (or updates) one tutorial; returns (errors, structure)."""
     with open(path, encoding="utf-8") as f:
         lines = f.readlines()
@@ -331,7 +388,8 @@ def process(path, bin_dir, update):
         if not os.path.exists(os.path.join(os.path.dirname(path), img)):
             errors.append(f"{path}: image {img} does not exist")
     for b in reversed(blocks):  # bottom up, so that earlier line numbers stay valid
-        err, new = check_block(b, path, bin_dir)
+        err, new = check_block(b, path, bin_dir,
+                               python_dir or os.path.join(ROOT, "build", "bindings", "python"))
         if err and update and new is not None:
             lines[b.start:b.end] = [new]
             print(f"{path}:{b.start}: updated", file=sys.stderr)
@@ -357,12 +415,14 @@ def main():
     mode.add_argument("--update", action="store_true", help="rewrite the blocks that differ")
     ap.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "examples"),
                     help="where the example programs are (default build/examples)")
+    ap.add_argument("--python-dir", default=os.path.join(ROOT, "build", "bindings", "python"),
+                    help="where the built Python package is (default build/bindings/python)")
     ap.add_argument("files", nargs="+", help="tutorials; two are compared for structure")
     args = ap.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
     errors, structures = [], []
     for path in args.files:
-        errs, st = process(path, bin_dir, args.update)
+        errs, st = process(path, bin_dir, args.update, os.path.abspath(args.python_dir))
         errors += errs
         structures.append((path, st))
     if len(structures) == 2:

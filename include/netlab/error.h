@@ -90,7 +90,7 @@ extern "C" {
 typedef enum nl_errno {
     NL_SUCCESS = 0,
 /** @cond INTERNAL */
-#define NL__ERRNO_ENUM(name, msg) NL_##name = -name,
+#define NL__ERRNO_ENUM(name, msg) NL_##name = -(name),
     NL_ERRNO_MAP(NL__ERRNO_ENUM)
 #undef NL__ERRNO_ENUM
 #define NL__OWN_ENUM(name, value, msg) NL_##name = (value),

@@ -55,8 +55,10 @@ typedef struct nl_tcp_server nl_tcp_server;
 /**
  * Called when a client has connected, before any of its data. Return 0 to keep it, or a
  * negative value to close it at once (on_close is not called for a refused client).
+ * @param srv   the server.
  * @param conn  the connection's id.
  * @param peer  the client's endpoint (valid during the call only).
+ * @param user  cfg.user.
  */
 typedef int (*nl_tcp_server_connect_fn)(nl_tcp_server *srv, int conn, const nl_endpoint *peer,
                                         void *user);
@@ -65,12 +67,20 @@ typedef int (*nl_tcp_server_connect_fn)(nl_tcp_server *srv, int conn, const nl_e
  * Called with each chunk of data read from a client. The data is in a buffer shared by all
  * connections and is valid during the call only; copy what you keep. Typically answers with
  * nl_tcp_server_send(). The chunks follow TCP's byte stream, not the client's writes.
+ * @param srv   the server.
+ * @param conn  the connection's id.
+ * @param data  the bytes read.
+ * @param len   how many (>= 1).
+ * @param user  cfg.user.
  */
 typedef void (*nl_tcp_server_data_fn)(nl_tcp_server *srv, int conn, const void *data, size_t len,
                                       void *user);
 
 /**
  * Called once when a connection goes away, after its descriptor is closed.
+ * @param srv     the server.
+ * @param conn    the connection's id (free for reuse once this returns).
+ * @param user    cfg.user.
  * @param reason  0 when the client closed (after its pending output was flushed) or the
  *                program called nl_tcp_server_disconnect(); NL_ETIMEDOUT for the idle timeout;
  *                NL_ENOBUFS when a send would have exceeded the queue cap; NL_ECANCELED when
@@ -121,7 +131,12 @@ typedef struct nl_tcp_server_stats {
 NL_EXTERN int nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
                                  const nl_tcp_server_config *cfg);
 
-/** The endpoint the server listens on. @return 0, NL_EINVAL, or the getsockname() error. */
+/**
+ * The endpoint the server listens on.
+ * @param srv  the server.
+ * @param out  receives the endpoint.
+ * @return 0, NL_EINVAL, or the getsockname() error.
+ */
 NL_EXTERN int nl_tcp_server_local(const nl_tcp_server *srv, nl_endpoint *out);
 
 /**
@@ -129,6 +144,7 @@ NL_EXTERN int nl_tcp_server_local(const nl_tcp_server *srv, nl_endpoint *out);
  * callbacks. Connections stay open when it returns; run it again to go on serving, or close.
  * A stop requested before the call makes it return at once.
  *
+ * @param srv  the server.
  * @return 0 after a stop; NL_EINVAL (NULL, or called from inside a callback); or the error
  *         of the event wait (EINTR is retried, not returned).
  */
@@ -137,6 +153,7 @@ NL_EXTERN int nl_tcp_server_run(nl_tcp_server *srv);
 /**
  * Ask nl_tcp_server_run() to return. Async-signal-safe and callable from any thread: it only
  * write()s to the server's wake-up descriptor. The server must not be closed concurrently.
+ * @param srv  the server.
  * @return 0; NL_EINVAL for NULL; or the write() error.
  */
 NL_EXTERN int nl_tcp_server_stop(nl_tcp_server *srv);
@@ -145,6 +162,10 @@ NL_EXTERN int nl_tcp_server_stop(nl_tcp_server *srv);
  * Send data to a connection: written at once as far as the socket takes it, the rest queued
  * (in order) and written when the client reads. Never blocks.
  *
+ * @param srv   the server.
+ * @param conn  the connection's id.
+ * @param buf   the bytes; may be NULL when len is 0.
+ * @param len   how many.
  * @return 0 when every byte was written or queued; NL_EINVAL (unknown conn, NULL buf with
  *         len > 0); NL_ENOBUFS when queuing would exceed cfg.max_queued: the connection is
  *         then closed (on_close gets NL_ENOBUFS) since its byte stream can no longer be whole;
@@ -157,16 +178,28 @@ NL_EXTERN int nl_tcp_server_send(nl_tcp_server *srv, int conn, const void *buf, 
 /**
  * Close a connection once its queued output has gone out (at once if nothing is queued, but
  * always after the current callback returns). on_close gets reason 0. Run thread only.
+ * @param srv   the server.
+ * @param conn  the connection's id.
  * @return 0, or NL_EINVAL for an unknown conn.
  */
 NL_EXTERN int nl_tcp_server_disconnect(nl_tcp_server *srv, int conn);
 
-/** Copy the counters. @return 0 or NL_EINVAL. Run thread only (or while it is not running). */
+/**
+ * Copy the counters. Run thread only (or while the server is not running).
+ * @param srv  the server.
+ * @param out  receives the counters.
+ * @return 0 or NL_EINVAL.
+ */
 NL_EXTERN int nl_tcp_server_stats_get(const nl_tcp_server *srv, nl_tcp_server_stats *out);
 
 /**
  * The built-in echo service, as a data callback: sends the data back. Usable in your own
  * on_data to echo some of the traffic.
+ * @param srv   the server.
+ * @param conn  the connection's id.
+ * @param data  the bytes to send back.
+ * @param len   how many.
+ * @param user  unused.
  */
 NL_EXTERN void nl_tcp_server_echo(nl_tcp_server *srv, int conn, const void *data, size_t len,
                                   void *user);
@@ -174,6 +207,7 @@ NL_EXTERN void nl_tcp_server_echo(nl_tcp_server *srv, int conn, const void *data
 /**
  * Close every connection (on_close gets NL_ECANCELED), the listener, and free the server.
  * NULL is a no-op. Must not run concurrently with nl_tcp_server_run() or _stop().
+ * @param srv  the server, or NULL.
  */
 NL_EXTERN void nl_tcp_server_close(nl_tcp_server *srv);
 

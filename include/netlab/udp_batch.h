@@ -46,12 +46,14 @@ typedef struct nl_udp_msg {
  * Receive up to count datagrams: wait (per timeout_ms) for the first, then take the ones
  * already queued without waiting. Never blocks once one datagram has arrived.
  *
+ * @param u      the socket.
  * @param msgs   count entries with buf and cap set; for each received one, len, peer and
  *               flags are set. A truncated datagram is not an error: its flags say so.
  * @param count  entries in msgs; 0 returns 0 at once.
  * @param timeout_ms  -1 waits for the first datagram as long as it takes, 0 never waits,
  *               > 0 waits at most that long.
  * @return the number received (>= 1); NL_EAGAIN (timeout 0, nothing queued); NL_ETIMEDOUT;
+ *         NL_EOF when the receive side was shut down and nothing is queued;
  *         NL_EINVAL (NULL u or msgs, NULL buf with cap > 0); NL_ECONNREFUSED (connected
  *         socket, ICMP port unreachable); or the recvmmsg() error.
  */
@@ -62,7 +64,10 @@ NL_EXTERN ssize_t nl_udp_recv_batch(nl_udp *u, nl_udp_msg *msgs, size_t count, i
  * while the first one finds no room; once one has gone out, it returns what went out rather
  * than wait again.
  *
+ * @param u      the socket.
  * @param msgs   count entries with buf, len and peer set (peer.family 0: the connected peer).
+ * @param count  entries in msgs; 0 returns 0 at once.
+ * @param timeout_ms  how long the first datagram may wait for room in the send buffer.
  * @return the number sent (>= 1; fewer than count when the socket buffer filled up or a later
  *         datagram failed: send the rest again to learn its error); NL_EAGAIN / NL_ETIMEDOUT
  *         when not even the first fitted in time; NL_EINVAL (NULL arguments, bad endpoint);

@@ -2,7 +2,8 @@
 # Consumer test: install the build tree into a prefix chosen now, at install time, and use it
 # as a stranger would, out-of-tree:
 #   1. pkg-config --cflags --libs netlab, then run the program;
-#   2. a CMake project with find_package(netlab CONFIG REQUIRED), shared and static;
+#   2. a CMake project with find_package(netlab CONFIG REQUIRED), shared and static, and the
+#      example programs built the same way from examples/standalone;
 #   3. a program linking libnetlab and libnl-3 together (no symbol clashes);
 #   4. the shared library exports nl_* names only (hidden visibility works).
 #
@@ -70,6 +71,15 @@ LD_LIBRARY_PATH=$lib "$tmp/cmake-build/hello" || fail "hello (netlab::netlab)"
 if readelf -d "$tmp/cmake-build/hello_static" | grep -q "NEEDED.*libnetlab"; then
     fail "hello_static needs libnetlab.so"
 fi
+
+step "2b. the example programs, built on their own as a learner copies them"
+"$cmake" -S "$src/../../examples/standalone" -B "$tmp/examples-build" \
+    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$san" \
+    -DCMAKE_EXE_LINKER_FLAGS="$san" >"$tmp/examples.log" 2>&1 &&
+    "$cmake" --build "$tmp/examples-build" >>"$tmp/examples.log" 2>&1 ||
+    { cat "$tmp/examples.log"; fail "build examples/standalone against the prefix"; }
+LD_LIBRARY_PATH=$lib "$tmp/examples-build/netlab-demo" >"$tmp/demo.log" 2>&1 ||
+    { cat "$tmp/demo.log"; fail "netlab-demo built from examples/standalone"; }
 
 step "3. libnetlab next to libnl-3"
 pkg-config --exists libnl-3.0 || fail "libnl-3 not found by pkg-config (Debian: libnl-3-dev)"

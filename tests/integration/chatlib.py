@@ -15,6 +15,13 @@ import time
 CHAT = os.environ.get("NETLAB_CHAT", "netlab-chat")
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Chat:
     """One netlab-chat process in pipe mode, its stdout and stderr read by threads."""
 
@@ -117,6 +124,14 @@ class Chat:
         text = b"".join(self.err_lines).decode("utf-8", "replace")
         return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", text.split("drops:")[-1])} \
             if "drops:" in text else {}
+
+    def traffic(self):
+        """The traffic figures printed by --stats (datagrams_in, ..., messages_out), as a dict."""
+        text = b"".join(self.err_lines).decode("utf-8", "replace")
+        m = re.search(r"datagrams in (\d+), out (\d+), retransmits (\d+), messages in (\d+), "
+                      r"out (\d+)", text)
+        keys = ["datagrams_in", "datagrams_out", "retransmits", "messages_in", "messages_out"]
+        return dict(zip(keys, map(int, m.groups()))) if m else {}
 
     def kill(self):
         if self.p.poll() is None:
@@ -268,3 +283,14 @@ def messages(who, n=20):
         else:
             out.append("%s message %d" % (who, i))
     return out
+
+
+def start_pair(extra_a=(), extra_b=(), host="127.0.0.1", bind_fmt="%s:0"):
+    """alice waits on a free port, bob calls her; both print their counters (--stats)."""
+    a = Chat(["--bind", bind_fmt % host, "--name", "alice", "--stats"] + list(extra_a))
+    pa = a.port()
+    peer = ("[%s]:%d" if ":" in host else "%s:%d") % (host, pa)
+    b = Chat(["--bind", bind_fmt % host, "--peer", peer, "--name", "bob", "--stats"]
+             + list(extra_b))
+    pb = b.port()
+    return a, b, pa, pb

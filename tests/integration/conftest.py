@@ -247,13 +247,14 @@ def _socket_inodes(pid):
     return inodes
 
 
-def _proc_net_inodes(kind, port, states):
-    """Inodes of the sockets of `kind` bound to local `port` in one of `states` (/proc/net)."""
+def _proc_net_inodes(kind, port, states, pid="self"):
+    """Inodes of the sockets of `kind` bound to local `port` in one of `states`, as seen from
+    process `pid`'s network namespace (/proc/PID/net), so programs in netns work too."""
     files = ["tcp", "tcp6"] if kind == socket.SOCK_STREAM else ["udp", "udp6"]
     found = set()
     for name in files:
         try:
-            with open(f"/proc/net/{name}") as f:
+            with open(f"/proc/{pid}/net/{name}") as f:
                 next(f)
                 for line in f:
                     fields = line.split()
@@ -277,7 +278,7 @@ def wait_bound(proc, kind, port, timeout=TIMEOUT):
     states = {"0A"} if kind == socket.SOCK_STREAM else {"07"}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _proc_net_inodes(kind, port, states) & _socket_inodes(proc.pid):
+        if _proc_net_inodes(kind, port, states, proc.pid) & _socket_inodes(proc.pid):
             return True
         if not proc.alive():
             return False
@@ -399,6 +400,75 @@ def drain(fd):
                 return
         except OSError:
             return
+
+
+# --- network namespaces: two hosts joined by a veth pair -------------------------------------
+
+def sh(*argv, stdin=None):
+    """Run a command (ip, nft), its output captured, bounded in time."""
+    return subprocess.run([str(a) for a in argv], input=stdin, capture_output=True, text=True,
+                          timeout=20)
+
+
+class NetnsPair:
+    """Two network namespaces ("hosts") a and b joined by a veth pair, with IPv4 10.201.0.1/.2
+    and IPv6 fd00:201::1/::2 (addresses that exist only inside these namespaces)."""
+
+    V4 = ("10.201.0.1", "10.201.0.2")
+    V6 = ("fd00:201::1", "fd00:201::2")
+
+    def __init__(self, tag):
+        self.ns = ("nlab-a-" + tag, "nlab-b-" + tag)
+        self.veth = ("nla" + tag, "nlb" + tag)  # interface names: at most 15 bytes
+
+    def run_in(self, i, argv):
+        """argv prefixed to run inside namespace i (0 = a, 1 = b); `ip netns exec` execs it,
+        so the process's PID is the program's own and procs can reap it."""
+        return ["ip", "netns", "exec", self.ns[i], *argv]
+
+
+_netns_serial = [0]
+
+
+@pytest.fixture
+def netns_pair():
+    """A NetnsPair, torn down afterwards. Names carry the PID and a serial number, so parallel
+    runs never collide. Where namespaces cannot be made (no root, no iproute2), the test is
+    skipped loudly, and the run's exit code 77 makes CTest report it as skipped, not passed."""
+    _netns_serial[0] += 1
+    pair = NetnsPair("%d%s" % (os.getpid() % 100000, chr(ord("a") + _netns_serial[0] % 26)))
+    made = []
+    try:
+        for n in pair.ns:
+            r = sh("ip", "netns", "add", n)
+            if r.returncode != 0:
+                pytest.skip("SKIP (loud): cannot create network namespaces: " + r.stderr.strip())
+            made.append(n)
+        a, b = pair.ns
+        va, vb = pair.veth
+        steps = [
+            ("ip", "link", "add", va, "type", "veth", "peer", "name", vb),
+            ("ip", "link", "set", va, "netns", a),
+            ("ip", "link", "set", vb, "netns", b),
+            ("ip", "-n", a, "addr", "add", pair.V4[0] + "/24", "dev", va),
+            ("ip", "-n", b, "addr", "add", pair.V4[1] + "/24", "dev", vb),
+            # nodad: usable at once, instead of after duplicate address detection's ~1 s
+            ("ip", "-n", a, "addr", "add", pair.V6[0] + "/64", "dev", va, "nodad"),
+            ("ip", "-n", b, "addr", "add", pair.V6[1] + "/64", "dev", vb, "nodad"),
+            ("ip", "-n", a, "link", "set", va, "up"),
+            ("ip", "-n", b, "link", "set", vb, "up"),
+            ("ip", "-n", a, "link", "set", "lo", "up"),
+            ("ip", "-n", b, "link", "set", "lo", "up"),
+        ]
+        for argv in steps:
+            r = sh(*argv)
+            if r.returncode != 0:
+                pytest.skip("SKIP (loud): cannot set up the veth link: %s: %s"
+                            % (" ".join(argv), r.stderr.strip()))
+        yield pair
+    finally:
+        for n in made:  # deleting a namespace deletes its end of the veth, and so the pair
+            sh("ip", "netns", "del", n)
 
 
 """Make a skipped test visible to CTest: a run with skips and no failures exits with 77, which

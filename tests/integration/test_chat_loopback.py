@@ -10,19 +10,10 @@ import time
 
 import pytest
 
-from chatlib import (Chat, Sniffer, Spoofer, can_raw, junk_datagrams, messages)
+from chatlib import (Chat, Sniffer, Spoofer, can_raw, junk_datagrams, messages,
+                     start_pair)
 
 ROOT = can_raw()
-
-
-def start_pair(extra_a=(), extra_b=(), host="127.0.0.1", bind_fmt="%s:0"):
-    a = Chat(["--bind", bind_fmt % host, "--name", "alice", "--stats"] + list(extra_a))
-    pa = a.port()
-    peer = ("[%s]:%d" if ":" in host else "%s:%d") % (host, pa)
-    b = Chat(["--bind", bind_fmt % host, "--peer", peer, "--name", "bob", "--stats"]
-             + list(extra_b))
-    pb = b.port()
-    return a, b, pa, pb
 
 
 def exchange(a, b, n=20, timeout=20):
@@ -197,20 +188,31 @@ def test_ipv6_loopback():
         b.close()
 
 
-def test_sigkilled_peer_is_reported_lost():
+@pytest.mark.parametrize("killed,busy", [("caller", False), ("waiter", False),
+                                         ("caller", True)],
+                         ids=["caller-killed", "waiter-killed", "killed-mid-transfer"])
+def test_sigkilled_peer_is_reported_lost(killed, busy):
+    # Either side may vanish, and the survivor may be idle or in the middle of sending (its
+    # queue full of unacknowledged fragments): in each case it notices within its bound.
     a, b, pa, pb = start_pair(["--peer-lost", "1500"], ["--peer-lost", "1500"])
     try:
         a.wait_err("joined")
         b.wait_err("joined")
+        victim, survivor = (b, a) if killed == "caller" else (a, b)
+        if busy:
+            victim.p.send_signal(signal.SIGSTOP)  # acks stop: the survivor's sends pile up
+            for m in messages("S", 20):
+                survivor.send(m)
         t0 = time.monotonic()
-        b.p.send_signal(signal.SIGKILL)
-        b.wait_exit(5)
-        a.wait_err("peer lost", timeout=4)
-        rc = a.wait_exit(3)
+        victim.p.send_signal(signal.SIGKILL)
+        victim.wait_exit(5)
+        survivor.wait_err("peer lost", timeout=4)
+        rc = survivor.wait_exit(3)
         elapsed = time.monotonic() - t0
-        print("peer lost reported after %.3fs (bound 1.5s)" % elapsed)
+        print("%s: peer lost reported after %.3fs (bound 1.5s)" % (killed, elapsed))
         assert rc == 3
-        assert 1.4 <= elapsed < 3.0
+        assert 1.4 <= elapsed < 3.0 or (busy and elapsed < 3.0)
+        assert survivor.rest_of_output() == []
     finally:
         a.close()
         b.close()

@@ -86,3 +86,40 @@ def test_examples_under_memcheck(procs, tmp_path):
                       stdin=subprocess.DEVNULL)
     assert bad.wait(SLOW) == 2
     check_log(log)
+
+
+@pytest.mark.parametrize("mode", ["reliable", "keyed", "plain"])
+def test_chat_under_memcheck(tmp_path, mode):
+    # Two netlab-chat processes, both under memcheck: the handshake, messages both ways (one
+    # of 10,000 bytes, so fragments and reassembly run), the synchronized exit, --stats.
+    from chatlib import Chat, big_message
+
+    extra = {"reliable": [], "plain": ["--plain"], "keyed": ["--key-file", tmp_path / "k"]}[mode]
+    if mode == "keyed":
+        (tmp_path / "k").write_text("0123456789abcdef" * 4 + "\n")
+        os.chmod(tmp_path / "k", 0o600)
+    extra = [str(x) for x in extra]
+    logs = [tmp_path / "chat-a.log", tmp_path / "chat-b.log"]
+    a = Chat(["--bind", "127.0.0.1:0", "--stats", *extra], prefix=memcheck(logs[0]))
+    b = None
+    try:
+        pa = int(a.wait_err(r"listening on [0-9.]+:(\d+)", timeout=SLOW).group(1))
+        b = Chat(["--bind", "127.0.0.1:0", "--peer", "127.0.0.1:%d" % pa, "--stats", *extra],
+                 prefix=memcheck(logs[1]))
+        ours = ["hello", CHINESE] + ([] if mode == "plain" else [big_message()])
+        if mode == "plain":
+            b.send("first")  # a plain chat that waits locks onto the first datagram
+            assert a.read_lines(1, SLOW) == [b"first"]
+        for m in ours:
+            a.send(m)
+            b.send(m[::-1])
+        assert b.read_lines(len(ours), SLOW) == [m.encode() for m in ours]
+        assert a.read_lines(len(ours), SLOW) == [m[::-1].encode() for m in ours]
+        a.send("q")
+        assert (a.wait_exit(SLOW), b.wait_exit(SLOW)) == (0, 0), (a.err_lines, b.err_lines)
+    finally:
+        a.close()
+        if b:
+            b.close()
+    for log in logs:
+        check_log(log)
