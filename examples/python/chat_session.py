@@ -1,5 +1,5 @@
-# 实现点对点聊天程序 (the notes' chat exercise) on netlab.ChatSession: libnetlab's chat session
-# does the three requirements, so the program only reads lines and prints events.
+# 实现点对点聊天程序 (the notes' chat exercise) on netlab.ChatSession: libnetlab's chat
+# session does the three requirements, so the program only reads lines and prints events.
 #
 #   实时收发  a thread prints the session's events while the main thread reads your lines
 #   同步退出  'q' (or Ctrl-D) leaves: the peer gets every message first, then both sides end
