@@ -77,26 +77,16 @@ static void send_ack(nl_chat_session *s, uint32_t seq)
     send_frame(s, NL__FT_ACK, s->sid, seq, 0, 0, cum, sizeof cum);
 }
 
-/* Random non-zero numbers: zero means "not set" in the frame format. */
-static int fresh32(uint32_t *out)
+/* A random non-zero number of len bytes (4 or 8): zero means "not set" in the frame format. */
+static int fresh(void *out, size_t len)
 {
+    static const uint8_t zero[8];
     int rc;
 
     do {
-        if ((rc = nl__chat_random(out, sizeof *out)) < 0)
+        if ((rc = nl__chat_random(out, len)) < 0)
             return rc;
-    } while (*out == 0);
-    return 0;
-}
-
-static int fresh64(uint64_t *out)
-{
-    int rc;
-
-    do {
-        if ((rc = nl__chat_random(out, sizeof *out)) < 0)
-            return rc;
-    } while (*out == 0);
+    } while (memcmp(out, zero, len) == 0);
     return 0;
 }
 
@@ -108,7 +98,7 @@ int nl__chat_proto_start(nl_chat_session *s, int64_t now)
     s->msg = malloc(NL__FRAME_MSG_MAX + 1);
     if (s->rwin == NULL || s->msg == NULL)
         return NL_ENOMEM;
-    if ((rc = fresh64(&s->me)) < 0 || (rc = fresh32(&s->half)) < 0)
+    if ((rc = fresh(&s->me, sizeof s->me)) < 0 || (rc = fresh(&s->half, sizeof s->half)) < 0)
         return rc;
     s->seq_next = 1;
     s->rnext = 1;
@@ -188,7 +178,7 @@ static void accept_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8
 {
     uint32_t lo;
 
-    if (fresh32(&lo) < 0)
+    if (fresh(&lo, sizeof lo) < 0)
         return;
     if (!s->peer_known)
         s->peer = *from;

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 
 #include "nlpy.h"
+#include "nlpy_chat.h"
+#include "nlpy_server.h"
 
 /* netlab.gaierror and netlab.herror, created at import; see %init. */
 static PyObject *nlpy_gaierror;
@@ -139,6 +141,241 @@ static nlpy_count nlpy_recvfrom_into(nlpy_sock *s, void *into_buf, size_t into_c
 {
     return nlpy_recv(s, into_buf, into_cap, addr_out, timeout_ms);
 }
+/* ---- Batch UDP: the list of (bytes, address) built here, with the GIL, in one pass ---- */
+
+/* The received datagrams as [(bytes, address), ...]. Consecutive datagrams from the same
+ * sender share one address tuple (tuples are immutable, so nobody can tell), which saves
+ * building a tuple and a str per datagram in the common case of one busy sender. */
+static PyObject *nlpy_rbatch_to_py(const nlpy_rbatch *b, long n)
+{
+    PyObject *list = PyList_New(n), *addr = NULL;
+    const nl_endpoint *prev = NULL;
+
+    if (list == NULL)
+        return NULL;
+    for (long i = 0; i < n; i++) {
+        const nl_udp_msg *m = &b->msgs[i];
+        PyObject *data, *item;
+
+        if (prev == NULL || nl_endpoint_compare(prev, &m->peer) != 0) {
+            nlpy_addr a;
+            Py_XDECREF(addr);
+            a.ep = m->peer;
+            a.sock_family = b->sock_family;
+            if ((addr = nlpy_addr_to_py(&a)) == NULL)
+                goto fail;
+            prev = &m->peer;
+        }
+        if ((data = PyBytes_FromStringAndSize(m->buf, (Py_ssize_t)m->len)) == NULL)
+            goto fail;
+        if ((item = PyTuple_New(2)) == NULL) {
+            Py_DECREF(data);
+            goto fail;
+        }
+        Py_INCREF(addr);
+        PyTuple_SET_ITEM(item, 0, data);
+        PyTuple_SET_ITEM(item, 1, addr);
+        PyList_SET_ITEM(list, i, item);
+    }
+    Py_XDECREF(addr);
+    return list;
+fail:
+    Py_XDECREF(addr);
+    Py_DECREF(list);
+    return NULL;
+}
+
+/* The datagrams to send, converted with the GIL: the items array for nlpy_send_batch(), the
+ * buffers held and the host strings referenced until the call has returned (the list itself
+ * may change meanwhile: we keep what we took from it). */
+typedef struct nlpy_sbatch {
+    nlpy_sitem *items;
+    Py_buffer *views;
+    PyObject **hosts;
+    size_t count; /* items converted so far, hence to release */
+} nlpy_sbatch;
+
+static void nlpy_sbatch_release(nlpy_sbatch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        PyBuffer_Release(&b->views[i]);
+        Py_XDECREF(b->hosts[i]);
+    }
+    PyMem_Free(b->items);
+    PyMem_Free(b->views);
+    PyMem_Free(b->hosts);
+    memset(b, 0, sizeof *b);
+}
+
+/* One (data, address) item; address None means the connected peer. Checks as sendto() does:
+ * a bytes-like object, a tuple of the socket family's size, a str host, a port 0-65535. */
+static int nlpy_sitem_from_py(PyObject *obj, int family, nlpy_sitem *it, Py_buffer *view,
+                              PyObject **host_ref)
+{
+    PyObject *data, *addr, *host;
+    long port;
+    unsigned long scope = 0;
+    Py_ssize_t n;
+
+    if (!PyTuple_Check(obj) || PyTuple_GET_SIZE(obj) != 2) {
+        PyErr_SetString(PyExc_TypeError, "sendmmsg() items must be (data, address) tuples");
+        return -1;
+    }
+    data = PyTuple_GET_ITEM(obj, 0);
+    addr = PyTuple_GET_ITEM(obj, 1);
+    if (PyUnicode_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "a bytes-like object is required, not 'str'");
+        return -1;
+    }
+    if (addr != Py_None) {
+        n = PyTuple_Check(addr) ? PyTuple_GET_SIZE(addr) : -1;
+        if (family == NL_AF_INET6 ? n < 2 || n > 4 : n != 2) {
+            PyErr_SetString(PyExc_TypeError, family == NL_AF_INET6
+                ? "AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])"
+                : "AF_INET address must be a pair (host, port)");
+            return -1;
+        }
+        host = PyTuple_GET_ITEM(addr, 0);
+        if (!PyUnicode_Check(host)) {
+            PyErr_Format(PyExc_TypeError, "str expected as host, not %s",
+                         Py_TYPE(host)->tp_name);
+            return -1;
+        }
+        port = PyLong_AsLong(PyTuple_GET_ITEM(addr, 1));
+        if (port == -1 && PyErr_Occurred())
+            return -1;
+        if (port < 0 || port > 65535) {
+            PyErr_SetString(PyExc_OverflowError, "sendmmsg(): port must be 0-65535.");
+            return -1;
+        }
+        if (n == 4) {
+            scope = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(addr, 3));
+            if (scope == (unsigned long)-1 && PyErr_Occurred())
+                return -1;
+            if (scope > 0xffffffffUL) {
+                PyErr_SetString(PyExc_OverflowError, "scope_id must be 0-4294967295");
+                return -1;
+            }
+        }
+        if ((it->host = PyUnicode_AsUTF8(host)) == NULL)
+            return -1;
+        it->port = (int)port;
+        it->scope_id = (unsigned)scope;
+        Py_INCREF(host);
+        *host_ref = host;
+    } else {
+        it->host = NULL;
+        *host_ref = NULL;
+    }
+    if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0) {
+        Py_XDECREF(*host_ref);
+        *host_ref = NULL;
+        return -1;
+    }
+    it->buf = view->buf;
+    it->len = (size_t)view->len;
+    return 0;
+}
+
+static int nlpy_sbatch_from_py(PyObject *seq, int family, nlpy_sbatch *b)
+{
+    PyObject *fast = PySequence_Fast(seq, "sendmmsg() takes a sequence of (data, address)");
+    Py_ssize_t n;
+
+    memset(b, 0, sizeof *b);
+    if (fast == NULL)
+        return -1;
+    n = PySequence_Fast_GET_SIZE(fast);
+    b->items = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *b->items);
+    b->views = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *b->views);
+    b->hosts = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *b->hosts);
+    if (b->items == NULL || b->views == NULL || b->hosts == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (nlpy_sitem_from_py(PySequence_Fast_GET_ITEM(fast, i), family, &b->items[i],
+                               &b->views[i], &b->hosts[i]) < 0)
+            goto fail;
+        b->count++;
+    }
+    Py_DECREF(fast);
+    return 0;
+fail:
+    Py_DECREF(fast);
+    nlpy_sbatch_release(b);
+    return -1;
+}
+
+/* ---- Chat events and counters ---- */
+
+/* The events of one step as [(type, code, msg_id, data, peer), ...]: data is bytes (None when
+ * the event has none), peer an address tuple (None when unknown). netlab/chat.py decodes the
+ * text and makes the event objects. */
+static PyObject *nlpy_chat_events_to_py(const nlpy_chat_events *ev)
+{
+    PyObject *list = PyList_New(ev->n);
+
+    if (list == NULL)
+        return NULL;
+    for (int i = 0; i < ev->n; i++) {
+        const nlpy_chat_ev *e = &ev->ev[i];
+        nlpy_addr a;
+        PyObject *data, *peer, *item;
+
+        a.ep = e->peer;
+        a.sock_family = ev->sock_family;
+        if ((peer = nlpy_addr_to_py(&a)) == NULL)
+            goto fail;
+        if (e->data != NULL)
+            data = PyBytes_FromStringAndSize(e->data, (Py_ssize_t)e->len);
+        else
+            data = Py_NewRef(Py_None);
+        if (data == NULL) {
+            Py_DECREF(peer);
+            goto fail;
+        }
+        item = Py_BuildValue("(iiKNN)", e->type, e->code, (unsigned long long)e->msg_id,
+                             data, peer);
+        if (item == NULL)
+            goto fail;
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
+fail:
+    Py_DECREF(list);
+    return NULL;
+}
+
+static PyObject *nlpy_chat_stats_to_py(const nl_chat_stats *st)
+{
+    PyObject *d = PyDict_New(), *v;
+
+    if (d == NULL)
+        return NULL;
+#define NLPY_PUT(f)                                                                         \
+    if ((v = PyLong_FromUnsignedLongLong((unsigned long long)st->f)) == NULL ||            \
+        PyDict_SetItemString(d, #f, v) < 0) {                                              \
+        Py_XDECREF(v);                                                                     \
+        Py_DECREF(d);                                                                      \
+        return NULL;                                                                       \
+    }                                                                                      \
+    Py_DECREF(v);
+    NLPY_CHAT_STATS(NLPY_PUT)
+    return d;
+}
+
+static PyObject *nlpy_server_stats_to_py(const nl_tcp_server_stats *st)
+{
+    PyObject *d = PyDict_New(), *v;
+
+    if (d == NULL)
+        return NULL;
+    NLPY_SERVER_STATS(NLPY_PUT)
+#undef NLPY_PUT
+    return d;
+}
+
 %}
 
 %init %{
@@ -342,6 +579,161 @@ nlpy_rc nlpy_getsockopt_int(nlpy_sock *s, int level, int name, int *int_out);
 nlpy_count nlpy_getsockopt_buf(nlpy_sock *s, int level, int name, void *out_buf,
                                size_t out_cap);
 
+/* ---- Batch UDP (netlab extras) ---------------------------------------------------------- */
+
+%typemap(in, numinputs=0) nlpy_rbatch *rbatch_out (nlpy_rbatch tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    $1 = &tmp;
+}
+%typemap(argout) nlpy_rbatch *rbatch_out {
+    PyObject *list = nlpy_rbatch_to_py($1, (long)result);
+    if (list == NULL)
+        SWIG_fail;
+    Py_DECREF($result);
+    $result = list;
+}
+%typemap(freearg) nlpy_rbatch *rbatch_out {
+    nlpy_rbatch_free($1);
+}
+%rename(recvmmsg) nlpy_recv_batch;
+nlpy_count nlpy_recv_batch(nlpy_sock *s, nlpy_rbatch *rbatch_out, long count, long bufsize,
+                           int timeout_ms);
+
+/* The list is converted before the call (arg1, the socket, is converted first: its family
+ * decides the address tuples' shape), held during it, released after it. */
+%typemap(in) (const nlpy_sitem *items, size_t count) (nlpy_sbatch b) {
+    memset(&b, 0, sizeof b);
+    if (nlpy_sbatch_from_py($input, nlpy_family(arg1), &b) < 0)
+        SWIG_fail;
+    $1 = b.items;
+    $2 = b.count;
+}
+%typemap(freearg) (const nlpy_sitem *items, size_t count) {
+    nlpy_sbatch_release(&b$argnum);
+}
+%rename(sendmmsg) nlpy_send_batch;
+nlpy_count nlpy_send_batch(nlpy_sock *s, const nlpy_sitem *items, size_t count, int timeout_ms);
+
+/* ---- The chat session ------------------------------------------------------------------- */
+
+%nodefaultctor nlpy_chat;
+typedef struct nlpy_chat {} nlpy_chat;
+/* The destructor returns nothing to check. */
+%exception ~nlpy_chat "$action";
+%extend nlpy_chat {
+    ~nlpy_chat() {
+        nlpy_chat_free($self);
+    }
+}
+%typemap(in, numinputs=0) nlpy_chat **new_chat (nlpy_chat *tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) nlpy_chat **new_chat {
+    $result = SWIG_Python_AppendOutput($result,
+                                       SWIG_NewPointerObj(*$1, $*1_descriptor, SWIG_POINTER_OWN));
+}
+%typemap(in, numinputs=0) nlpy_chat_events *events_out (nlpy_chat_events tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    $1 = &tmp;
+}
+%typemap(argout) nlpy_chat_events *events_out {
+    PyObject *list = nlpy_chat_events_to_py($1);
+    if (list == NULL)
+        SWIG_fail;
+    Py_DECREF($result);
+    $result = list;
+}
+%typemap(freearg) nlpy_chat_events *events_out {
+    nlpy_chat_events_free($1);
+}
+%typemap(in, numinputs=0) nl_chat_stats *chat_stats_out (nl_chat_stats tmp) {
+    $1 = &tmp;
+}
+%typemap(argout) nl_chat_stats *chat_stats_out {
+    PyObject *d = nlpy_chat_stats_to_py($1);
+    if (d == NULL)
+        SWIG_fail;
+    $result = SWIG_Python_AppendOutput($result, d);
+}
+
+%rename(chat_open) nlpy_chat_open;
+nlpy_rc nlpy_chat_open(nlpy_chat **new_chat, int family, int plain, const char *bind_host,
+                       int bind_port, unsigned bind_scope, const char *peer_host, int peer_port,
+                       unsigned peer_scope, const void *in_buf, size_t in_len, const char *name,
+                       int keepalive_ms, int peer_lost_ms, int leave_timeout_ms);
+%rename(chat_close) nlpy_chat_close;
+nlpy_rc nlpy_chat_close(nlpy_chat *c);
+%rename(chat_step) nlpy_chat_step;
+nlpy_count nlpy_chat_step(nlpy_chat *c, nlpy_chat_events *events_out, int timeout_ms);
+%rename(chat_send) nlpy_chat_send;
+nlpy_count nlpy_chat_send(nlpy_chat *c, const void *in_buf, size_t in_len);
+%rename(chat_leave) nlpy_chat_leave;
+nlpy_rc nlpy_chat_leave(nlpy_chat *c);
+%rename(chat_status) nlpy_chat_status;
+nlpy_rc nlpy_chat_status(nlpy_chat *c, int *int_out);
+%rename(chat_stats) nlpy_chat_stats;
+nlpy_rc nlpy_chat_stats(nlpy_chat *c, nl_chat_stats *chat_stats_out);
+%rename(chat_local) nlpy_chat_local;
+nlpy_rc nlpy_chat_local(nlpy_chat *c, nlpy_addr *addr_out);
+%rename(chat_peer) nlpy_chat_peer;
+nlpy_rc nlpy_chat_peer(nlpy_chat *c, nlpy_addr *addr_out);
+
+/* ---- The echo server -------------------------------------------------------------------- */
+
+%nodefaultctor nlpy_server;
+typedef struct nlpy_server {} nlpy_server;
+/* The destructor returns nothing to check. */
+%exception ~nlpy_server "$action";
+%extend nlpy_server {
+    ~nlpy_server() {
+        nlpy_server_free($self);
+    }
+}
+%typemap(in, numinputs=0) nlpy_server **new_server (nlpy_server *tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) nlpy_server **new_server {
+    $result = SWIG_Python_AppendOutput($result,
+                                       SWIG_NewPointerObj(*$1, $*1_descriptor, SWIG_POINTER_OWN));
+}
+%typemap(in, numinputs=0) nl_tcp_server_stats *server_stats_out (nl_tcp_server_stats tmp) {
+    $1 = &tmp;
+}
+%typemap(argout) nl_tcp_server_stats *server_stats_out {
+    PyObject *d = nlpy_server_stats_to_py($1);
+    if (d == NULL)
+        SWIG_fail;
+    $result = SWIG_Python_AppendOutput($result, d);
+}
+
+%rename(server_open) nlpy_server_open;
+nlpy_rc nlpy_server_open(nlpy_server **new_server, int family, const char *host, int port,
+                         unsigned scope_id, int idle_timeout_ms, long max_queued,
+                         int max_connections);
+%rename(server_run) nlpy_server_run;
+nlpy_rc nlpy_server_run(nlpy_server *v);
+%rename(server_stop) nlpy_server_stop;
+nlpy_rc nlpy_server_stop(nlpy_server *v);
+%rename(server_close) nlpy_server_close;
+nlpy_rc nlpy_server_close(nlpy_server *v);
+%rename(server_local) nlpy_server_local;
+nlpy_rc nlpy_server_local(nlpy_server *v, nlpy_addr *addr_out);
+%rename(server_stats) nlpy_server_stats;
+nlpy_rc nlpy_server_stats(nlpy_server *v, nl_tcp_server_stats *server_stats_out);
+
+/* Never fail, never block. */
+%noexception;
+%nothread;
+%rename(chat_fileno) nlpy_chat_fileno;
+int nlpy_chat_fileno(nlpy_chat *c);
+%rename(chat_next_timeout) nlpy_chat_next_timeout;
+int nlpy_chat_next_timeout(nlpy_chat *c);
+%rename(err_name) nl_err_name;
+const char *nl_err_name(int code);
+%rename(strerror) nl_strerror;
+const char *nl_strerror(int code);
+%thread;
+
 /* ---- Constants, from the system's headers ----------------------------------------------- */
 
 %constant int AF_UNSPEC = AF_UNSPEC;
@@ -388,3 +780,17 @@ nlpy_count nlpy_getsockopt_buf(nlpy_sock *s, int level, int name, void *out_buf,
 %constant int INADDR_ANY = INADDR_ANY;
 %constant int INADDR_LOOPBACK = INADDR_LOOPBACK;
 %constant const char *VERSION = NL_VERSION_STRING;
+%constant int CHAT_EV_PEER_JOINED = NL_CHAT_EV_PEER_JOINED;
+%constant int CHAT_EV_MESSAGE = NL_CHAT_EV_MESSAGE;
+%constant int CHAT_EV_DELIVERED = NL_CHAT_EV_DELIVERED;
+%constant int CHAT_EV_PEER_LEFT = NL_CHAT_EV_PEER_LEFT;
+%constant int CHAT_EV_PEER_LOST = NL_CHAT_EV_PEER_LOST;
+%constant int CHAT_EV_ERROR = NL_CHAT_EV_ERROR;
+%constant int CHAT_EV_CLOSED = NL_CHAT_EV_CLOSED;
+%constant int CHAT_MSG_MAX = NL_CHAT_MSG_MAX;
+%constant int CHAT_PLAIN_MAX = NL_CHAT_PLAIN_MAX;
+%constant int CHAT_KEY_BYTES = NL_CHAT_KEY_BYTES;
+%constant int CHAT_NAME_MAX = NL_CHAT_NAME_MAX;
+%constant int NL_EAGAIN = NL_EAGAIN;
+%constant int NL_EPEERLOST = NL_EPEERLOST;
+%constant int UDP_BATCH_MAX = NL_UDP_BATCH_MAX;

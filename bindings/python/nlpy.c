@@ -2,6 +2,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -438,4 +439,101 @@ nlpy_count nlpy_getsockopt_buf(nlpy_sock *s, int level, int name, void *buf, siz
         return rc;
     n = getsockopt(handle_fd(s), level, name, buf, &len) < 0 ? -errno : (long)len;
     return leave(s, n);
+}
+
+/* ---- Batch UDP ---------------------------------------------------------------------------- */
+
+nlpy_count nlpy_recv_batch(nlpy_sock *s, nlpy_rbatch *b, long count, long bufsize,
+                           int timeout_ms)
+{
+    long n;
+    int rc;
+
+    memset(b, 0, sizeof *b);
+    if (count < 0 || bufsize < 0)
+        return NL_EINVAL;
+    if ((rc = enter(s)) < 0)
+        return rc;
+    b->sock_family = s->family;
+    if (s->udp == NULL)
+        return leave(s, NL_ENOTSUP);
+    if (count == 0)
+        return leave(s, 0);
+    if ((unsigned long)count > ((size_t)-1 / 2) / sizeof *b->msgs / ((size_t)bufsize + 1))
+        return leave(s, NL_ENOMEM);
+    b->msgs = malloc((size_t)count * sizeof *b->msgs);
+    b->arena = malloc((size_t)count * (size_t)bufsize + 1);
+    if (b->msgs == NULL || b->arena == NULL) {
+        nlpy_rbatch_free(b);
+        return leave(s, NL_ENOMEM);
+    }
+    for (long i = 0; i < count; i++) {
+        b->msgs[i].buf = b->arena + (size_t)i * (size_t)bufsize;
+        b->msgs[i].cap = (size_t)bufsize;
+    }
+    n = (long)nl_udp_recv_batch(s->udp, b->msgs, (size_t)count, timeout_ms);
+    if (n == NL_EOF)
+        n = 0; /* receiving shut down: as recvfrom(), nothing rather than an error */
+    return leave(s, n);
+}
+
+void nlpy_rbatch_free(nlpy_rbatch *b)
+{
+    free(b->msgs);
+    free(b->arena);
+    b->msgs = NULL;
+    b->arena = NULL;
+}
+
+/* Destinations are made in chunks on the stack, so that a long list needs no allocation. */
+#define SEND_CHUNK NL_UDP_BATCH_MAX
+
+nlpy_count nlpy_send_batch(nlpy_sock *s, const nlpy_sitem *items, size_t count, int timeout_ms)
+{
+    nl_udp_msg m[SEND_CHUNK];
+    size_t done = 0;
+    long n = 0;
+    int rc;
+
+    if ((rc = enter(s)) < 0)
+        return rc;
+    if (s->udp == NULL)
+        return leave(s, NL_ENOTSUP);
+    memset(m, 0, sizeof m);
+    while (done < count) {
+        size_t k = 0, want = count - done < SEND_CHUNK ? count - done : SEND_CHUNK;
+        int bad = 0;
+
+        for (; k < want; k++) {
+            const nlpy_sitem *it = &items[done + k];
+            const nlpy_sitem *prev = done + k > 0 ? it - 1 : NULL;
+
+            m[k].buf = (void *)(uintptr_t)it->buf;
+            m[k].len = it->len;
+            if (it->host == NULL) {
+                memset(&m[k].peer, 0, sizeof m[k].peer);
+            } else if (k > 0 && prev->host != NULL && prev->port == it->port &&
+                       prev->scope_id == it->scope_id && strcmp(prev->host, it->host) == 0) {
+                m[k].peer = m[k - 1].peer;
+            } else if ((rc = nlpy_endpoint(&m[k].peer, s->family, it->host, it->port,
+                                           it->scope_id)) < 0) {
+                bad = 1;
+                break;
+            }
+        }
+        if (k > 0) {
+            /* Only the first system call may wait; later ones take what fits. */
+            n = (long)nl_udp_send_batch(s->udp, m, k, done == 0 ? timeout_ms : 0);
+            if (n < 0)
+                break;
+            done += (size_t)n;
+            if ((size_t)n < k)
+                break;
+        }
+        if (bad) {
+            n = rc;
+            break;
+        }
+    }
+    return leave(s, done > 0 ? (long)done : n);
 }

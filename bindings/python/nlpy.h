@@ -109,4 +109,41 @@ nlpy_rc nlpy_getsockopt_int(nlpy_sock *s, int level, int name, int *value);
 /** Read an option's raw bytes into buf; returns the length the kernel gave. */
 nlpy_count nlpy_getsockopt_buf(nlpy_sock *s, int level, int name, void *buf, size_t cap);
 
+/* ---- Batch UDP (netlab extras: socket.recvmmsg / socket.sendmmsg) ---- */
+
+/** What nlpy_recv_batch() received, owned by the caller: nlpy_rbatch_free() releases it.
+ *  msgs[i].buf points into one allocation of count x bufsize bytes. */
+typedef struct nlpy_rbatch {
+    nl_udp_msg *msgs;
+    char *arena;
+    int sock_family; /* to show the senders' addresses as the stdlib would */
+} nlpy_rbatch;
+
+/** Receive up to count datagrams of at most bufsize bytes each (longer ones are cut to bufsize
+ *  silently, as recvfrom() does) with nl_udp_recv_batch(): waits up to timeout_ms for the
+ *  first, then takes what is already queued. @return the number received (0 for count 0, or
+ *  when receiving was shut down); NL_ENOTSUP for a stream socket; NL_EINVAL for a negative
+ *  count or bufsize; NL_ENOMEM; or the errors of nl_udp_recv_batch(). */
+nlpy_count nlpy_recv_batch(nlpy_sock *s, nlpy_rbatch *b, long count, long bufsize,
+                           int timeout_ms);
+/** Release what nlpy_recv_batch() put into b. */
+void nlpy_rbatch_free(nlpy_rbatch *b);
+
+/** One datagram to send: its bytes (held by the caller) and its destination (host NULL: the
+ *  connected peer). */
+typedef struct nlpy_sitem {
+    const void *buf;
+    size_t len;
+    const char *host;
+    int port;
+    unsigned scope_id;
+} nlpy_sitem;
+
+/** Send items[0..count-1] with nl_udp_send_batch(), each destination made by nlpy_endpoint()
+ *  (a host equal to the previous item's is not looked up again). When a destination is bad,
+ *  the items before it are sent and their number returned; its error comes when it is first.
+ *  @return the number sent (>= 1, or 0 for count 0); NL_ENOTSUP for a stream socket; or the
+ *  errors of nlpy_endpoint() and nl_udp_send_batch(). */
+nlpy_count nlpy_send_batch(nlpy_sock *s, const nlpy_sitem *items, size_t count, int timeout_ms);
+
 #endif /* NLPY_H */

@@ -17,6 +17,10 @@ seconds) and the standard exception classes with ``errno`` and ``strerror`` set
 closed socket, ``OverflowError`` for a port outside 0-65535, ``TypeError`` for ``str`` where
 bytes are needed, ``netlab.gaierror`` for resolver failures).
 
+Beyond the stdlib: ``netlab.ChatSession`` (the course's chat session: events, send, leave,
+drop counters), ``netlab.EchoServer`` (the concurrent echo server) and, on datagram sockets,
+``recvmmsg()``/``sendmmsg()`` (many datagrams per system call); see bindings/python/README.md.
+
 Under it is libnetlab's C API (nl_udp, nl_tcp), reached through the private SWIG extension
 ``netlab._netlab``. Blocking calls release the GIL, so one thread can wait in ``recvfrom``
 while another sends. Known differences from the standard library are listed in
@@ -37,6 +41,8 @@ __all__ = [
     "socket", "SocketType", "error", "timeout", "gaierror", "herror",
     "getdefaulttimeout", "setdefaulttimeout", "create_connection", "has_ipv6",
     "AddressFamily", "SocketKind",
+    "ChatSession", "ChatEvent", "ChatStats", "EventType", "EchoServer", "ServerStats",
+    "nl_err_name", "nl_strerror", "NL_EPEERLOST",
 ]
 
 __version__ = _netlab.VERSION
@@ -123,6 +129,10 @@ def _ms(seconds):
     """Seconds (> 0) to whole milliseconds for the C calls, rounded up so that a time-out never
     ends early, and capped to what a C int holds."""
     return min(max(1, _math.ceil(seconds * 1000)), 0x7fffffff)
+
+
+# recvmmsg() and sendmmsg() without a timeout argument use the socket's time-out.
+_SOCKET_TIMEOUT = object()
 
 
 # ---- The socket class -------------------------------------------------------------------------
@@ -499,6 +509,42 @@ class socket:
         host, port, scope_id = self._address(address, "sendto")
         return self._wait(_netlab.sendto, data, host, port, scope_id)
 
+    # -- batches (netlab extras, not in the stdlib) --
+
+    def recvmmsg(self, count, bufsize, timeout=_SOCKET_TIMEOUT):
+        """netlab extra: receive up to count datagrams in as few system calls as possible
+        (recvmmsg): [(bytes, address), ...], each as recvfrom(bufsize) would give it (a
+        longer datagram is cut to bufsize bytes). Waits for the first datagram as the socket's
+        time-out says (or timeout seconds: None blocks, 0 never waits), then takes only what
+        is already queued. Datagram sockets only."""
+        count = _operator.index(count)
+        bufsize = _operator.index(bufsize)
+        if count < 0 or bufsize < 0:
+            raise ValueError("negative count or buffersize in recvmmsg")
+        if timeout is _SOCKET_TIMEOUT:
+            return self._wait(_netlab.recvmmsg, count, bufsize)
+        return self._wait_for(_check_timeout(timeout), _netlab.recvmmsg, count, bufsize)
+
+    def sendmmsg(self, datagrams, timeout=_SOCKET_TIMEOUT):
+        """netlab extra: send a sequence of (data, address) tuples (address None: the
+        connected peer) in as few system calls as possible (sendmmsg), in order, each whole
+        or not at all. Waits (per the socket's time-out, or timeout seconds) only while the
+        first finds no room; returns how many went out (fewer than given when the socket
+        buffer filled up or a later destination failed: send the rest again to learn why).
+        Datagram sockets only."""
+        if timeout is _SOCKET_TIMEOUT:
+            return self._wait(_netlab.sendmmsg, datagrams)
+        return self._wait_for(_check_timeout(timeout), _netlab.sendmmsg, datagrams)
+
+    def _wait_for(self, t, call, *args):
+        """_wait() under time-out t instead of the socket's."""
+        saved = self._timeout
+        try:
+            self._timeout = t
+            return self._wait(call, *args)
+        finally:
+            self._timeout = saved
+
     # -- the rest --
 
     def shutdown(self, how):
@@ -551,3 +597,21 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
             sock.close()
             raise
     raise err
+
+
+# ---- libnetlab's own classes ------------------------------------------------------------------
+
+def nl_err_name(code):
+    """The name of a libnetlab code, e.g. nl_err_name(NL_EPEERLOST) == 'NL_EPEERLOST'."""
+    return _netlab.err_name(code)
+
+
+def nl_strerror(code):
+    """The message of a libnetlab code."""
+    return _netlab.strerror(code)
+
+
+NL_EPEERLOST = _netlab.NL_EPEERLOST
+
+from .chat import ChatSession, ChatEvent, ChatStats, EventType  # noqa: E402
+from .server import EchoServer, ServerStats  # noqa: E402
