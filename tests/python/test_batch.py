@@ -2,7 +2,6 @@
 
 Every result is checked against what the per-call methods (or the stdlib's socket) give for the
 same datagrams: contents, truncation, sender addresses, order."""
-import faulthandler
 import socket as stdsocket
 import threading
 import time
@@ -10,6 +9,7 @@ import time
 import pytest
 
 import netlab
+from watchdog import Watchdog
 
 TIMEOUT = 5
 
@@ -37,24 +37,6 @@ def recv_all(sock, n, bufsize):
         got += sock.recvmmsg(n - len(got), bufsize)
     assert len(got) == n
     return got
-
-
-class Watchdog:
-    """If this thread cannot run within the time (because another thread holds the GIL while
-    it waits in C), a C-level timer that needs no GIL dumps the stacks and ends the process
-    with status 1: the run fails quickly instead of hanging (pytest's capture loses the dump
-    with the process; run pytest with -s to see it)."""
-
-    def __init__(self, seconds=30):
-        self.seconds = seconds
-
-    def __enter__(self):
-        faulthandler.dump_traceback_later(self.seconds, exit=True)
-        return self
-
-    def __exit__(self, *exc):
-        faulthandler.cancel_dump_traceback_later()
-
 
 
 def payloads(n):

@@ -5,7 +5,6 @@ release the GIL), a session against the netlab-chat program (NETLAB_CHAT), plain
 a stdlib socket, keys, drop counters, errors. Every wait is bounded; nothing sleeps to
 synchronise."""
 import errno
-import faulthandler
 import os
 import queue
 import socket as stdsocket
@@ -16,29 +15,12 @@ import time
 import pytest
 
 import netlab
+from watchdog import Watchdog
 from netlab import EventType
 
 TIMEOUT = 10
 BIG = ("中文" * 1666 + "abcd").encode()  # 10,000 bytes of UTF-8
 assert len(BIG) == 10_000
-
-
-class Watchdog:
-    """If this thread cannot run within the time (because another thread holds the GIL while
-    it waits in C), a C-level timer that needs no GIL dumps the stacks and ends the process
-    with status 1: the run fails quickly instead of hanging (pytest's capture loses the dump
-    with the process; run pytest with -s to see it)."""
-
-    def __init__(self, seconds=30):
-        self.seconds = seconds
-
-    def __enter__(self):
-        faulthandler.dump_traceback_later(self.seconds, exit=True)
-        return self
-
-    def __exit__(self, *exc):
-        faulthandler.cancel_dump_traceback_later()
-
 
 
 class Reader:

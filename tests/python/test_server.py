@@ -1,6 +1,5 @@
 """netlab.EchoServer: libnetlab's concurrent echo server from Python, served to stdlib clients
 on threads, stopped from another thread, a signal handler or the with statement."""
-import faulthandler
 import hashlib
 import os
 import signal
@@ -11,6 +10,7 @@ import time
 import pytest
 
 import netlab
+from watchdog import Watchdog
 
 TIMEOUT = 10
 CLIENTS = 50
@@ -28,24 +28,6 @@ def serve_in_thread(srv):
     t = threading.Thread(target=run)
     t.start()
     return t, failure
-
-
-class Watchdog:
-    """If this thread cannot run within the time (because another thread holds the GIL while
-    it waits in C), a C-level timer that needs no GIL dumps the stacks and ends the process
-    with status 1: the run fails quickly instead of hanging (pytest's capture loses the dump
-    with the process; run pytest with -s to see it)."""
-
-    def __init__(self, seconds=30):
-        self.seconds = seconds
-
-    def __enter__(self):
-        faulthandler.dump_traceback_later(self.seconds, exit=True)
-        return self
-
-    def __exit__(self, *exc):
-        faulthandler.cancel_dump_traceback_later()
-
 
 
 def echo_client(address, seed, size, results):
