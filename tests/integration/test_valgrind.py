@@ -123,3 +123,32 @@ def test_chat_under_memcheck(tmp_path, mode):
             b.close()
     for log in logs:
         check_log(log)
+
+
+def test_echo_server_under_memcheck(procs, tmp_path):
+    """netlab-echo-server: 20 clients at once, pipelined echoes, one that resets, then SIGTERM:
+    it stops cleanly (exit 0) with every block freed and no memcheck error."""
+    prog = os.environ.get("NETLAB_ECHO_SERVER")
+    if not prog or not os.access(prog, os.X_OK):
+        pytest.fail("NETLAB_ECHO_SERVER is not set to an executable (run through ctest)")
+    log = tmp_path / "echo-server.log"
+    server = procs.start([*memcheck(log), prog, "--host", "127.0.0.1", "--port", "0",
+                          "--idle-timeout", "60000"])
+    line = server.out.read_line(SLOW)
+    assert line and line.startswith(b"listening on "), (line, server.err.text())
+    port = int(line.rsplit(b":", 1)[1])
+    clients = [connect_tcp("127.0.0.1", port, timeout=SLOW) for _ in range(20)]
+    try:
+        for i, c in enumerate(clients):
+            c.sendall(f"{i} {CHINESE} ".encode() * 50)
+        for i, c in enumerate(clients):
+            want = f"{i} {CHINESE} ".encode() * 50
+            assert recv_exactly(c, len(want), timeout=SLOW) == want
+        clients[0].setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+    finally:
+        for c in clients:
+            c.close()
+    server.popen.terminate()
+    assert server.wait(SLOW) == 0, (server.err.text(), log.read_text())
+    check_log(log)
+    assert "All heap blocks were freed" in log.read_text(), log.read_text()
