@@ -34,6 +34,7 @@ def show(chat, done):
         elif ev.type == EventType.PEER_LOST:
             print('*** the peer stopped answering', flush=True)
         elif ev.type == EventType.CLOSED:
+            done.set()  # before the line that tells the user, who may press Enter at once
             how = 'agreed' if ev.code == 0 else netlab.nl_err_name(ev.code)
             print(f'*** chat over ({how})', flush=True)
     done.set()
