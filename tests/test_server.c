@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -380,6 +381,7 @@ static void test_callbacks(void **state)
 /* A service that answers each byte with 16 MiB: with a 4 KiB cap the queue overflows, and the
  * connection is closed with NL_ENOBUFS rather than growing. */
 static int g_flood_rc[2];
+static atomic_int g_flood_done;
 
 static void flood_service(nl_tcp_server *srv, int conn, const void *data, size_t len, void *user)
 {
@@ -390,6 +392,7 @@ static void flood_service(nl_tcp_server *srv, int conn, const void *data, size_t
     /* Results are checked on the main thread: cmocka asserts must not fire on this one. */
     g_flood_rc[0] = nl_tcp_server_send(srv, conn, big, sizeof big);
     g_flood_rc[1] = nl_tcp_server_send(srv, conn, "x", 1);
+    atomic_store(&g_flood_done, 1);
 }
 
 static void test_queue_cap_overflow_closes(void **state)
@@ -403,11 +406,18 @@ static void test_queue_cap_overflow_closes(void **state)
     running r;
     nl_tcp *t;
     ssize_t n;
+    int i;
 
     (void)state;
     start(&r, &cfg);
     t = client(&r);
     assert_int_equal(nl_tcp_send_all(t, "?", 1, NULL, 5000), 0);
+    /* Read nothing until the service has made both sends: a client that drains the socket
+     * meanwhile could let the kernel take all 16 MiB, and then nothing overflows. Unread, the
+     * kernel's buffers hold a few MiB at most. */
+    for (i = 0; i < 10000 && !atomic_load(&g_flood_done); i++)
+        usleep(1000); /* bounded: 10 s; the flag has no descriptor to wait on */
+    assert_true(atomic_load(&g_flood_done));
     /* Whatever part of the 16 MiB the kernel took arrives, then the connection ends. The loop
      * is bounded by bytes, not by calls: under load recv() returns small pieces. */
     for (total = 0; total <= sizeof sink * 256 + 1;) {
@@ -484,6 +494,11 @@ static void emfile_child(int wfd)
 
     /* Never outlive the test process, even when one of its checks fails. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Only stdio and the pipe stay open, so the 16 descriptors leave the same room for
+     * clients whatever the test process (ctest, the sanitizer runtime, earlier tests) had. */
+    for (int fd = 3; fd < 1024; fd++)
+        if (fd != wfd)
+            (void)close(fd);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = child_term;
     sigemptyset(&sa.sa_mask);
