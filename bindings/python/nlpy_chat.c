@@ -312,7 +312,9 @@ nlpy_rc nlpy_chat_stats(nlpy_chat *c, nl_chat_stats *out)
     return (nlpy_rc)leave(c, rc);
 }
 
-nlpy_rc nlpy_chat_local(nlpy_chat *c, nlpy_addr *out)
+/* The local or the peer's endpoint, read under the session's lock. */
+static nlpy_rc chat_endpoint(nlpy_chat *c, nlpy_addr *out,
+                             int (*get)(const nl_chat_session *, nl_endpoint *))
 {
     int rc = enter(c);
 
@@ -321,23 +323,19 @@ nlpy_rc nlpy_chat_local(nlpy_chat *c, nlpy_addr *out)
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&c->mu);
-    rc = nl_chat_session_local(c->s, &out->ep);
+    rc = get(c->s, &out->ep);
     pthread_mutex_unlock(&c->mu);
     return (nlpy_rc)leave(c, rc);
 }
 
+nlpy_rc nlpy_chat_local(nlpy_chat *c, nlpy_addr *out)
+{
+    return chat_endpoint(c, out, nl_chat_session_local);
+}
+
 nlpy_rc nlpy_chat_peer(nlpy_chat *c, nlpy_addr *out)
 {
-    int rc = enter(c);
-
-    memset(out, 0, sizeof *out);
-    out->sock_family = c->family;
-    if (rc < 0)
-        return rc;
-    pthread_mutex_lock(&c->mu);
-    rc = nl_chat_session_peer(c->s, &out->ep);
-    pthread_mutex_unlock(&c->mu);
-    return (nlpy_rc)leave(c, rc);
+    return chat_endpoint(c, out, nl_chat_session_peer);
 }
 
 int nlpy_chat_next_timeout(nlpy_chat *c)
