@@ -6,14 +6,17 @@
 #      example programs built the same way from examples/standalone;
 #   3. a program linking libnetlab and libnl-3 together (no symbol clashes);
 #   4. the shared library exports nl_* names only (hidden visibility works).
+# With --installed=PREFIX in place of BUILD_DIR it installs nothing and tests what is already
+# in PREFIX (e.g. /usr, from the Debian packages; see .ci/debs).
 #
-# usage: run.sh BUILD_DIR CONSUMER_SRC_DIR CMAKE CC LIBDIR [SANITIZE=ON|OFF]
+# usage: run.sh BUILD_DIR|--installed=PREFIX CONSUMER_SRC_DIR CMAKE CC LIBDIR [SANITIZE=ON|OFF]
 set -eu
 
 build=$1 src=$2 cmake=$3 cc=$4 libdir=$5 sanitize=${6:-OFF}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netlab-consumer.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 prefix=$tmp/prefix
+case $build in --installed=*) prefix=${build#--installed=} build="" ;; esac
 warn="-std=c11 -Wall -Wextra -Werror"
 # An instrumented library needs instrumented programs: the sanitizer runtime must load first.
 san=""
@@ -25,9 +28,13 @@ fail() {
 }
 step() { echo "consumer: $*"; }
 
-step "install into $prefix"
-"$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" ||
-    { cat "$tmp/install.log"; fail "cmake --install"; }
+if [ -n "$build" ]; then
+    step "install into $prefix"
+    "$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" ||
+        { cat "$tmp/install.log"; fail "cmake --install"; }
+else
+    step "test what is installed in $prefix"
+fi
 lib=$prefix/$libdir
 [ -f "$lib/libnetlab.so" ] || fail "no $lib/libnetlab.so (libdir $libdir)"
 [ -f "$lib/libnetlab.a" ] || fail "no $lib/libnetlab.a"
@@ -38,7 +45,7 @@ lib=$prefix/$libdir
 
 # The prefix was chosen after configuring: nothing installed may point back at the build tree
 # or at the configured prefix.
-if grep -rl -- "$build" "$lib/pkgconfig" "$lib/cmake"; then
+if [ -n "$build" ] && grep -rl -- "$build" "$lib/pkgconfig" "$lib/cmake"; then
     fail "installed package files name the build tree $build"
 fi
 
