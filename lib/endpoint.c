@@ -129,7 +129,7 @@ int nl_endpoint_parse(nl_endpoint *out, const char *text, int default_port)
     return 0;
 }
 
-static int map_gai_error(int rc)
+int nl__gai_err(int rc)
 {
     switch (rc) {
     case EAI_NONAME:
@@ -163,6 +163,7 @@ static int map_gai_error(int rc)
 static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
 {
     struct addrinfo hints, *res = NULL, *ai;
+    struct in_addr a4;
     nl_endpoint ep;
     int rc;
 
@@ -170,6 +171,17 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
         if ((flags == NL_RESOLVE_IPV4 && ep.family != NL_AF_INET) ||
             (flags == NL_RESOLVE_IPV6 && ep.family != NL_AF_INET6))
             return NL_EAI_FAMILY;
+        ep.port = (uint16_t)port;
+        *out = ep;
+        return 0;
+    }
+    /* The short and old IPv4 forms that inet_aton() and so getaddrinfo() take ("127.1",
+     * "0x7f.1", "2130706433"), as the stdlib's socket module does. */
+    if (strchr(host, ':') == NULL && strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) &&
+        strcmp(host, ".") != 0 && inet_aton(host, &a4) == 1 && flags != NL_RESOLVE_IPV6) {
+        memset(&ep, 0, sizeof ep);
+        ep.family = NL_AF_INET;
+        memcpy(ep.addr, &a4, 4);
         ep.port = (uint16_t)port;
         *out = ep;
         return 0;
@@ -186,7 +198,7 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
     hints.ai_socktype = SOCK_DGRAM; /* one entry per address instead of one per protocol */
     rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0)
-        return map_gai_error(rc);
+        return nl__gai_err(rc);
     /* With AF_UNSPEC prefer IPv4 ("localhost" has both): it works with the course's
      * 0.0.0.0 servers, which do not accept IPv6. */
     rc = NL_EAI_NODATA;

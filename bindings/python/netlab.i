@@ -12,6 +12,7 @@
 
 %{
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -794,3 +795,194 @@ const char *nl_strerror(int code);
 %constant int NL_EAGAIN = NL_EAGAIN;
 %constant int NL_EPEERLOST = NL_EPEERLOST;
 %constant int UDP_BATCH_MAX = NL_UDP_BATCH_MAX;
+
+/* ---- Descriptors: socket(fileno=...), detach() ------------------------------------------ */
+
+%exception {
+    $action
+    if (result < 0) {
+        nlpy_raise((long)result);
+        SWIG_fail;
+    }
+}
+%rename(adopt) nlpy_adopt;
+nlpy_rc nlpy_adopt(nlpy_sock **new_sock, int fd);
+/* -1 (closed) is an answer, not an error: netlab/__init__.py reads the result. */
+%noexception;
+%nothread;
+%rename(detach) nlpy_detach;
+int nlpy_detach(nlpy_sock *s);
+%thread;
+
+/* ---- The resolver and address conversions (netlab/_resolve.py) ------------------------- */
+
+%{
+/* getaddrinfo(): [(family, type, proto, canonname, sockaddr), ...] from nl_resolve(), the
+ * resolver running without the GIL. */
+static PyObject *nlpy_getaddrinfo(const char *host, const char *service, int family,
+                                  int socktype, int protocol, int flags)
+{
+    nl_resolve_hints hints = {family, socktype, protocol, flags};
+    char canon[1025];
+    nl_resolved *res = NULL;
+    PyObject *list = NULL;
+    int n, cap = 16;
+
+    for (;;) {
+        nl_resolved *more = PyMem_Realloc(res, (size_t)cap * sizeof *res);
+        if (more == NULL) {
+            PyMem_Free(res);
+            return PyErr_NoMemory();
+        }
+        res = more;
+        Py_BEGIN_ALLOW_THREADS
+        n = nl_resolve(host, service, &hints, res, (size_t)cap, canon, sizeof canon);
+        Py_END_ALLOW_THREADS
+        if (n <= cap)
+            break;
+        cap = n; /* more answers than room: ask again with room for all */
+    }
+    if (n < 0) {
+        PyMem_Free(res);
+        nlpy_raise(n);
+        return NULL;
+    }
+    if ((list = PyList_New(n)) == NULL)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        nlpy_addr a;
+        PyObject *addr, *item;
+
+        a.ep = res[i].ep;
+        a.sock_family = res[i].ep.family;
+        if ((addr = nlpy_addr_to_py(&a)) == NULL) {
+            Py_CLEAR(list);
+            goto out;
+        }
+        item = Py_BuildValue("(iiisN)", res[i].ep.family, res[i].socktype, res[i].protocol,
+                             i == 0 ? canon : "", addr);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            goto out;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+out:
+    PyMem_Free(res);
+    return list;
+}
+
+/* getnameinfo(): (host, service) of a numeric address and port, via nl_endpoint_name(). */
+static PyObject *nlpy_getnameinfo(const char *host, int port, unsigned flowinfo,
+                                  unsigned scope_id, int want_family, int flags)
+{
+    char name[1025], serv[32];
+    nl_endpoint ep;
+    int rc;
+
+    (void)flowinfo;
+    rc = nl_endpoint_from_host(&ep, host, port,
+                               want_family == NL_AF_INET6 ? NL_RESOLVE_IPV6 : NL_RESOLVE_IPV4);
+    if (rc < 0) {
+        nlpy_raise(rc);
+        return NULL;
+    }
+    if (ep.family == NL_AF_INET6)
+        ep.scope_id = scope_id;
+    Py_BEGIN_ALLOW_THREADS
+    rc = nl_endpoint_name(&ep, name, sizeof name, serv, sizeof serv, flags);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        nlpy_raise(rc);
+        return NULL;
+    }
+    return Py_BuildValue("(ss)", name, serv);
+}
+
+/* inet_pton() / inet_ntop() / inet_aton() of the system, as the stdlib calls them. */
+static PyObject *nlpy_inet_pton(int family, const char *text)
+{
+    unsigned char buf[16];
+    int rc;
+
+    if (family != AF_INET && family != AF_INET6) {
+        errno = EAFNOSUPPORT;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    rc = inet_pton(family, text, buf);
+    if (rc <= 0) {
+        PyErr_SetString(PyExc_OSError, "illegal IP address string passed to inet_pton");
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize((const char *)buf, family == AF_INET ? 4 : 16);
+}
+
+static PyObject *nlpy_inet_ntop(int family, const void *in_buf, size_t in_len)
+{
+    char text[INET6_ADDRSTRLEN];
+
+    if (family != AF_INET && family != AF_INET6) {
+        PyErr_SetString(PyExc_ValueError, "unknown address family");
+        return NULL;
+    }
+    if (in_len != (family == AF_INET ? 4u : 16u)) {
+        PyErr_SetString(PyExc_ValueError, family == AF_INET
+                        ? "invalid length of packed IP address string"
+                        : "invalid length of packed IP address string");
+        return NULL;
+    }
+    if (inet_ntop(family, in_buf, text, sizeof text) == NULL)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyUnicode_FromString(text);
+}
+
+static PyObject *nlpy_inet_aton(const char *text)
+{
+    struct in_addr a;
+
+    if (inet_aton(text, &a) == 0) {
+        PyErr_SetString(PyExc_OSError, "illegal IP address string passed to inet_aton");
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize((const char *)&a, 4);
+}
+%}
+
+%noexception;
+%nothread;
+%rename(getaddrinfo) nlpy_getaddrinfo;
+PyObject *nlpy_getaddrinfo(const char *host, const char *service, int family, int socktype,
+                           int protocol, int flags);
+%rename(getnameinfo) nlpy_getnameinfo;
+PyObject *nlpy_getnameinfo(const char *host, int port, unsigned flowinfo, unsigned scope_id,
+                           int want_family, int flags);
+%rename(inet_pton) nlpy_inet_pton;
+PyObject *nlpy_inet_pton(int family, const char *text);
+%rename(inet_ntop) nlpy_inet_ntop;
+PyObject *nlpy_inet_ntop(int family, const void *in_buf, size_t in_len);
+%rename(inet_aton) nlpy_inet_aton;
+PyObject *nlpy_inet_aton(const char *text);
+%thread;
+
+%constant int AI_PASSIVE = AI_PASSIVE;
+%constant int AI_CANONNAME = AI_CANONNAME;
+%constant int AI_NUMERICHOST = AI_NUMERICHOST;
+%constant int AI_NUMERICSERV = AI_NUMERICSERV;
+%constant int AI_V4MAPPED = AI_V4MAPPED;
+%constant int AI_ALL = AI_ALL;
+%constant int AI_ADDRCONFIG = AI_ADDRCONFIG;
+%constant int NI_NUMERICHOST = NI_NUMERICHOST;
+%constant int NI_NUMERICSERV = NI_NUMERICSERV;
+%constant int NI_NOFQDN = NI_NOFQDN;
+%constant int NI_NAMEREQD = NI_NAMEREQD;
+%constant int NI_DGRAM = NI_DGRAM;
+%constant int NI_MAXHOST = NI_MAXHOST;
+%constant int NI_MAXSERV = NI_MAXSERV;
+%constant int SOCK_RAW = SOCK_RAW;
+%constant int EAI_NODATA = EAI_NODATA;
+%constant int EAI_ADDRFAMILY = EAI_ADDRFAMILY;
+%constant int EAI_MEMORY = EAI_MEMORY;
+%constant int EAI_SYSTEM = EAI_SYSTEM;
+%constant int EAI_BADFLAGS = EAI_BADFLAGS;
+%constant int EAI_SOCKTYPE = EAI_SOCKTYPE;
+%constant int EAI_OVERFLOW = EAI_OVERFLOW;

@@ -537,3 +537,67 @@ nlpy_count nlpy_send_batch(nlpy_sock *s, const nlpy_sitem *items, size_t count, 
     }
     return leave(s, done > 0 ? (long)done : n);
 }
+
+/* ---- Descriptors: socket(fileno=...), detach() -------------------------------------------- */
+
+/* The family of a socket descriptor (the library checked it is AF_INET or AF_INET6). */
+static int nlpy_domain(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    memset(&ss, 0, sizeof ss);
+    (void)getsockname(fd, (struct sockaddr *)&ss, &len);
+    return ss.ss_family;
+}
+
+nlpy_rc nlpy_adopt(nlpy_sock **out, int fd)
+{
+    nlpy_sock *s;
+    int type = 0, rc;
+    socklen_t len = sizeof type;
+
+    *out = NULL;
+    if (fd < 0)
+        return NL_EBADF;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -errno;
+    if (type != NLPY_SOCK_STREAM && type != NLPY_SOCK_DGRAM)
+        return NL_EINVAL;
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NL_ENOMEM;
+    if (type == NLPY_SOCK_DGRAM)
+        rc = nl_udp_adopt(&s->udp, fd, NULL);
+    else
+        rc = nl_tcp_adopt(&s->tcp, fd, NULL);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->family = s->udp != NULL ? nl_udp_family(s->udp) : nlpy_domain(fd);
+    s->type = type;
+    s->fd = fd;
+    *out = s;
+    return 0;
+}
+
+nlpy_rc nlpy_detach(nlpy_sock *s)
+{
+    int fd = -1;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->closing || s->busy > 0) {
+        /* Closed: nothing to give; calls in flight still use the descriptor. */
+        fd = s->closing ? -1 : NL_EBUSY;
+    } else {
+        s->closing = 1;
+        fd = s->udp != NULL ? nl_udp_detach(s->udp) : nl_tcp_detach(s->tcp);
+        s->udp = NULL;
+        s->tcp = NULL;
+        s->fd = -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return fd;
+}
