@@ -16,6 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -986,3 +987,126 @@ PyObject *nlpy_inet_aton(const char *text);
 %constant int EAI_BADFLAGS = EAI_BADFLAGS;
 %constant int EAI_SOCKTYPE = EAI_SOCKTYPE;
 %constant int EAI_OVERFLOW = EAI_OVERFLOW;
+
+/* ---- The stdlib's enums: every AF_*, SOCK_*, MSG_* the system headers name (netlab/__init__.py
+   builds AddressFamily, SocketKind and MsgFlag from these, as the stdlib does from _socket) */
+%constant int AF_UNIX = AF_UNIX;
+%constant int AF_AX25 = AF_AX25;
+%constant int AF_IPX = AF_IPX;
+%constant int AF_APPLETALK = AF_APPLETALK;
+%constant int AF_NETROM = AF_NETROM;
+%constant int AF_BRIDGE = AF_BRIDGE;
+%constant int AF_ATMPVC = AF_ATMPVC;
+%constant int AF_X25 = AF_X25;
+%constant int AF_ROSE = AF_ROSE;
+%constant int AF_NETBEUI = AF_NETBEUI;
+%constant int AF_SECURITY = AF_SECURITY;
+%constant int AF_KEY = AF_KEY;
+%constant int AF_NETLINK = AF_NETLINK;
+%constant int AF_ROUTE = AF_ROUTE;
+%constant int AF_PACKET = AF_PACKET;
+%constant int AF_ASH = AF_ASH;
+%constant int AF_ECONET = AF_ECONET;
+%constant int AF_ATMSVC = AF_ATMSVC;
+%constant int AF_RDS = AF_RDS;
+%constant int AF_SNA = AF_SNA;
+%constant int AF_IRDA = AF_IRDA;
+%constant int AF_PPPOX = AF_PPPOX;
+%constant int AF_WANPIPE = AF_WANPIPE;
+%constant int AF_LLC = AF_LLC;
+%constant int AF_CAN = AF_CAN;
+%constant int AF_TIPC = AF_TIPC;
+%constant int AF_BLUETOOTH = AF_BLUETOOTH;
+%constant int AF_ALG = AF_ALG;
+%constant int AF_VSOCK = AF_VSOCK;
+%constant int AF_QIPCRTR = AF_QIPCRTR;
+%constant int SOCK_RDM = SOCK_RDM;
+%constant int SOCK_SEQPACKET = SOCK_SEQPACKET;
+%constant int SOCK_NONBLOCK = SOCK_NONBLOCK;
+%constant int SOCK_CLOEXEC = SOCK_CLOEXEC;
+%constant int MSG_OOB = MSG_OOB;
+%constant int MSG_PEEK = MSG_PEEK;
+%constant int MSG_DONTROUTE = MSG_DONTROUTE;
+%constant int MSG_CTRUNC = MSG_CTRUNC;
+%constant int MSG_TRUNC = MSG_TRUNC;
+%constant int MSG_DONTWAIT = MSG_DONTWAIT;
+%constant int MSG_EOR = MSG_EOR;
+%constant int MSG_WAITALL = MSG_WAITALL;
+%constant int MSG_CONFIRM = MSG_CONFIRM;
+%constant int MSG_ERRQUEUE = MSG_ERRQUEUE;
+%constant int MSG_NOSIGNAL = MSG_NOSIGNAL;
+%constant int MSG_MORE = MSG_MORE;
+%constant int MSG_FASTOPEN = MSG_FASTOPEN;
+%constant int MSG_CMSG_CLOEXEC = MSG_CMSG_CLOEXEC;
+%constant int SOL_TCP = SOL_TCP;
+%constant int SOL_UDP = SOL_UDP;
+%constant int SOL_IP = SOL_IP;
+
+/* ---- Network interfaces and the host name (netlab/_resolve.py) ------------------------- */
+
+%{
+#include <net/if.h>
+#include <unistd.h>
+
+/* if_nameindex(): [(index, name), ...]. */
+static PyObject *nlpy_if_nameindex(void)
+{
+    struct if_nameindex *ni = if_nameindex(), *p;
+    PyObject *list;
+
+    if (ni == NULL)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    if ((list = PyList_New(0)) == NULL)
+        goto out;
+    for (p = ni; p->if_index != 0 && p->if_name != NULL; p++) {
+        PyObject *item = Py_BuildValue("(Is)", p->if_index, p->if_name);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(list);
+            goto out;
+        }
+        Py_DECREF(item);
+    }
+out:
+    if_freenameindex(ni);
+    return list;
+}
+
+/* if_nametoindex(): 0 when there is no such interface (the caller raises). */
+static unsigned long nlpy_if_nametoindex(const char *name)
+{
+    return if_nametoindex(name);
+}
+
+static PyObject *nlpy_if_indextoname(unsigned long index)
+{
+    char name[IF_NAMESIZE + 1];
+
+    if (index > 0xffffffffUL) {
+        PyErr_SetString(PyExc_OverflowError, "index too big");
+        return NULL;
+    }
+    if (if_indextoname((unsigned)index, name) == NULL)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyUnicode_FromString(name);
+}
+
+static PyObject *nlpy_sethostname(const void *in_buf, size_t in_len)
+{
+    if (sethostname(in_buf, in_len) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+%}
+
+%noexception;
+%nothread;
+%rename(if_nameindex) nlpy_if_nameindex;
+PyObject *nlpy_if_nameindex(void);
+%rename(if_nametoindex) nlpy_if_nametoindex;
+unsigned long nlpy_if_nametoindex(const char *name);
+%rename(if_indextoname) nlpy_if_indextoname;
+PyObject *nlpy_if_indextoname(unsigned long index);
+%rename(sethostname) nlpy_sethostname;
+PyObject *nlpy_sethostname(const void *in_buf, size_t in_len);
+%thread;

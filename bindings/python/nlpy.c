@@ -327,9 +327,10 @@ nlpy_count nlpy_sendto(nlpy_sock *s, const void *buf, size_t len, const char *ho
     else if (s->udp != NULL)
         n = nl_udp_send_to(s->udp, buf, len, &ep, timeout_ms);
     else
-        /* A stream socket takes no destination: sendto(2) says EISCONN when connected and
-         * EPIPE otherwise; ask the kernel which one it is. */
-        n = nl_tcp_peer(s->tcp, &ep) == 0 ? NL_EISCONN : NL_EPIPE;
+        /* A stream socket takes no destination: Linux ignores it on a connected socket
+         * (sendto(2) sends, as the stdlib's sendto() then does) and says EPIPE otherwise. */
+        n = nl_tcp_peer(s->tcp, &ep) == 0 ? nl_tcp_send(s->tcp, buf, len, timeout_ms)
+                                          : NL_EPIPE;
     return leave(s, n);
 }
 

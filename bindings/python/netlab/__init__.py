@@ -37,6 +37,7 @@ import warnings as _warnings
 
 from . import _netlab
 from . import _makefile
+from . import _resolve
 
 _SO_PROTOCOL = _netlab.SO_PROTOCOL
 
@@ -52,56 +53,42 @@ __version__ = _netlab.VERSION
 
 # ---- Constants --------------------------------------------------------------------------------
 
-class AddressFamily(_enum.IntEnum):
-    """Address families, as socket.AddressFamily (netlab sockets take AF_INET and AF_INET6;
-    the others are here so that values the resolver or a descriptor give have names)."""
-    AF_UNSPEC = _netlab.AF_UNSPEC
-    AF_UNIX = 1
-    AF_INET = _netlab.AF_INET
-    AF_INET6 = _netlab.AF_INET6
-    AF_NETLINK = 16
-    AF_PACKET = 17
-
-    def __repr__(self):
-        return f"<{type(self).__name__}.{self.name}: {self.value}>"
+def _convert(kind, name, prefix, doc):
+    """An enum of every _netlab constant starting with prefix, sorted by value then name, as
+    the stdlib makes its own from _socket (so the members and their order match)."""
+    pairs = sorted(((getattr(_netlab, n), n) for n in dir(_netlab)
+                    if n.startswith(prefix) and n.isupper()))
+    cls = kind(name, [(n, v) for v, n in pairs], module=__name__)
+    cls.__doc__ = doc
+    return cls
 
 
-class SocketKind(_enum.IntEnum):
-    """Socket types, as socket.SocketKind (netlab sockets are SOCK_STREAM or SOCK_DGRAM)."""
-    SOCK_STREAM = _netlab.SOCK_STREAM
-    SOCK_DGRAM = _netlab.SOCK_DGRAM
-    SOCK_RAW = 3
-    SOCK_RDM = 4
-    SOCK_SEQPACKET = 5
-    SOCK_NONBLOCK = _os.O_NONBLOCK
-    SOCK_CLOEXEC = 0o2000000
+AddressFamily = _convert(_enum.IntEnum, "AddressFamily", "AF_",
+                         "Address families, as socket.AddressFamily (netlab sockets take AF_INET "
+                         "and AF_INET6; the others name what the resolver or a descriptor give).")
+SocketKind = _convert(_enum.IntEnum, "SocketKind", "SOCK_",
+                      "Socket types, as socket.SocketKind (netlab sockets are SOCK_STREAM or "
+                      "SOCK_DGRAM).")
+MsgFlag = _convert(_enum.IntFlag, "MsgFlag", "MSG_", "send/recv flags, as socket.MsgFlag.")
+AddressInfo = _convert(_enum.IntFlag, "AddressInfo", "AI_",
+                       "getaddrinfo() flags, as socket.AddressInfo.")
+globals().update(AddressFamily.__members__)
+globals().update(SocketKind.__members__)
+globals().update(MsgFlag.__members__)
+globals().update(AddressInfo.__members__)
 
-    def __repr__(self):
-        return f"<{type(self).__name__}.{self.name}: {self.value}>"
-
-
-AddressFamily.__module__ = SocketKind.__module__ = "netlab"
-
-
-AF_UNSPEC = AddressFamily.AF_UNSPEC
-AF_INET = AddressFamily.AF_INET
-AF_INET6 = AddressFamily.AF_INET6
-AF_UNIX = AddressFamily.AF_UNIX
-SOCK_STREAM = SocketKind.SOCK_STREAM
-SOCK_DGRAM = SocketKind.SOCK_DGRAM
-SOCK_RAW = SocketKind.SOCK_RAW
-# Flags that socket() also takes in its type argument on Linux.
-SOCK_NONBLOCK = SocketKind.SOCK_NONBLOCK
-SOCK_CLOEXEC = SocketKind.SOCK_CLOEXEC
 
 for _name in dir(_netlab):
     if _name.startswith(("SOL_", "SO_", "IPPROTO_", "IP_", "IPV6_", "TCP_", "SHUT_", "EAI_",
-                         "INADDR_", "AI_", "NI_")) or _name == "SOMAXCONN":
-        globals()[_name] = getattr(_netlab, _name)
+                         "INADDR_", "AI_", "NI_", "AF_", "SOCK_", "MSG_")) or _name == "SOMAXCONN":
+        globals().setdefault(_name, getattr(_netlab, _name))  # enum members stay members
         __all__.append(_name)
 del _name
-__all__ += ["AF_UNSPEC", "AF_INET", "AF_INET6", "AF_UNIX", "SOCK_STREAM", "SOCK_DGRAM",
-            "SOCK_RAW", "SOCK_NONBLOCK", "SOCK_CLOEXEC"]
+__all__ += ["AddressInfo", "MsgFlag"]
+
+# The stdlib's names for the loopback addresses (test suites use them).
+_LOCALHOST = "127.0.0.1"
+_LOCALHOST_V6 = "::1"
 
 has_ipv6 = True
 
@@ -213,12 +200,12 @@ class socket:
     @property
     def family(self):
         """The address family, AF_INET or AF_INET6."""
-        return AddressFamily(self._family)
+        return _resolve._enum(AddressFamily, self._family)
 
     @property
     def type(self):
         """The socket type, SOCK_STREAM or SOCK_DGRAM."""
-        return SocketKind(self._type)
+        return _resolve._enum(SocketKind, self._type)
 
     @property
     def proto(self):
@@ -290,11 +277,19 @@ class socket:
         if fd > 0x7fffffff:
             raise OverflowError("file descriptor out of range")
         self._h = _netlab.adopt(fd)
-        self._family = _netlab.family(self._h)
-        self._type = _netlab.socktype(self._h)
-        self._proto = _netlab.getsockopt_int(self._h, _netlab.SOL_SOCKET, _SO_PROTOCOL)
+        # As in the stdlib, values given win over what the kernel says (they only show in the
+        # family, type and proto attributes; the calls go by the descriptor).
+        self._family = _netlab.family(self._h) if family == -1 else family
+        self._type = _netlab.socktype(self._h) if type == -1 else type
+        self._proto = (_netlab.getsockopt_int(self._h, _netlab.SOL_SOCKET, _SO_PROTOCOL)
+                       if proto == -1 else proto)
         self._timeout = _defaulttimeout
         self._closed = False
+
+    def _accept(self):
+        """accept() as the stdlib's C layer has it: (descriptor, address)."""
+        conn, address = self.accept()
+        return conn.detach(), address
 
     def dup(self):
         """A new socket object on a duplicate of the descriptor (not inheritable)."""
@@ -635,12 +630,19 @@ class socket:
                 if t == 0.0:
                     raise BlockingIOError(_errno.EAGAIN, _os.strerror(_errno.EAGAIN))
 
-    def sendto(self, data, flags_or_address, address=None):
+    def sendto(self, data, *args):
         """Send one datagram: sendto(data, address) or sendto(data, flags, address)."""
-        if address is None:
-            address = flags_or_address
-        elif flags_or_address:
-            self._check_flags(flags_or_address, "sendto")
+        if len(args) == 1:
+            address = args[0]
+        elif len(args) == 2:
+            flags, address = args
+            if not isinstance(flags, int):
+                raise TypeError(f"'{type(flags).__name__}' object cannot be interpreted as an "
+                                f"integer")
+            if flags:
+                self._check_flags(flags, "sendto")
+        else:
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
         if isinstance(data, str):
             raise TypeError("a bytes-like object is required, not 'str'")
         host, port, scope_id = self._address(address, "sendto")
@@ -847,13 +849,15 @@ def close(fd):
 from ._resolve import (  # noqa: E402
     getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr, gethostname, getfqdn,
     getnameinfo, getservbyname, getservbyport, htons, ntohs, htonl, ntohl, inet_aton,
-    inet_ntoa, inet_pton, inet_ntop)
+    inet_ntoa, inet_pton, inet_ntop, if_nameindex, if_nametoindex, if_indextoname,
+    sethostname)
 
 __all__ += [
     "create_server", "has_dualstack_ipv6", "socketpair", "fromfd", "close", "getaddrinfo",
     "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "gethostname", "getfqdn",
     "getnameinfo", "getservbyname", "getservbyport", "htons", "ntohs", "htonl", "ntohl",
-    "inet_aton", "inet_ntoa", "inet_pton", "inet_ntop"]
+    "inet_aton", "inet_ntoa", "inet_pton", "inet_ntop", "if_nameindex", "if_nametoindex",
+    "if_indextoname", "sethostname"]
 
 
 # ---- libnetlab's own classes ------------------------------------------------------------------

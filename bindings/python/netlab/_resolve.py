@@ -120,7 +120,10 @@ def getfqdn(name=""):
 def getnameinfo(sockaddr, flags):
     """(host, port) of a (host, port[, flowinfo, scope_id]) tuple, as socket.getnameinfo()."""
     if not isinstance(sockaddr, tuple):
-        raise TypeError("getnameinfo() argument 1 must be a tuple")
+        # The traceback keeps this frame: drop the caller's object first (no reference held).
+        kind = type(sockaddr).__name__
+        sockaddr = None
+        raise TypeError(f"getnameinfo() argument 1 must be tuple, not {kind}")
     if not 2 <= len(sockaddr) <= 4:
         raise TypeError("getnameinfo() argument 1 must be a tuple of 2 to 4 items")
     host, port = sockaddr[0], sockaddr[1]
@@ -247,3 +250,39 @@ def inet_ntop(address_family, packed_ip):
     """Packed bytes to text for AF_INET or AF_INET6."""
     family = _operator.index(address_family)
     return _netlab.inet_ntop(family, packed_ip)
+
+
+# ---- interfaces and the host name ------------------------------------------------------------
+
+def if_nameindex():
+    """[(index, name), ...] of the network interfaces."""
+    return _netlab.if_nameindex()
+
+
+def if_nametoindex(if_name):
+    """The index of a network interface name."""
+    if isinstance(if_name, bytes):
+        if_name = if_name.decode()
+    if not isinstance(if_name, str):
+        raise TypeError(f"if_nametoindex(): argument must be str, not {type(if_name).__name__}")
+    index = _netlab.if_nametoindex(if_name)
+    if index == 0:
+        raise OSError("no interface with this name")
+    return index
+
+
+def if_indextoname(if_index):
+    """The name of a network interface index."""
+    if isinstance(if_index, float) or not hasattr(if_index, "__index__"):
+        raise TypeError(f"an integer is required (got type {type(if_index).__name__})")
+    if_index = _operator.index(if_index)
+    if if_index < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    return _netlab.if_indextoname(if_index)
+
+
+def sethostname(name):
+    """Set the machine's host name (needs the privilege to)."""
+    if isinstance(name, str):
+        name = _os.fsencode(name)
+    return _netlab.sethostname(name)
