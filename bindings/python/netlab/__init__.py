@@ -60,7 +60,12 @@ def _convert(kind, name, prefix, doc):
                     if n.startswith(prefix) and n.isupper()))
     cls = kind(name, [(n, v) for v, n in pairs], module=__name__)
     cls.__doc__ = doc
+    cls.__reduce_ex__ = _reduce_by_name  # the members are module globals: pickle by name
     return cls
+
+
+def _reduce_by_name(member, proto):
+    return member.name
 
 
 AddressFamily = _convert(_enum.IntEnum, "AddressFamily", "AF_",

@@ -42,6 +42,7 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     if isinstance(port, int):
         service = str(port)
     elif isinstance(port, str):
+        port.encode("utf-8")  # UnicodeEncodeError for lone surrogates, as in the stdlib
         service = port
     elif isinstance(port, bytes):
         service = port.decode("ascii")
