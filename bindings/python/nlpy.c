@@ -145,8 +145,10 @@ int nlpy_type(nlpy_sock *s)
 nlpy_rc nlpy_endpoint(nl_endpoint *out, int family, const char *host, int port,
                       unsigned scope_id)
 {
+    /* The short IPv4 forms ("127.1") as the stdlib takes them. */
     int rc = nl_endpoint_from_host(out, host, port,
-                                   family == NL_AF_INET6 ? NL_RESOLVE_IPV6 : NL_RESOLVE_IPV4);
+                                   (family == NL_AF_INET6 ? NL_RESOLVE_IPV6 : NL_RESOLVE_IPV4) |
+                                       NL_RESOLVE_SHORT_IPV4);
 
     if (rc == 0 && out->family == NL_AF_INET6 && scope_id != 0)
         out->scope_id = scope_id;

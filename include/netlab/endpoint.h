@@ -42,6 +42,10 @@ typedef struct nl_endpoint {
 #define NL_RESOLVE_ANY 0   /**< resolver flag: either family, IPv4 first when a name has both */
 #define NL_RESOLVE_IPV4 1  /**< resolver flag: IPv4 only */
 #define NL_RESOLVE_IPV6 2  /**< resolver flag: IPv6 only */
+/** Resolver flag, OR-ed to one of the three above: also take the short and old IPv4 forms
+ *  inet_aton() takes ("127.1" = 127.0.0.1, "2130706433", "0x7f.1"), as getaddrinfo() and
+ *  Python's socket module do. Without it such text is refused as a typo (NL_EBADADDR). */
+#define NL_RESOLVE_SHORT_IPV4 4
 
 /**
  * Parse a numeric endpoint ("127.0.0.1:9000", "[::1]:9000", "::1", ...). Pure: no I/O.
@@ -71,7 +75,8 @@ NL_EXTERN int nl_endpoint_parse_port(const char *text);
  * @param out           receives the endpoint; untouched on failure.
  * @param text          "host", "host:port", "[v6]:port" or a bare IPv6 address.
  * @param default_port  port used when the text has none (0..65535).
- * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
+ * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6, with
+ *                      NL_RESOLVE_SHORT_IPV4 or-ed in to take "127.1" and the like.
  * @return 0, or the nl_endpoint_parse() errors, or an NL_EAI_* code when the resolver fails
  *         (NL_EAI_NONAME: no such host). Thread-safe.
  */
@@ -86,7 +91,8 @@ NL_EXTERN int nl_endpoint_resolve(nl_endpoint *out, const char *text, int defaul
  * @param out    receives the endpoint; untouched on failure.
  * @param host   "127.0.0.1", "::1", "[::1]", "localhost", or "" for all addresses.
  * @param port   0..65535, else NL_EBADPORT (so a failed nl_endpoint_parse_port() passes through).
- * @param flags  NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
+ * @param flags  NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6, with
+ *               NL_RESOLVE_SHORT_IPV4 or-ed in to take "127.1" and the like.
  * @return 0 or the same codes as nl_endpoint_resolve(). Thread-safe.
  */
 NL_EXTERN int nl_endpoint_from_host(nl_endpoint *out, const char *host, int port, int flags);
