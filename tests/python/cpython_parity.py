@@ -157,10 +157,14 @@ def read_known(readme):
     except IndexError:
         sys.exit(f"cpython_parity: {readme} has no {KNOWN_BEGIN} ... {KNOWN_END} list")
     known = {}
+    last = None
     for line in body.splitlines():
         m = re.match(r"\s*[-*]\s+`([A-Za-z0-9_]+\.[A-Za-z0-9_]+)`\s*:?\s*(.*)", line)
         if m:
-            known[m.group(1)] = m.group(2).strip()
+            last = m.group(1)
+            known[last] = m.group(2).strip()
+        elif last is not None and line.strip():
+            known[last] += " " + line.strip()  # the reason goes on on the next line
     return known
 
 
