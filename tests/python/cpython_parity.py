@@ -228,6 +228,11 @@ def main():
     if args.child:
         return child(args.child, args.out)
 
+    import importlib.util
+    for modname in SCOPE:
+        if importlib.util.find_spec("test." + modname) is None:
+            sys.exit(f"cpython_parity: test.{modname} is not installed for {sys.executable} "
+                     f"(Debian: apt-get install libpython3.11-testsuite; see .ci/packages)")
     known = read_known(args.readme)
     started = time.monotonic()
     std = run_child("stdlib", args.timeout)
