@@ -129,7 +129,7 @@ int nl_endpoint_parse(nl_endpoint *out, const char *text, int default_port)
     return 0;
 }
 
-static int map_gai_error(int rc)
+int nl__gai_err(int rc)
 {
     switch (rc) {
     case EAI_NONAME:
@@ -163,13 +163,28 @@ static int map_gai_error(int rc)
 static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
 {
     struct addrinfo hints, *res = NULL, *ai;
+    struct in_addr a4;
     nl_endpoint ep;
-    int rc;
+    int rc, short_ipv4 = flags & NL_RESOLVE_SHORT_IPV4;
 
+    flags &= ~NL_RESOLVE_SHORT_IPV4;
     if (parse_numeric_host(&ep, host) == 0) {
         if ((flags == NL_RESOLVE_IPV4 && ep.family != NL_AF_INET) ||
             (flags == NL_RESOLVE_IPV6 && ep.family != NL_AF_INET6))
             return NL_EAI_FAMILY;
+        ep.port = (uint16_t)port;
+        *out = ep;
+        return 0;
+    }
+    /* On request, the short and old IPv4 forms that inet_aton() and so getaddrinfo() take
+     * ("127.1", "0x7f.1", "2130706433"), as Python's socket module does. */
+    if (short_ipv4 && strchr(host, ':') == NULL && strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) &&
+        inet_aton(host, &a4) == 1) {
+        if (flags == NL_RESOLVE_IPV6)
+            return NL_EAI_FAMILY;
+        memset(&ep, 0, sizeof ep);
+        ep.family = NL_AF_INET;
+        memcpy(ep.addr, &a4, 4);
         ep.port = (uint16_t)port;
         *out = ep;
         return 0;
@@ -186,7 +201,7 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
     hints.ai_socktype = SOCK_DGRAM; /* one entry per address instead of one per protocol */
     rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0)
-        return map_gai_error(rc);
+        return nl__gai_err(rc);
     /* With AF_UNSPEC prefer IPv4 ("localhost" has both): it works with the course's
      * 0.0.0.0 servers, which do not accept IPv6. */
     rc = NL_EAI_NODATA;
@@ -211,8 +226,8 @@ int nl_endpoint_resolve(nl_endpoint *out, const char *text, int default_port, in
     char host[256];
     int port = default_port, rc;
 
-    if (out == NULL || text == NULL || default_port < 0 || default_port > 65535 || flags < 0 ||
-        flags > NL_RESOLVE_IPV6)
+    if (out == NULL || text == NULL || default_port < 0 || default_port > 65535 ||
+        (flags & ~NL_RESOLVE_SHORT_IPV4) < 0 || (flags & ~NL_RESOLVE_SHORT_IPV4) > NL_RESOLVE_IPV6)
         return NL_EINVAL;
     rc = split_host_port(text, host, sizeof host, &port);
     if (rc < 0)
@@ -225,13 +240,14 @@ int nl_endpoint_from_host(nl_endpoint *out, const char *host, int port, int flag
     char buf[256];
     size_t n;
 
-    if (out == NULL || host == NULL || flags < 0 || flags > NL_RESOLVE_IPV6)
+    if (out == NULL || host == NULL || (flags & ~NL_RESOLVE_SHORT_IPV4) < 0 ||
+        (flags & ~NL_RESOLVE_SHORT_IPV4) > NL_RESOLVE_IPV6)
         return NL_EINVAL;
     if (port < 0 || port > 65535)
         return NL_EBADPORT;
     n = strlen(host);
     if (n == 0)
-        host = flags == NL_RESOLVE_IPV6 ? "::" : "0.0.0.0";
+        host = (flags & ~NL_RESOLVE_SHORT_IPV4) == NL_RESOLVE_IPV6 ? "::" : "0.0.0.0";
     else if (host[0] == '[') {
         if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof buf || memchr(host, ':', n) == NULL)
             return NL_EBADADDR; /* brackets only around IPv6 addresses, as in the text forms */

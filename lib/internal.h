@@ -31,6 +31,7 @@ typedef union nl__sockaddr {
 socklen_t nl__ep_to_sockaddr(const nl_endpoint *ep, int sock_family, nl__sockaddr *out);
 int nl__ep_from_sockaddr(nl_endpoint *ep, const struct sockaddr *sa, socklen_t len);
 int nl__ep_valid(const nl_endpoint *ep);
+int nl__gai_err(int rc); /* getaddrinfo() EAI_* -> NL_EAI_* */
 
 /* error.c */
 int nl__err(int errnum); /* errno -> negative code */
@@ -38,6 +39,7 @@ int nl__err(int errnum); /* errno -> negative code */
 /* sock.c: system calls with EINTR, timeouts and tracing in one place. */
 int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts);
 int nl__sock_close(nl__sock *s);
+int nl__sock_adopt(nl__sock *s, int fd, int type, const nl_opts *opts, int *listening);
 int nl__sock_bind(nl__sock *s, const nl_endpoint *ep);
 int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms);
 int nl__sock_local(const nl__sock *s, nl_endpoint *out);

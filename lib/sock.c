@@ -145,6 +145,43 @@ fail:
     return err;
 }
 
+/* Take over a descriptor someone else opened: check that it is a socket of the given type in
+ * a family the library knows. Its flags (blocking mode, close-on-exec) are left alone.
+ * *listening (may be NULL) tells whether it is a listener (SO_ACCEPTCONN). */
+int nl__sock_adopt(nl__sock *s, int fd, int type, const nl_opts *opts, int *listening)
+{
+    int value = 0;
+    socklen_t len = sizeof value;
+
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (fd < 0)
+        return NL_EBADF;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &len) < 0)
+        return nl__err(errno); /* EBADF, or ENOTSOCK for a file */
+    if (value != type)
+        return NL_EINVAL;
+    len = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &len) < 0)
+        return nl__err(errno);
+    if (value != NL_AF_INET && value != NL_AF_INET6)
+        return NL_EAFNOSUPPORT;
+    if (listening != NULL) {
+        *listening = 0;
+        len = sizeof *listening;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, listening, &len) < 0)
+            return nl__err(errno);
+    }
+    s->family = value;
+    if (opts != NULL) {
+        s->trace = opts->trace;
+        s->trace_user = opts->trace_user;
+    }
+    s->fd = fd;
+    nl__trace_call(s, "adopt", fd, 0, "%s", family_name(value));
+    return 0;
+}
+
 int nl__sock_close(nl__sock *s)
 {
     int rc, fd = s->fd;

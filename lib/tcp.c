@@ -363,6 +363,40 @@ int nl_tcp_fd(const nl_tcp *t)
     return t == NULL ? NL_EINVAL : t->s.fd;
 }
 
+int nl_tcp_adopt(nl_tcp **out, int fd, const nl_opts *opts)
+{
+    int rc, listening = 0, flags;
+
+    if ((rc = tcp_new(out)) < 0)
+        return rc;
+    if ((rc = nl__sock_adopt(&(*out)->s, fd, SOCK_STREAM, opts, &listening)) < 0) {
+        free(*out);
+        *out = NULL;
+        return rc;
+    }
+    /* A listener is non-blocking here, whoever made it (see nl_tcp_listen_on()). */
+    if (listening && ((flags = fcntl(fd, F_GETFL)) < 0 ||
+                      fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+        rc = nl__err(errno);
+        free(*out);
+        *out = NULL;
+        return rc;
+    }
+    (*out)->listening = listening;
+    return 0;
+}
+
+int nl_tcp_detach(nl_tcp *t)
+{
+    int fd;
+
+    if (t == NULL)
+        return NL_EINVAL;
+    fd = t->s.fd;
+    free(t);
+    return fd;
+}
+
 int nl_tcp_close(nl_tcp *t)
 {
     int rc;

@@ -151,6 +151,35 @@ int nl_udp_family(const nl_udp *u)
     return u == NULL ? NL_EINVAL : u->s.family;
 }
 
+int nl_udp_adopt(nl_udp **out, int fd, const nl_opts *opts)
+{
+    nl_udp *u;
+    int rc;
+
+    if (out == NULL)
+        return NL_EINVAL;
+    *out = NULL;
+    if ((u = malloc(sizeof *u)) == NULL)
+        return NL_ENOMEM;
+    if ((rc = nl__sock_adopt(&u->s, fd, SOCK_DGRAM, opts, NULL)) < 0) {
+        free(u);
+        return rc;
+    }
+    *out = u;
+    return 0;
+}
+
+int nl_udp_detach(nl_udp *u)
+{
+    int fd;
+
+    if (u == NULL)
+        return NL_EINVAL;
+    fd = u->s.fd;
+    free(u);
+    return fd;
+}
+
 int nl_udp_close(nl_udp *u)
 {
     int rc;

@@ -12,9 +12,11 @@
 
 %{
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -794,3 +796,317 @@ const char *nl_strerror(int code);
 %constant int NL_EAGAIN = NL_EAGAIN;
 %constant int NL_EPEERLOST = NL_EPEERLOST;
 %constant int UDP_BATCH_MAX = NL_UDP_BATCH_MAX;
+
+/* ---- Descriptors: socket(fileno=...), detach() ------------------------------------------ */
+
+%exception {
+    $action
+    if (result < 0) {
+        nlpy_raise((long)result);
+        SWIG_fail;
+    }
+}
+%rename(adopt) nlpy_adopt;
+nlpy_rc nlpy_adopt(nlpy_sock **new_sock, int fd);
+/* -1 (closed) is an answer, not an error: netlab/__init__.py reads the result. */
+%noexception;
+%nothread;
+%rename(detach) nlpy_detach;
+int nlpy_detach(nlpy_sock *s);
+%thread;
+
+/* ---- The resolver and address conversions (netlab/_resolve.py) ------------------------- */
+
+%{
+/* getaddrinfo(): [(family, type, proto, canonname, sockaddr), ...] from nl_resolve(), the
+ * resolver running without the GIL. */
+static PyObject *nlpy_getaddrinfo(const char *host, const char *service, int family,
+                                  int socktype, int protocol, int flags)
+{
+    nl_resolve_hints hints = {family, socktype, protocol, flags};
+    char canon[1025];
+    nl_resolved *res = NULL;
+    PyObject *list = NULL;
+    int n, cap = 16;
+
+    for (;;) {
+        nl_resolved *more = PyMem_Realloc(res, (size_t)cap * sizeof *res);
+        if (more == NULL) {
+            PyMem_Free(res);
+            return PyErr_NoMemory();
+        }
+        res = more;
+        Py_BEGIN_ALLOW_THREADS
+        n = nl_resolve(host, service, &hints, res, (size_t)cap, canon, sizeof canon);
+        Py_END_ALLOW_THREADS
+        if (n <= cap)
+            break;
+        cap = n; /* more answers than room: ask again with room for all */
+    }
+    if (n < 0) {
+        PyMem_Free(res);
+        nlpy_raise(n);
+        return NULL;
+    }
+    if ((list = PyList_New(n)) == NULL)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        nlpy_addr a;
+        PyObject *addr, *item;
+
+        a.ep = res[i].ep;
+        a.sock_family = res[i].ep.family;
+        if ((addr = nlpy_addr_to_py(&a)) == NULL) {
+            Py_CLEAR(list);
+            goto out;
+        }
+        item = Py_BuildValue("(iiisN)", res[i].ep.family, res[i].socktype, res[i].protocol,
+                             i == 0 ? canon : "", addr);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            goto out;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+out:
+    PyMem_Free(res);
+    return list;
+}
+
+/* getnameinfo(): (host, service) of a numeric address and port, via nl_endpoint_name(). */
+static PyObject *nlpy_getnameinfo(const char *host, int port, unsigned flowinfo,
+                                  unsigned scope_id, int want_family, int flags)
+{
+    char name[1025], serv[32];
+    nl_endpoint ep;
+    int rc;
+
+    (void)flowinfo;
+    rc = nl_endpoint_from_host(&ep, host, port,
+                               want_family == NL_AF_INET6 ? NL_RESOLVE_IPV6 : NL_RESOLVE_IPV4);
+    if (rc < 0) {
+        nlpy_raise(rc);
+        return NULL;
+    }
+    if (ep.family == NL_AF_INET6)
+        ep.scope_id = scope_id;
+    Py_BEGIN_ALLOW_THREADS
+    rc = nl_endpoint_name(&ep, name, sizeof name, serv, sizeof serv, flags);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        nlpy_raise(rc);
+        return NULL;
+    }
+    return Py_BuildValue("(ss)", name, serv);
+}
+
+/* inet_pton() / inet_ntop() / inet_aton() of the system, as the stdlib calls them. */
+static PyObject *nlpy_inet_pton(int family, const char *text)
+{
+    unsigned char buf[16];
+    int rc;
+
+    if (family != AF_INET && family != AF_INET6) {
+        errno = EAFNOSUPPORT;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    rc = inet_pton(family, text, buf);
+    if (rc <= 0) {
+        PyErr_SetString(PyExc_OSError, "illegal IP address string passed to inet_pton");
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize((const char *)buf, family == AF_INET ? 4 : 16);
+}
+
+static PyObject *nlpy_inet_ntop(int family, const void *in_buf, size_t in_len)
+{
+    char text[INET6_ADDRSTRLEN];
+
+    if (family != AF_INET && family != AF_INET6) {
+        PyErr_SetString(PyExc_ValueError, "unknown address family");
+        return NULL;
+    }
+    if (in_len != (family == AF_INET ? 4u : 16u)) {
+        PyErr_SetString(PyExc_ValueError, family == AF_INET
+                        ? "invalid length of packed IP address string"
+                        : "invalid length of packed IP address string");
+        return NULL;
+    }
+    if (inet_ntop(family, in_buf, text, sizeof text) == NULL)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyUnicode_FromString(text);
+}
+
+static PyObject *nlpy_inet_aton(const char *text)
+{
+    struct in_addr a;
+
+    if (inet_aton(text, &a) == 0) {
+        PyErr_SetString(PyExc_OSError, "illegal IP address string passed to inet_aton");
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize((const char *)&a, 4);
+}
+%}
+
+%noexception;
+%nothread;
+%rename(getaddrinfo) nlpy_getaddrinfo;
+PyObject *nlpy_getaddrinfo(const char *host, const char *service, int family, int socktype,
+                           int protocol, int flags);
+%rename(getnameinfo) nlpy_getnameinfo;
+PyObject *nlpy_getnameinfo(const char *host, int port, unsigned flowinfo, unsigned scope_id,
+                           int want_family, int flags);
+%rename(inet_pton) nlpy_inet_pton;
+PyObject *nlpy_inet_pton(int family, const char *text);
+%rename(inet_ntop) nlpy_inet_ntop;
+PyObject *nlpy_inet_ntop(int family, const void *in_buf, size_t in_len);
+%rename(inet_aton) nlpy_inet_aton;
+PyObject *nlpy_inet_aton(const char *text);
+%thread;
+
+%constant int AI_PASSIVE = AI_PASSIVE;
+%constant int AI_CANONNAME = AI_CANONNAME;
+%constant int AI_NUMERICHOST = AI_NUMERICHOST;
+%constant int AI_NUMERICSERV = AI_NUMERICSERV;
+%constant int AI_V4MAPPED = AI_V4MAPPED;
+%constant int AI_ALL = AI_ALL;
+%constant int AI_ADDRCONFIG = AI_ADDRCONFIG;
+%constant int NI_NUMERICHOST = NI_NUMERICHOST;
+%constant int NI_NUMERICSERV = NI_NUMERICSERV;
+%constant int NI_NOFQDN = NI_NOFQDN;
+%constant int NI_NAMEREQD = NI_NAMEREQD;
+%constant int NI_DGRAM = NI_DGRAM;
+%constant int NI_MAXHOST = NI_MAXHOST;
+%constant int NI_MAXSERV = NI_MAXSERV;
+%constant int SOCK_RAW = SOCK_RAW;
+%constant int EAI_NODATA = EAI_NODATA;
+%constant int EAI_ADDRFAMILY = EAI_ADDRFAMILY;
+%constant int EAI_MEMORY = EAI_MEMORY;
+%constant int EAI_SYSTEM = EAI_SYSTEM;
+%constant int EAI_BADFLAGS = EAI_BADFLAGS;
+%constant int EAI_SOCKTYPE = EAI_SOCKTYPE;
+%constant int EAI_OVERFLOW = EAI_OVERFLOW;
+
+/* ---- The stdlib's enums: every AF_*, SOCK_*, MSG_* the system headers name (netlab/__init__.py
+   builds AddressFamily, SocketKind and MsgFlag from these, as the stdlib does from _socket) */
+%constant int AF_UNIX = AF_UNIX;
+%constant int AF_AX25 = AF_AX25;
+%constant int AF_IPX = AF_IPX;
+%constant int AF_APPLETALK = AF_APPLETALK;
+%constant int AF_NETROM = AF_NETROM;
+%constant int AF_BRIDGE = AF_BRIDGE;
+%constant int AF_ATMPVC = AF_ATMPVC;
+%constant int AF_X25 = AF_X25;
+%constant int AF_ROSE = AF_ROSE;
+%constant int AF_NETBEUI = AF_NETBEUI;
+%constant int AF_SECURITY = AF_SECURITY;
+%constant int AF_KEY = AF_KEY;
+%constant int AF_NETLINK = AF_NETLINK;
+%constant int AF_ROUTE = AF_ROUTE;
+%constant int AF_PACKET = AF_PACKET;
+%constant int AF_ASH = AF_ASH;
+%constant int AF_ECONET = AF_ECONET;
+%constant int AF_ATMSVC = AF_ATMSVC;
+%constant int AF_RDS = AF_RDS;
+%constant int AF_SNA = AF_SNA;
+%constant int AF_IRDA = AF_IRDA;
+%constant int AF_PPPOX = AF_PPPOX;
+%constant int AF_WANPIPE = AF_WANPIPE;
+%constant int AF_LLC = AF_LLC;
+%constant int AF_CAN = AF_CAN;
+%constant int AF_TIPC = AF_TIPC;
+%constant int AF_BLUETOOTH = AF_BLUETOOTH;
+%constant int AF_ALG = AF_ALG;
+%constant int AF_VSOCK = AF_VSOCK;
+%constant int AF_QIPCRTR = AF_QIPCRTR;
+%constant int SOCK_RDM = SOCK_RDM;
+%constant int SOCK_SEQPACKET = SOCK_SEQPACKET;
+%constant int SOCK_NONBLOCK = SOCK_NONBLOCK;
+%constant int SOCK_CLOEXEC = SOCK_CLOEXEC;
+%constant int MSG_OOB = MSG_OOB;
+%constant int MSG_PEEK = MSG_PEEK;
+%constant int MSG_DONTROUTE = MSG_DONTROUTE;
+%constant int MSG_CTRUNC = MSG_CTRUNC;
+%constant int MSG_TRUNC = MSG_TRUNC;
+%constant int MSG_DONTWAIT = MSG_DONTWAIT;
+%constant int MSG_EOR = MSG_EOR;
+%constant int MSG_WAITALL = MSG_WAITALL;
+%constant int MSG_CONFIRM = MSG_CONFIRM;
+%constant int MSG_ERRQUEUE = MSG_ERRQUEUE;
+%constant int MSG_NOSIGNAL = MSG_NOSIGNAL;
+%constant int MSG_MORE = MSG_MORE;
+%constant int MSG_FASTOPEN = MSG_FASTOPEN;
+%constant int MSG_CMSG_CLOEXEC = MSG_CMSG_CLOEXEC;
+%constant int SOL_TCP = SOL_TCP;
+%constant int SOL_UDP = SOL_UDP;
+%constant int SOL_IP = SOL_IP;
+
+/* ---- Network interfaces and the host name (netlab/_resolve.py) ------------------------- */
+
+%{
+#include <net/if.h>
+#include <unistd.h>
+
+/* if_nameindex(): [(index, name), ...]. */
+static PyObject *nlpy_if_nameindex(void)
+{
+    struct if_nameindex *ni = if_nameindex(), *p;
+    PyObject *list;
+
+    if (ni == NULL)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    if ((list = PyList_New(0)) == NULL)
+        goto out;
+    for (p = ni; p->if_index != 0 && p->if_name != NULL; p++) {
+        PyObject *item = Py_BuildValue("(Is)", p->if_index, p->if_name);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(list);
+            goto out;
+        }
+        Py_DECREF(item);
+    }
+out:
+    if_freenameindex(ni);
+    return list;
+}
+
+/* if_nametoindex(): 0 when there is no such interface (the caller raises). */
+static unsigned long nlpy_if_nametoindex(const char *name)
+{
+    return if_nametoindex(name);
+}
+
+static PyObject *nlpy_if_indextoname(unsigned long index)
+{
+    char name[IF_NAMESIZE + 1];
+
+    if (index > 0xffffffffUL) {
+        PyErr_SetString(PyExc_OverflowError, "index too big");
+        return NULL;
+    }
+    if (if_indextoname((unsigned)index, name) == NULL)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyUnicode_FromString(name);
+}
+
+static PyObject *nlpy_sethostname(const void *in_buf, size_t in_len)
+{
+    if (sethostname(in_buf, in_len) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+%}
+
+%noexception;
+%nothread;
+%rename(if_nameindex) nlpy_if_nameindex;
+PyObject *nlpy_if_nameindex(void);
+%rename(if_nametoindex) nlpy_if_nametoindex;
+unsigned long nlpy_if_nametoindex(const char *name);
+%rename(if_indextoname) nlpy_if_indextoname;
+PyObject *nlpy_if_indextoname(unsigned long index);
+%rename(sethostname) nlpy_sethostname;
+PyObject *nlpy_sethostname(const void *in_buf, size_t in_len);
+%thread;

@@ -145,8 +145,10 @@ int nlpy_type(nlpy_sock *s)
 nlpy_rc nlpy_endpoint(nl_endpoint *out, int family, const char *host, int port,
                       unsigned scope_id)
 {
+    /* The short IPv4 forms ("127.1") as the stdlib takes them. */
     int rc = nl_endpoint_from_host(out, host, port,
-                                   family == NL_AF_INET6 ? NL_RESOLVE_IPV6 : NL_RESOLVE_IPV4);
+                                   (family == NL_AF_INET6 ? NL_RESOLVE_IPV6 : NL_RESOLVE_IPV4) |
+                                       NL_RESOLVE_SHORT_IPV4);
 
     if (rc == 0 && out->family == NL_AF_INET6 && scope_id != 0)
         out->scope_id = scope_id;
@@ -327,9 +329,10 @@ nlpy_count nlpy_sendto(nlpy_sock *s, const void *buf, size_t len, const char *ho
     else if (s->udp != NULL)
         n = nl_udp_send_to(s->udp, buf, len, &ep, timeout_ms);
     else
-        /* A stream socket takes no destination: sendto(2) says EISCONN when connected and
-         * EPIPE otherwise; ask the kernel which one it is. */
-        n = nl_tcp_peer(s->tcp, &ep) == 0 ? NL_EISCONN : NL_EPIPE;
+        /* A stream socket takes no destination: Linux ignores it on a connected socket
+         * (sendto(2) sends, as the stdlib's sendto() then does) and says EPIPE otherwise. */
+        n = nl_tcp_peer(s->tcp, &ep) == 0 ? nl_tcp_send(s->tcp, buf, len, timeout_ms)
+                                          : NL_EPIPE;
     return leave(s, n);
 }
 
@@ -536,4 +539,68 @@ nlpy_count nlpy_send_batch(nlpy_sock *s, const nlpy_sitem *items, size_t count, 
         }
     }
     return leave(s, done > 0 ? (long)done : n);
+}
+
+/* ---- Descriptors: socket(fileno=...), detach() -------------------------------------------- */
+
+/* The family of a socket descriptor (the library checked it is AF_INET or AF_INET6). */
+static int nlpy_domain(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    memset(&ss, 0, sizeof ss);
+    (void)getsockname(fd, (struct sockaddr *)&ss, &len);
+    return ss.ss_family;
+}
+
+nlpy_rc nlpy_adopt(nlpy_sock **out, int fd)
+{
+    nlpy_sock *s;
+    int type = 0, rc;
+    socklen_t len = sizeof type;
+
+    *out = NULL;
+    if (fd < 0)
+        return NL_EBADF;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -errno;
+    if (type != NLPY_SOCK_STREAM && type != NLPY_SOCK_DGRAM)
+        return NL_EINVAL;
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NL_ENOMEM;
+    if (type == NLPY_SOCK_DGRAM)
+        rc = nl_udp_adopt(&s->udp, fd, NULL);
+    else
+        rc = nl_tcp_adopt(&s->tcp, fd, NULL);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->family = s->udp != NULL ? nl_udp_family(s->udp) : nlpy_domain(fd);
+    s->type = type;
+    s->fd = fd;
+    *out = s;
+    return 0;
+}
+
+nlpy_rc nlpy_detach(nlpy_sock *s)
+{
+    int fd = -1;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->closing || s->busy > 0) {
+        /* Closed: nothing to give; calls in flight still use the descriptor. */
+        fd = s->closing ? -1 : NL_EBUSY;
+    } else {
+        s->closing = 1;
+        fd = s->udp != NULL ? nl_udp_detach(s->udp) : nl_tcp_detach(s->tcp);
+        s->udp = NULL;
+        s->tcp = NULL;
+        s->fd = -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return fd;
 }

@@ -146,4 +146,16 @@ typedef struct nlpy_sitem {
  *  errors of nlpy_endpoint() and nl_udp_send_batch(). */
 nlpy_count nlpy_send_batch(nlpy_sock *s, const nlpy_sitem *items, size_t count, int timeout_ms);
 
+/* ---- Descriptors ---- */
+
+/** Make a socket object of a descriptor opened elsewhere (Python's socket(fileno=fd)): its type
+ *  and family are read from the kernel; nl_tcp_adopt() / nl_udp_adopt() take it over. On
+ *  failure the descriptor stays the caller's. NL_EINVAL for another socket type, the library's
+ *  errors (NL_EBADF, NL_ENOTSOCK, NL_EAFNOSUPPORT, ...) otherwise. */
+nlpy_rc nlpy_adopt(nlpy_sock **out, int fd);
+/** Give up the descriptor without closing it (Python's detach()): returns it, and the socket
+ *  object is closed from then on; -1 when it was closed already; NL_EBUSY while another thread
+ *  is in a call on it. */
+nlpy_rc nlpy_detach(nlpy_sock *s);
+
 #endif /* NLPY_H */

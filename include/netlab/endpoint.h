@@ -42,6 +42,10 @@ typedef struct nl_endpoint {
 #define NL_RESOLVE_ANY 0   /**< resolver flag: either family, IPv4 first when a name has both */
 #define NL_RESOLVE_IPV4 1  /**< resolver flag: IPv4 only */
 #define NL_RESOLVE_IPV6 2  /**< resolver flag: IPv6 only */
+/** Resolver flag, OR-ed to one of the three above: also take the short and old IPv4 forms
+ *  inet_aton() takes ("127.1" = 127.0.0.1, "2130706433", "0x7f.1"), as getaddrinfo() and
+ *  Python's socket module do. Without it such text is refused as a typo (NL_EBADADDR). */
+#define NL_RESOLVE_SHORT_IPV4 4
 
 /**
  * Parse a numeric endpoint ("127.0.0.1:9000", "[::1]:9000", "::1", ...). Pure: no I/O.
@@ -71,7 +75,8 @@ NL_EXTERN int nl_endpoint_parse_port(const char *text);
  * @param out           receives the endpoint; untouched on failure.
  * @param text          "host", "host:port", "[v6]:port" or a bare IPv6 address.
  * @param default_port  port used when the text has none (0..65535).
- * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
+ * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6, with
+ *                      NL_RESOLVE_SHORT_IPV4 or-ed in to take "127.1" and the like.
  * @return 0, or the nl_endpoint_parse() errors, or an NL_EAI_* code when the resolver fails
  *         (NL_EAI_NONAME: no such host). Thread-safe.
  */
@@ -86,7 +91,8 @@ NL_EXTERN int nl_endpoint_resolve(nl_endpoint *out, const char *text, int defaul
  * @param out    receives the endpoint; untouched on failure.
  * @param host   "127.0.0.1", "::1", "[::1]", "localhost", or "" for all addresses.
  * @param port   0..65535, else NL_EBADPORT (so a failed nl_endpoint_parse_port() passes through).
- * @param flags  NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
+ * @param flags  NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6, with
+ *               NL_RESOLVE_SHORT_IPV4 or-ed in to take "127.1" and the like.
  * @return 0 or the same codes as nl_endpoint_resolve(). Thread-safe.
  */
 NL_EXTERN int nl_endpoint_from_host(nl_endpoint *out, const char *host, int port, int flags);
@@ -137,6 +143,61 @@ NL_EXTERN void nl_endpoint_normalize(nl_endpoint *ep);
  * @return 1 for the wildcard, 0 otherwise (also for NULL or an unset endpoint).
  */
 NL_EXTERN int nl_endpoint_is_any(const nl_endpoint *ep);
+
+/** What nl_resolve() looks for; zero-initialised means "anything" (as getaddrinfo()'s hints). */
+typedef struct nl_resolve_hints {
+    int family;   /**< NL_AF_INET, NL_AF_INET6, or NL_AF_UNSPEC (0) for both */
+    int socktype; /**< the system's SOCK_STREAM / SOCK_DGRAM, or 0 for both */
+    int protocol; /**< the system's IPPROTO_TCP / IPPROTO_UDP, or 0 for any */
+    int flags;    /**< the system's AI_* flags (AI_PASSIVE, AI_NUMERICHOST, AI_CANONNAME, ...) */
+} nl_resolve_hints;
+
+/** One answer of nl_resolve(). */
+typedef struct nl_resolved {
+    nl_endpoint ep; /**< the address and port */
+    int socktype;   /**< the system's SOCK_STREAM or SOCK_DGRAM (0 for others, e.g. SOCK_RAW) */
+    int protocol;   /**< the system's IPPROTO_TCP, IPPROTO_UDP, ... */
+} nl_resolved;
+
+/**
+ * Every address a host and service stand for, in the resolver's order (Python's
+ * `getaddrinfo()`): getaddrinfo() with the given hints, the answers of families other than
+ * IPv4 and IPv6 left out. Blocks while the resolver works (numeric text never blocks).
+ *
+ * @param host        a name or a numeric address; NULL for "none" (with AI_PASSIVE: the
+ *                    wildcard, else loopback), as with getaddrinfo().
+ * @param service     a port number or service name ("http"); NULL for port 0.
+ * @param hints       what to look for; NULL for anything.
+ * @param out         receives up to cap answers; may be NULL when cap is 0 (to count them).
+ * @param cap         room in out.
+ * @param canon       receives the canonical name (AI_CANONNAME), "" when there is none; may
+ *                    be NULL when canon_size is 0. Cut to canon_size - 1 bytes.
+ * @param canon_size  size of canon.
+ * @return the number of answers (may exceed cap: then only cap were stored); NL_EINVAL (both
+ *         host and service NULL, NULL buffers with a size); NL_EAI_FAMILY (another family);
+ *         an NL_EAI_* code when the resolver fails (NL_EAI_NONAME: no such name,
+ *         NL_EAI_SERVICE: no such service for this socket type). Thread-safe.
+ */
+NL_EXTERN int nl_resolve(const char *host, const char *service, const nl_resolve_hints *hints,
+                         nl_resolved *out, size_t cap, char *canon, size_t canon_size);
+
+/**
+ * The host and service names of an endpoint (Python's `getnameinfo()`): getnameinfo() with the
+ * given flags (the system's NI_NUMERICHOST, NI_NUMERICSERV, NI_NAMEREQD, NI_DGRAM, ...). Blocks
+ * while the resolver works unless both parts are asked for numerically.
+ *
+ * @param ep         the endpoint (its scope_id is used for a link-local IPv6 address).
+ * @param host       receives the host name; may be NULL when host_size is 0 (not wanted).
+ * @param host_size  size of host (NI_MAXHOST, 1025, always suffices).
+ * @param serv       receives the service name or port; may be NULL when serv_size is 0.
+ * @param serv_size  size of serv (32 suffices).
+ * @param flags      the system's NI_* flags.
+ * @return 0; NL_EINVAL (NULL or unset endpoint, NULL buffers with a size); an NL_EAI_* code
+ *         when the resolver fails (NL_EAI_NONAME with NI_NAMEREQD and no name, ...); the
+ *         result is cut (NL_EAI_OTHER) when a buffer is too small. Thread-safe.
+ */
+NL_EXTERN int nl_endpoint_name(const nl_endpoint *ep, char *host, size_t host_size, char *serv,
+                               size_t serv_size, int flags);
 
 #ifdef __cplusplus
 }

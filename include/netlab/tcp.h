@@ -229,6 +229,31 @@ NL_EXTERN int nl_tcp_peer(const nl_tcp *t, nl_endpoint *out);
 NL_EXTERN int nl_tcp_fd(const nl_tcp *t);
 
 /**
+ * Take over a TCP socket descriptor opened elsewhere (Python's `socket(fileno=fd)`): a
+ * connection, a listener or a socket not yet connected, of family AF_INET or AF_INET6. The
+ * handle owns the descriptor from then on and nl_tcp_close() closes it. Its
+ * close-on-exec flag is left alone; a listener is made non-blocking (as nl_tcp_listen_on()
+ * does), a connection's blocking mode is left alone.
+ *
+ * @param out   receives the handle; set to NULL on failure (never half-built).
+ * @param fd    the descriptor; on failure it stays the caller's, untouched.
+ * @param opts  options (only trace and trace_user apply); NULL for defaults. Copied.
+ * @return 0; NL_EINVAL (NULL out, or not a SOCK_STREAM socket); NL_EBADF (fd < 0 or not
+ *         open); NL_ENOTSOCK (not a socket); NL_EAFNOSUPPORT (another family, e.g. AF_UNIX);
+ *         NL_ENOMEM; or the fcntl() error. Does not block. Thread-safe.
+ */
+NL_EXTERN int nl_tcp_adopt(nl_tcp **out, int fd, const nl_opts *opts);
+
+/**
+ * Free the handle without closing its descriptor (Python's `socket.detach()`): the caller
+ * owns the descriptor from then on.
+ *
+ * @param t  the handle; freed.
+ * @return the descriptor, or NL_EINVAL for NULL.
+ */
+NL_EXTERN int nl_tcp_detach(nl_tcp *t);
+
+/**
  * Close the connection or listener and free the handle. NULL is a no-op. Unsent data still
  * in the kernel's buffer is delivered in the background, as with close().
  * @param t  the handle, or NULL.

@@ -144,6 +144,30 @@ NL_EXTERN int nl_udp_family(const nl_udp *u);
  */
 NL_EXTERN int nl_udp_close(nl_udp *u);
 
+/**
+ * Take over a UDP socket descriptor opened elsewhere (Python's `socket(fileno=fd)`), bound or
+ * not, connected or not, of family AF_INET or AF_INET6. The handle owns the descriptor from
+ * then on and nl_udp_close() closes it. Its flags (blocking mode,
+ * close-on-exec) are left alone.
+ *
+ * @param out   receives the handle; set to NULL on failure (never half-built).
+ * @param fd    the descriptor; on failure it stays the caller's, untouched.
+ * @param opts  options (only trace and trace_user apply); NULL for defaults. Copied.
+ * @return 0; NL_EINVAL (NULL out, or not a SOCK_DGRAM socket); NL_EBADF (fd < 0 or not
+ *         open); NL_ENOTSOCK (not a socket); NL_EAFNOSUPPORT (another family, e.g. AF_UNIX);
+ *         NL_ENOMEM; or the fcntl() error. Does not block. Thread-safe.
+ */
+NL_EXTERN int nl_udp_adopt(nl_udp **out, int fd, const nl_opts *opts);
+
+/**
+ * Free the handle without closing its descriptor (Python's `socket.detach()`): the caller
+ * owns the descriptor from then on.
+ *
+ * @param u  the handle; freed.
+ * @return the descriptor, or NL_EINVAL for NULL.
+ */
+NL_EXTERN int nl_udp_detach(nl_udp *u);
+
 #ifdef __cplusplus
 }
 #endif

@@ -76,10 +76,13 @@ def pair(**kw):
 def finish(a, b, ra, rb):
     """B leaves: both sides see CLOSED with status 0, A after PEER_LEFT."""
     b.leave()
-    assert ra.next(EventType.PEER_LEFT).peer == b.local_address
+    left = ra.next(EventType.PEER_LEFT)
+    assert left.peer == b.local_address
     ca = ra.next(EventType.CLOSED)
     cb = rb.next(EventType.CLOSED)
     assert (ca.code, cb.code) == (0, 0)
+    # Only MESSAGE and PEER_JOINED carry data; the README says None for the others.
+    assert (left.data, ca.data, cb.data) == (None, None, None)
     ra.join()
     rb.join()
     assert (a.status, b.status) == (0, 0)
@@ -98,8 +101,9 @@ def test_two_sessions_chinese_big_binary_and_leave():
     assert isinstance(got[1].data, str) and isinstance(got[2].data, bytes)
     assert [ev.msg_id for ev in got] == [1, 2, 3, 4]
     assert all(ev.peer == b.local_address for ev in got)
-    delivered = sorted(rb.next(EventType.DELIVERED).msg_id for _ in ids)
-    assert delivered == ids
+    delivered = [rb.next(EventType.DELIVERED) for _ in ids]
+    assert sorted(ev.msg_id for ev in delivered) == ids
+    assert all(ev.data is None for ev in delivered)
     # And the other way round.
     assert a.send("回复") == 1
     assert rb.next(EventType.MESSAGE).data == "回复"

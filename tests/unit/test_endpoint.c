@@ -414,6 +414,37 @@ static void from_host_forms(void **state)
     assert_string_equal(fmt(&ep, buf), "127.0.0.1:0");
 }
 
+/* The short and old IPv4 forms inet_aton() takes, as Python's socket module does. */
+static void from_host_short_ipv4_forms(void **state)
+{
+    static const char *const forms[] = {"127.1", "127.0.1", "2130706433", "0x7f.1", "0177.1"};
+    char buf[NL_ENDPOINT_STRLEN];
+    nl_endpoint ep;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        const int s = NL_RESOLVE_SHORT_IPV4;
+        int rc = nl_endpoint_from_host(&ep, forms[i], 80, NL_RESOLVE_ANY | s);
+        if (rc != 0)
+            fail_msg("from_host(\"%s\") = %s", forms[i], nl_err_name(rc));
+        assert_string_equal(fmt(&ep, buf), "127.0.0.1:80");
+        assert_int_equal(nl_endpoint_from_host(&ep, forms[i], 80, NL_RESOLVE_IPV4 | s), 0);
+        assert_int_equal(nl_endpoint_resolve(&ep, forms[i], 80, NL_RESOLVE_IPV4 | s), 0);
+        assert_string_equal(fmt(&ep, buf), "127.0.0.1:80");
+        assert_int_equal(nl_endpoint_from_host(&ep, forms[i], 80, NL_RESOLVE_IPV6 | s),
+                         NL_EAI_FAMILY);
+        /* Without the flag they stay typos, as the course programs want them. */
+        if (strchr(forms[i], 'x') == NULL)
+            assert_int_equal(nl_endpoint_from_host(&ep, forms[i], 80, 0), NL_EBADADDR);
+    }
+    /* Still refused, without asking DNS: out-of-range parts. */
+    assert_int_equal(nl_endpoint_from_host(&ep, "256.1", 80, NL_RESOLVE_SHORT_IPV4),
+                     NL_EBADADDR);
+    assert_int_equal(nl_endpoint_from_host(&ep, "1.2.3.4.5", 80, NL_RESOLVE_SHORT_IPV4),
+                     NL_EBADADDR);
+    assert_int_equal(nl_endpoint_from_host(&ep, "::1", 80, 8), NL_EINVAL);
+}
+
 static void from_host_rejects_bad_input(void **state)
 {
     nl_endpoint ep, before;
@@ -491,6 +522,7 @@ int main(void)
         cmocka_unit_test(resolve_rejects_bad_input),
         cmocka_unit_test(from_host_forms),
         cmocka_unit_test(from_host_rejects_bad_input),
+        cmocka_unit_test(from_host_short_ipv4_forms),
         cmocka_unit_test(parse_survives_random_text),
     };
 

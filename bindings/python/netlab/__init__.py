@@ -36,6 +36,10 @@ import time as _time
 import warnings as _warnings
 
 from . import _netlab
+from . import _makefile
+from . import _resolve
+
+_SO_PROTOCOL = _netlab.SO_PROTOCOL
 
 __all__ = [
     "socket", "SocketType", "error", "timeout", "gaierror", "herror",
@@ -49,36 +53,47 @@ __version__ = _netlab.VERSION
 
 # ---- Constants --------------------------------------------------------------------------------
 
-class AddressFamily(_enum.IntEnum):
-    """Address families, as socket.AddressFamily."""
-    AF_UNSPEC = _netlab.AF_UNSPEC
-    AF_INET = _netlab.AF_INET
-    AF_INET6 = _netlab.AF_INET6
+def _convert(kind, name, prefix, doc):
+    """An enum of every _netlab constant starting with prefix, sorted by value then name, as
+    the stdlib makes its own from _socket (so the members and their order match)."""
+    pairs = sorted(((getattr(_netlab, n), n) for n in dir(_netlab)
+                    if n.startswith(prefix) and n.isupper()))
+    cls = kind(name, [(n, v) for v, n in pairs], module=__name__)
+    cls.__doc__ = doc
+    cls.__reduce_ex__ = _reduce_by_name  # the members are module globals: pickle by name
+    return cls
 
 
-class SocketKind(_enum.IntEnum):
-    """Socket types, as socket.SocketKind."""
-    SOCK_STREAM = _netlab.SOCK_STREAM
-    SOCK_DGRAM = _netlab.SOCK_DGRAM
+def _reduce_by_name(member, proto):
+    return member.name
 
 
-AF_UNSPEC = AddressFamily.AF_UNSPEC
-AF_INET = AddressFamily.AF_INET
-AF_INET6 = AddressFamily.AF_INET6
-SOCK_STREAM = SocketKind.SOCK_STREAM
-SOCK_DGRAM = SocketKind.SOCK_DGRAM
-# Flags that socket() also takes in its type argument on Linux.
-SOCK_NONBLOCK = _os.O_NONBLOCK
-SOCK_CLOEXEC = 0o2000000
+AddressFamily = _convert(_enum.IntEnum, "AddressFamily", "AF_",
+                         "Address families, as socket.AddressFamily (netlab sockets take AF_INET "
+                         "and AF_INET6; the others name what the resolver or a descriptor give).")
+SocketKind = _convert(_enum.IntEnum, "SocketKind", "SOCK_",
+                      "Socket types, as socket.SocketKind (netlab sockets are SOCK_STREAM or "
+                      "SOCK_DGRAM).")
+MsgFlag = _convert(_enum.IntFlag, "MsgFlag", "MSG_", "send/recv flags, as socket.MsgFlag.")
+AddressInfo = _convert(_enum.IntFlag, "AddressInfo", "AI_",
+                       "getaddrinfo() flags, as socket.AddressInfo.")
+globals().update(AddressFamily.__members__)
+globals().update(SocketKind.__members__)
+globals().update(MsgFlag.__members__)
+globals().update(AddressInfo.__members__)
+
 
 for _name in dir(_netlab):
     if _name.startswith(("SOL_", "SO_", "IPPROTO_", "IP_", "IPV6_", "TCP_", "SHUT_", "EAI_",
-                         "INADDR_")) or _name == "SOMAXCONN":
-        globals()[_name] = getattr(_netlab, _name)
+                         "INADDR_", "AI_", "NI_", "AF_", "SOCK_", "MSG_")) or _name == "SOMAXCONN":
+        globals().setdefault(_name, getattr(_netlab, _name))  # enum members stay members
         __all__.append(_name)
 del _name
-__all__ += ["AF_UNSPEC", "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_NONBLOCK",
-            "SOCK_CLOEXEC"]
+__all__ += ["AddressInfo", "MsgFlag"]
+
+# The stdlib's names for the loopback addresses (test suites use them).
+_LOCALHOST = "127.0.0.1"
+_LOCALHOST_V6 = "::1"
 
 has_ipv6 = True
 
@@ -122,6 +137,9 @@ def _check_timeout(value):
         raise ValueError("Invalid value NaN (not a number)")
     if value < 0:
         raise ValueError("Timeout value out of range")
+    if value * 1e9 >= 2.0 ** 63:
+        # The stdlib keeps time-outs in 64-bit nanoseconds and refuses more at once.
+        raise OverflowError("timeout doesn't fit into C timeval")
     return value
 
 
@@ -141,12 +159,15 @@ class socket:
     """A socket, as socket.socket: created at once (it has a descriptor before bind or connect),
     closed by close(), the with statement, or (with a ResourceWarning) the garbage collector."""
 
-    __slots__ = ("_h", "_family", "_type", "_proto", "_timeout", "_closed", "__weakref__")
+    __slots__ = ("_h", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
+                 "__weakref__")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         self._closed = True  # until the handle exists, so that __del__ has nothing to do
+        self._io_refs = 0
         if fileno is not None:
-            raise ValueError("netlab sockets cannot adopt an existing descriptor (fileno=)")
+            self._init_fileno(family, type, proto, fileno)
+            return
         family = AF_INET if family == -1 else family
         type = SOCK_STREAM if type == -1 else type
         proto = 0 if proto == -1 else proto
@@ -176,6 +197,7 @@ class socket:
         self._proto = 0
         self._timeout = _defaulttimeout
         self._closed = False
+        self._io_refs = 0
         return self
 
     # -- attributes and life cycle --
@@ -183,12 +205,12 @@ class socket:
     @property
     def family(self):
         """The address family, AF_INET or AF_INET6."""
-        return AddressFamily(self._family)
+        return _resolve._enum(AddressFamily, self._family)
 
     @property
     def type(self):
         """The socket type, SOCK_STREAM or SOCK_DGRAM."""
-        return SocketKind(self._type)
+        return _resolve._enum(SocketKind, self._type)
 
     @property
     def proto(self):
@@ -196,16 +218,19 @@ class socket:
         return self._proto
 
     def fileno(self):
-        """The descriptor, for select, poll and selectors; -1 once closed."""
-        return _netlab.fileno(self._h) if not self._closed else -1
+        """The descriptor, for select, poll and selectors; -1 once closed (or detached)."""
+        h = getattr(self, "_h", None)
+        return _netlab.fileno(h) if h is not None else -1
 
     def close(self):
         """Close the socket. Closing twice is fine. A thread blocked in this socket (recvfrom,
-        accept, ...) is woken and gets OSError(EBADF)."""
+        accept, ...) is woken and gets OSError(EBADF). While a file object from makefile() is
+        open, the descriptor stays open until the last such file is closed, as in the stdlib."""
         if self._closed:
             return
         self._closed = True
-        _netlab.close(self._h)
+        if self._io_refs <= 0:
+            _netlab.close(self._h)
 
     def __enter__(self):
         return self
@@ -238,6 +263,116 @@ class socket:
 
     def __getstate__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    # -- descriptors and file objects (the stdlib's dup, detach, fileno=, makefile) --
+
+    def _init_fileno(self, family, type, proto, fileno):
+        """socket(fileno=fd): take over the descriptor; family, type and protocol come from the
+        kernel, as in the stdlib (given values must be ints, and are otherwise ignored)."""
+        for value in (family, type, proto):
+            if not isinstance(value, int):
+                raise TypeError(f"'{value.__class__.__name__}' object cannot be interpreted "
+                                f"as an integer")
+        if isinstance(fileno, float) or not hasattr(fileno, "__index__"):
+            raise TypeError(f"'{fileno.__class__.__name__}' object cannot be interpreted as an "
+                            f"integer")
+        fd = _operator.index(fileno)
+        if fd < 0:
+            raise ValueError("negative file descriptor")
+        if fd > 0x7fffffff:
+            raise OverflowError("file descriptor out of range")
+        self._h = _netlab.adopt(fd)
+        # As in the stdlib, values given win over what the kernel says (they only show in the
+        # family, type and proto attributes; the calls go by the descriptor).
+        self._family = _netlab.family(self._h) if family == -1 else family
+        self._type = _netlab.socktype(self._h) if type == -1 else type
+        self._proto = (_netlab.getsockopt_int(self._h, _netlab.SOL_SOCKET, _SO_PROTOCOL)
+                       if proto == -1 else proto)
+        self._timeout = _defaulttimeout
+        self._closed = False
+
+    def _accept(self):
+        """accept() as the stdlib's C layer has it: (descriptor, address)."""
+        conn, address = self.accept()
+        return conn.detach(), address
+
+    def dup(self):
+        """A new socket object on a duplicate of the descriptor (not inheritable)."""
+        sock = type(self)(self._family, self._type, self._proto, fileno=_os.dup(self.fileno()))
+        sock.settimeout(self.gettimeout())
+        return sock
+
+    def detach(self):
+        """Close the socket object without closing the descriptor; return the descriptor
+        (-1 when already closed)."""
+        self._closed = True
+        fd = _netlab.detach(self._h)
+        if fd < -1:
+            raise OSError(-fd, _os.strerror(-fd))
+        return fd
+
+    def get_inheritable(self):
+        """Whether child processes inherit the descriptor (os.get_inheritable)."""
+        return _os.get_inheritable(self._fd_or_ebadf())
+
+    def set_inheritable(self, inheritable):
+        """Let child processes inherit the descriptor, or not (os.set_inheritable)."""
+        _os.set_inheritable(self._fd_or_ebadf(), inheritable)
+
+    def _fd_or_ebadf(self):
+        fd = self.fileno()
+        if fd < 0:
+            raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
+        return fd
+
+    def makefile(self, mode="r", buffering=None, *, encoding=None, errors=None,
+                 newline=None):
+        """A file object reading and/or writing the socket ('r', 'w', 'b' as for open()); the
+        socket's time-out applies to its reads and writes."""
+        return _makefile.makefile(self, mode, buffering, encoding=encoding, errors=errors,
+                                  newline=newline)
+
+    def _io_closed(self):
+        """A file from makefile() was closed: close the socket if it waited for that."""
+        self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            _netlab.close(self._h)
+
+    # -- scatter/gather (the stdlib's sendmsg/recvmsg, without ancillary data) --
+
+    def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+        """Send the buffers as one message (one datagram on a UDP socket); ancillary data is
+        not supported (NotImplementedError when given)."""
+        if list(ancdata):
+            raise NotImplementedError("netlab: sendmsg() ancillary data is not supported")
+        data = b"".join(memoryview(b).cast("B") for b in buffers)
+        if address is not None:
+            return self.sendto(data, flags, address) if flags else self.sendto(data, address)
+        return self.send(data, flags)
+
+    def recvmsg(self, bufsize, ancbufsize=0, flags=0):
+        """Receive one message: (data, [], msg_flags, address); no ancillary data comes."""
+        _operator.index(ancbufsize)
+        if ancbufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        data, address = self.recvfrom(bufsize, flags)
+        return data, [], 0, address
+
+    def recvmsg_into(self, buffers, ancbufsize=0, flags=0):
+        """Receive one message into the buffers, in order: (nbytes, [], msg_flags, address)."""
+        views = [memoryview(b).cast("B") for b in buffers]
+        for v in views:
+            if v.readonly:
+                raise TypeError("recvmsg_into() argument 1 must be an iterable of writable "
+                                "buffers")
+        total = sum(v.nbytes for v in views)
+        data, ancdata, msg_flags, address = self.recvmsg(total, ancbufsize, flags)
+        at = 0
+        for v in views:
+            part = data[at:at + v.nbytes]
+            v[:len(part)] = part
+            at += len(part)
+        return len(data), ancdata, msg_flags, address
 
     # -- time-outs --
 
@@ -404,6 +539,8 @@ class socket:
         bufsize = _operator.index(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        if bufsize == 0:
+            return b""  # asks for nothing: a queued datagram stays queued, as in the stdlib
         if flags:
             self._check_flags(flags, "recv")
         return self._wait(_netlab.recv, bufsize)
@@ -498,12 +635,19 @@ class socket:
                 if t == 0.0:
                     raise BlockingIOError(_errno.EAGAIN, _os.strerror(_errno.EAGAIN))
 
-    def sendto(self, data, flags_or_address, address=None):
+    def sendto(self, data, *args):
         """Send one datagram: sendto(data, address) or sendto(data, flags, address)."""
-        if address is None:
-            address = flags_or_address
-        elif flags_or_address:
-            self._check_flags(flags_or_address, "sendto")
+        if len(args) == 1:
+            address = args[0]
+        elif len(args) == 2:
+            flags, address = args
+            if not isinstance(flags, int):
+                raise TypeError(f"'{type(flags).__name__}' object cannot be interpreted as an "
+                                f"integer")
+            if flags:
+                self._check_flags(flags, "sendto")
+        else:
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
         if isinstance(data, str):
             raise TypeError("a bytes-like object is required, not 'str'")
         host, port, scope_id = self._address(address, "sendto")
@@ -577,26 +721,148 @@ SocketType = socket
 _GLOBAL_DEFAULT_TIMEOUT = object()
 
 
-def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=None):
-    """Connect to (host, port) over IPv4, or IPv6 when the host is an IPv6 address or name
-    only; return the socket, as socket.create_connection()."""
-    err = None
-    for family in (AF_INET, AF_INET6):
-        sock = socket(family, SOCK_STREAM)
+def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=None, *,
+                      all_errors=False):
+    """Connect to (host, port), trying each address getaddrinfo() gives in turn; return the
+    socket, as socket.create_connection(). When every attempt fails, raise the last error, or
+    with all_errors=True an ExceptionGroup of them all."""
+    host, port = address
+    errors = []
+    for family, kind, proto, _, addr in getaddrinfo(host, port, 0, SOCK_STREAM):
+        sock = None
         try:
+            sock = socket(family, kind, proto)
             if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
                 sock.settimeout(timeout)
             if source_address:
                 sock.bind(source_address)
-            sock.connect(address)
+            sock.connect(addr)
+            errors.clear()
             return sock
-        except gaierror as e:
-            err = e
-            sock.close()
+        except OSError as e:
+            errors.append(e)
+            if sock is not None:
+                sock.close()
         except BaseException:
-            sock.close()
+            if sock is not None:
+                sock.close()
             raise
-    raise err
+    if not errors:
+        raise OSError("getaddrinfo returns an empty list")
+    try:
+        if all_errors:
+            raise ExceptionGroup("create_connection failed", errors)
+        raise errors[-1]
+    finally:
+        errors = None
+
+
+def has_dualstack_ipv6():
+    """True: IPv6 sockets here can also take IPv4 (IPV6_V6ONLY can be turned off)."""
+    try:
+        with socket(AF_INET6, SOCK_STREAM) as sock:
+            sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)
+            return True
+    except OSError:
+        return False
+
+
+def create_server(address, *, family=AF_INET, backlog=None, reuse_port=False,
+                  dualstack_ipv6=False):
+    """A TCP socket bound to address and listening, as socket.create_server()."""
+    if reuse_port and not hasattr(_netlab, "SO_REUSEPORT"):
+        raise ValueError("SO_REUSEPORT not supported on this platform")
+    if dualstack_ipv6:
+        if not has_dualstack_ipv6():
+            raise ValueError("dualstack_ipv6 not supported on this platform")
+        if family != AF_INET6:
+            raise ValueError("dualstack_ipv6 requires AF_INET6 family")
+    sock = socket(family, SOCK_STREAM)
+    try:
+        # Restarted servers must be able to bind while old connections sit in TIME_WAIT.
+        sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1)
+        if family == AF_INET6:
+            sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0 if dualstack_ipv6 else 1)
+        try:
+            sock.bind(address)
+        except OSError as err:
+            raise OSError(err.errno, f"{err.strerror} (while attempting to bind on address "
+                                     f"{address!r})") from None
+        if backlog is None:
+            sock.listen()
+        else:
+            sock.listen(backlog)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def socketpair(family=None, type=SOCK_STREAM, proto=0):
+    """Two connected sockets, as socket.socketpair(), over loopback TCP (or UDP): netlab
+    speaks no AF_UNIX, so the default family is AF_INET, not the stdlib's AF_UNIX."""
+    if family is None:
+        family = AF_INET
+    if family not in (AF_INET, AF_INET6):
+        raise ValueError("Only AF_INET and AF_INET6 socket address families are supported")
+    if type not in (SOCK_STREAM, SOCK_DGRAM):
+        raise ValueError("Only SOCK_STREAM and SOCK_DGRAM socket types are supported")
+    if proto != 0:
+        raise ValueError("Only protocol zero is supported")
+    host = "127.0.0.1" if family == AF_INET else "::1"
+    if type == SOCK_DGRAM:
+        a, b = socket(family, type), socket(family, type)
+        try:
+            a.bind((host, 0))
+            b.bind((host, 0))
+            a.connect(b.getsockname())
+            b.connect(a.getsockname())
+            return a, b
+        except BaseException:
+            a.close()
+            b.close()
+            raise
+    with socket(family, type) as lsock:
+        lsock.bind((host, 0))
+        lsock.listen()
+        csock = socket(family, type)
+        try:
+            csock.connect(lsock.getsockname())
+            # Only our own client may be the other end: compare the addresses.
+            while True:
+                ssock, addr = lsock.accept()
+                if addr[:2] == csock.getsockname()[:2]:
+                    return csock, ssock
+                ssock.close()
+        except BaseException:
+            csock.close()
+            raise
+
+
+def fromfd(fd, family, type, proto=0):
+    """A socket object on a duplicate of descriptor fd, as socket.fromfd()."""
+    return socket(family, type, proto, fileno=_os.dup(fd))
+
+
+def close(fd):
+    """Close a socket descriptor, as socket.close(fd)."""
+    _os.close(_operator.index(fd))
+
+
+from ._resolve import (  # noqa: E402
+    getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr, gethostname, getfqdn,
+    getnameinfo, getservbyname, getservbyport, htons, ntohs, htonl, ntohl, inet_aton,
+    inet_ntoa, inet_pton, inet_ntop, if_nameindex, if_nametoindex, if_indextoname,
+    sethostname)
+
+__all__ += [
+    "create_server", "has_dualstack_ipv6", "socketpair", "fromfd", "close", "getaddrinfo",
+    "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "gethostname", "getfqdn",
+    "getnameinfo", "getservbyname", "getservbyport", "htons", "ntohs", "htonl", "ntohl",
+    "inet_aton", "inet_ntoa", "inet_pton", "inet_ntop", "if_nameindex", "if_nametoindex",
+    "if_indextoname", "sethostname"]
 
 
 # ---- libnetlab's own classes ------------------------------------------------------------------

@@ -82,6 +82,10 @@ class ChatStats:
                 self.out_of_window)
 
 
+# The only events that carry data (the library may hand the others an empty buffer).
+_WITH_DATA = frozenset((_netlab.CHAT_EV_MESSAGE, _netlab.CHAT_EV_PEER_JOINED))
+
+
 def _text(data):
     """Text as str when it is valid UTF-8, else the bytes as they came."""
     if data is None:
@@ -233,7 +237,8 @@ class ChatSession:
             if raw or slice_ms == 0:
                 break
             # pending signal handlers (Ctrl-C) run here, between slices
-        events = [ChatEvent(EventType(t), _text(d), p, i, c) for t, c, i, d, p in raw]
+        events = [ChatEvent(EventType(t), _text(d) if t in _WITH_DATA else None, p, i, c)
+                  for t, c, i, d, p in raw]
         if events and events[-1].type == EventType.CLOSED:
             self._done = True
         return events

@@ -1,0 +1,70 @@
+/* The resolver for callers that want every answer (Python's getaddrinfo()) or the name of an
+ * address (getnameinfo()), on top of the system's getaddrinfo()/getnameinfo(). */
+#include <netdb.h>
+#include <string.h>
+
+#include "internal.h"
+
+int nl_resolve(const char *host, const char *service, const nl_resolve_hints *hints,
+               nl_resolved *out, size_t cap, char *canon, size_t canon_size)
+{
+    struct addrinfo h, *res = NULL, *ai;
+    size_t n = 0;
+    int rc;
+
+    if ((host == NULL && service == NULL) || (out == NULL && cap > 0) ||
+        (canon == NULL && canon_size > 0))
+        return NL_EINVAL;
+    if (canon_size > 0)
+        canon[0] = '\0';
+    memset(&h, 0, sizeof h);
+    if (hints != NULL) {
+        if (hints->family != NL_AF_UNSPEC && hints->family != NL_AF_INET &&
+            hints->family != NL_AF_INET6)
+            return NL_EAI_FAMILY;
+        h.ai_family = hints->family;
+        h.ai_socktype = hints->socktype;
+        h.ai_protocol = hints->protocol;
+        h.ai_flags = hints->flags;
+    }
+    rc = getaddrinfo(host, service, &h, &res);
+    if (rc != 0)
+        return nl__gai_err(rc);
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        nl_endpoint ep;
+
+        /* Only the families the library speaks; getaddrinfo() gives no others for them. */
+        if (nl__ep_from_sockaddr(&ep, ai->ai_addr, ai->ai_addrlen) < 0)
+            continue;
+        if (n < cap) {
+            out[n].ep = ep;
+            out[n].socktype = ai->ai_socktype;
+            out[n].protocol = ai->ai_protocol;
+        }
+        n++;
+        if (canon_size > 0 && canon[0] == '\0' && ai->ai_canonname != NULL) {
+            strncpy(canon, ai->ai_canonname, canon_size - 1);
+            canon[canon_size - 1] = '\0';
+        }
+    }
+    freeaddrinfo(res);
+    return n > (size_t)0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+int nl_endpoint_name(const nl_endpoint *ep, char *host, size_t host_size, char *serv,
+                     size_t serv_size, int flags)
+{
+    nl__sockaddr sa;
+    socklen_t len;
+    int rc;
+
+    if (ep == NULL || !nl__ep_valid(ep) || (host == NULL && host_size > 0) ||
+        (serv == NULL && serv_size > 0))
+        return NL_EINVAL;
+    len = nl__ep_to_sockaddr(ep, ep->family, &sa);
+    if (len == 0)
+        return NL_EINVAL;
+    rc = getnameinfo(&sa.sa, len, host_size > 0 ? host : NULL, (socklen_t)host_size,
+                     serv_size > 0 ? serv : NULL, (socklen_t)serv_size, flags);
+    return rc == 0 ? 0 : nl__gai_err(rc);
+}
