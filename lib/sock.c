@@ -174,7 +174,12 @@ int nl__sock_bind(nl__sock *s, const nl_endpoint *ep)
     rc = bind(s->fd, &sa.sa, len);
     err = errno;
     if (NL__TRACING(s)) {
-        nl_endpoint_format(ep, text, sizeof text);
+        /* What the socket got, as getsockname() reports it: for port 0 the port the system
+         * chose, which is the one a learner needs to know. The request if bind() failed. */
+        nl_endpoint got;
+        if (rc < 0 || nl__sock_local(s, &got) < 0)
+            got = *ep;
+        nl_endpoint_format(&got, text, sizeof text);
         nl__trace_call(s, "bind", rc, err, "%s", text);
     }
     return rc < 0 ? nl__err(err) : 0;
