@@ -89,8 +89,8 @@ int main(int argc, char **argv)
          * reader that went away (EPIPE), a full disk (ENOSPC): stop, do not print into void. */
         if (rc < 0 || fwrite(data, 1, (size_t)n, stdout) != (size_t)n || putchar('\n') == EOF ||
             fflush(stdout) != 0) {
+            perror(NAME ": standard output"); /* first, while errno still tells why */
             nl_udp_close(sd);
-            perror(NAME ": standard output");
             return 1;
         }
     }
