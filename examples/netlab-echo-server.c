@@ -60,15 +60,18 @@ static int help(void)
     return 0;
 }
 
-/* A whole-string non-negative number no larger than max, or -1. */
+/* A whole-string non-negative number no larger than max, or -1. Decimal digits only, as the
+ * course programs take their ports: strtol() alone would also take " 80", "+80" and "-0". */
 static long number(const char *s, long max)
 {
     char *end;
     long v;
 
+    if (*s < '0' || *s > '9')
+        return -1;
     errno = 0;
     v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max)
+    if (errno != 0 || *end != '\0' || v > max)
         return -1;
     return v;
 }
@@ -94,7 +97,7 @@ int main(int argc, char **argv)
             host = val;
             i++;
         } else if (val != NULL && strcmp(a, "--port") == 0) {
-            if ((port = number(val, 65535)) < 0)
+            if ((port = nl_endpoint_parse_port(val)) < 0) /* as every course program reads it */
                 return usage_error("bad port", val, "expected a number from 0 to 65535");
             i++;
         } else if (val != NULL && strcmp(a, "--idle-timeout") == 0) {

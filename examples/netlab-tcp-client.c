@@ -156,8 +156,8 @@ int main(int argc, char **argv)
     if (port <= 0) /* found by fuzzing: nobody listens on port 0, connect() cannot reach it */
         return usage_error("bad port", args[1], "expected a number from 1 to 65535 "
                                                 "(nobody listens on port 0)");
-    nl_endpoint server;
-    int rc = nl_endpoint_from_host(&server, args[0], port, 0);
+    nl_endpoint server; /* "" is no host: the library would read it as 0.0.0.0, for binding */
+    int rc = *args[0] == '\0' ? NL_EBADADDR : nl_endpoint_from_host(&server, args[0], port, 0);
     if (rc < 0)
         return usage_error("bad host", args[0], nl_strerror(rc));
     nl_tcp *sd; /* sd = socket.socket(); sd.connect(...): the three-way handshake, 5 s at most */

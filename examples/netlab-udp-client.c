@@ -71,8 +71,9 @@ int main(int argc, char **argv)
     }
     /* Checked before reading any input: a typo is reported at once. Port 0 means "any port"
      * to bind(); as a destination it reaches nobody, and sendto() refuses it. */
-    nl_endpoint server;
-    int rc = nl_endpoint_from_host(&server, args[0], nl_endpoint_parse_port(args[1]), 0);
+    nl_endpoint server; /* "" would mean 0.0.0.0, "all addresses": a bind's, not a destination */
+    int rc = *args[0] ? nl_endpoint_from_host(&server, args[0], nl_endpoint_parse_port(args[1]), 0)
+                      : NL_EBADADDR;
     if (rc == NL_EBADPORT || (rc == 0 && server.port == 0))
         return usage_error("bad port", args[1], "expected a number from 1 to 65535 "
                                                 "(port 0 cannot be sent to)");

@@ -77,12 +77,15 @@ def test_fixed_port_server_prints_nothing_extra(procs):
 
 BAD_ARGS = {
     "udp_server": [["--bogus"], ["--port"], ["--port", "65536"], ["--port", "-1"],
-                   ["--port", "x"], ["--host", "999.1.1.1"], ["--host", "h" * 300],
+                   ["--port", "x"], ["--port", " 80"], ["--port", "+80"], ["--port", "-0"],
+                   ["--port", "0009000"], ["--host", "999.1.1.1"], ["--host", "h" * 300],
                    ["--host", "[1.2.3.4]"], ["--host", "fe80::1%nosuchif0"], ["extra"]],
-    "udp_client": [["--bogus"], ["127.0.0.1", "0"], ["127.0.0.1", "65536"], ["::1", "x"],
+    "udp_client": [["--bogus"], ["127.0.0.1", "0"], ["", "9000"], ["127.0.0.1", "00"], ["127.0.0.1", "65536"], ["::1", "x"],
                    ["999.1.1.1"], ["h" * 300], ["[::1]:9000"], ["fe80::1%nosuchif0"],
                    ["127.0.0.1", "9000", "extra"]],
-    "echo_server": [["--bogus"], ["--port"], ["--port", "65536"], ["--idle-timeout", "-1"],
+    "echo_server": [["--bogus"], ["--port"], ["--port", "65536"], ["--port", " 80"],
+                    ["--port", "+80"], ["--port", "-0"], ["--port", "0009000"],
+                    ["--idle-timeout", "-1"], ["--idle-timeout", "+5"],
                     ["--max-queued", "0"], ["--host", "999.1.1.1"], ["extra"]],
     "demo": [["--bogus"], ["extra"]],
 }
