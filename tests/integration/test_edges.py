@@ -408,3 +408,34 @@ def test_echo_server_stops_cleanly_on_int_term_hup(procs, sig):
     p.popen.send_signal(sig)
     assert p.wait() == 0, p.err.text()
     assert "netlab-echo-server: stopped: 1 accepted" in p.err.text()
+
+
+def test_echo_server_resumes_reading_once_the_client_reads(procs):
+    # Backpressure: with 64 KiB queued for a client that is not reading, the server stops
+    # reading from it (paused). Once the client reads, the server must read again: all of a
+    # 32 MiB message (more than the kernel's buffers hold) comes back.
+    import threading
+    p, port = start_port0(procs, "echo_server", "--max-queued", "65536")
+    data = os.urandom(32 << 20)
+    with socket.socket() as c:
+        # Small buffers on our side, so that most of it must wait in the server.
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        c.settimeout(TIMEOUT)
+        c.connect(("127.0.0.1", port))
+        sender = threading.Thread(target=c.sendall, args=(data,), daemon=True)
+        sender.start()
+        # Read nothing for a while: the kernel queues fill both ways and the server pauses
+        # this client (its counters, checked below, say so).
+        sender.join(1.0)
+        got = bytearray()
+        while len(got) < len(data):
+            chunk = c.recv(1 << 16)
+            assert chunk, "the server closed before echoing everything"
+            got += chunk
+        sender.join(TIMEOUT)
+    assert bytes(got) == data
+    p.popen.send_signal(signal.SIGTERM)
+    assert p.wait() == 0
+    paused = int(re.search(r"(\d+) paused", p.err.text()).group(1))
+    assert paused >= 1, p.err.text()
