@@ -34,8 +34,8 @@ static void trace_line(const nl_trace_event *ev, void *user)
 }
 
 #define NAME "netlab-echo-server"
-#define USAGE                                                                                  \
-    "usage: " NAME " [--host ADDR] [--port N] [--idle-timeout MS] [--max-queued BYTES] "      \
+#define USAGE                                                                                      \
+    "usage: " NAME " [--host ADDR] [--port N] [--idle-timeout MS] [--max-queued BYTES] "           \
     "[--trace] [--help]"
 
 /* A usage error: one line on stderr, exit status 2, the same shape in every program. */
@@ -48,11 +48,11 @@ static int usage_error(const char *what, const char *arg, const char *why)
 static int help(void)
 {
     printf(USAGE "\n"
-               "  --host ADDR         address to listen on (default 127.0.0.1; :: for IPv6)\n"
-               "  --port N            port (default 9000; 0 picks a free one)\n"
-               "  --idle-timeout MS   close clients idle this long (default 0: never)\n"
-               "  --max-queued BYTES  per-client output cap before reading pauses (64 KiB)\n"
-               "  --trace             print every system call on stderr\n");
+                 "  --host ADDR         address to listen on (default 127.0.0.1; :: for IPv6)\n"
+                 "  --port N            port (default 9000; 0 picks a free one)\n"
+                 "  --idle-timeout MS   close clients idle this long (default 0: never)\n"
+                 "  --max-queued BYTES  per-client output cap before reading pauses (64 KiB)\n"
+                 "  --trace             print every system call on stderr\n");
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, NAME ": standard output: %s\n", strerror(errno));
         return 1;

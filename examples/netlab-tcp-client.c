@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NAME "netlab-tcp-client"
-#define USAGE "usage: " NAME " [--trace] [HOST [PORT]]"
-#define CHUNK 65536    /* a line is read and sent this much at a time */
-#define WAIT_MS 10000  /* no progress for this long: give up */
+#define NAME    "netlab-tcp-client"
+#define USAGE   "usage: " NAME " [--trace] [HOST [PORT]]"
+#define CHUNK   65536 /* a line is read and sent this much at a time */
+#define WAIT_MS 10000 /* no progress for this long: give up */
 
 static void print_trace(const nl_trace_event *ev, void *user)
 {
@@ -95,20 +95,25 @@ static int exchange(nl_tcp *sd, char *buf, long len, int ended)
         }
         if (ready == 0) {
             if (back < sent)
-                fprintf(stderr, NAME ": timed out: no echo from the server for %d s "
-                                "(%llu of the %llu bytes sent came back)\n", WAIT_MS / 1000,
-                        back, sent);
+                fprintf(stderr,
+                        NAME ": timed out: no echo from the server for %d s "
+                             "(%llu of the %llu bytes sent came back)\n",
+                        WAIT_MS / 1000, back, sent);
             else
-                fprintf(stderr, NAME ": timed out: the server took no data for %d s "
-                                "(%llu bytes of the line sent)\n", WAIT_MS / 1000, sent);
+                fprintf(stderr,
+                        NAME ": timed out: the server took no data for %d s "
+                             "(%llu bytes of the line sent)\n",
+                        WAIT_MS / 1000, sent);
             return NL_ETIMEDOUT;
         }
         if (back < sent) { /* print(sd.recv(1024).decode()), as much as has come */
             size_t want = sent - back < sizeof echo ? (size_t)(sent - back) : sizeof echo;
             long n = nl_tcp_recv(sd, echo, want, 0);
             if (n == NL_EOF) {
-                fprintf(stderr, NAME ": the server closed the connection with %llu bytes of "
-                                "the echo still due\n", sent - back);
+                fprintf(stderr,
+                        NAME ": the server closed the connection with %llu bytes of "
+                             "the echo still due\n",
+                        sent - back);
                 return NL_EOF;
             }
             if (n < 0 && n != NL_EAGAIN) {
@@ -154,8 +159,9 @@ int main(int argc, char **argv)
     }
     int port = nl_endpoint_parse_port(args[1]);
     if (port <= 0) /* found by fuzzing: nobody listens on port 0, connect() cannot reach it */
-        return usage_error("bad port", args[1], "expected a number from 1 to 65535 "
-                                                "(nobody listens on port 0)");
+        return usage_error("bad port", args[1],
+                           "expected a number from 1 to 65535 "
+                           "(nobody listens on port 0)");
     nl_endpoint server; /* "" is no host: the library would read it as 0.0.0.0, for binding */
     int rc = *args[0] == '\0' ? NL_EBADADDR : nl_endpoint_from_host(&server, args[0], port, 0);
     if (rc < 0)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#define NAME "netlab-tcp-server"
+#define NAME  "netlab-tcp-server"
 #define USAGE "usage: " NAME " [--host H] [--port P] [--trace]"
 
 static void print_trace(const nl_trace_event *ev, void *user)
@@ -36,7 +36,7 @@ static void serve(nl_tcp *cli)
 {
     char data[1024];
     long n;
-    while ((n = nl_tcp_recv(cli, data, sizeof data, -1)) > 0) { /* data = cli_sd.recv(1024) */
+    while ((n = nl_tcp_recv(cli, data, sizeof data, -1)) > 0) {   /* data = cli_sd.recv(1024) */
         int rc = nl_tcp_send_all(cli, data, (size_t)n, NULL, -1); /* cli_sd.send(data) */
         if (rc < 0) {
             n = rc;

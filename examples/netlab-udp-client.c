@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NAME "netlab-udp-client"
-#define USAGE "usage: " NAME " [--trace] [HOST [PORT]]"
+#define NAME     "netlab-udp-client"
+#define USAGE    "usage: " NAME " [--trace] [HOST [PORT]]"
 #define MAX_LINE 65535 /* no datagram holds more (IPv4 takes at most 65507 of it) */
 
 static void print_trace(const nl_trace_event *ev, void *user)
@@ -75,8 +75,9 @@ int main(int argc, char **argv)
     int rc = *args[0] ? nl_endpoint_from_host(&server, args[0], nl_endpoint_parse_port(args[1]), 0)
                       : NL_EBADADDR;
     if (rc == NL_EBADPORT || (rc == 0 && server.port == 0))
-        return usage_error("bad port", args[1], "expected a number from 1 to 65535 "
-                                                "(port 0 cannot be sent to)");
+        return usage_error("bad port", args[1],
+                           "expected a number from 1 to 65535 "
+                           "(port 0 cannot be sent to)");
     if (rc < 0)
         return usage_error("bad host", args[0], nl_strerror(rc));
     nl_udp *sd; /* sd = socket.socket(type=socket.SOCK_DGRAM) */
@@ -106,8 +107,10 @@ int main(int argc, char **argv)
         if (len == 1 && data[0] == 'q')
             break;
         if ((size_t)len > sizeof data) {
-            fprintf(stderr, NAME ": line %lu: longer than %zu bytes, more than one datagram "
-                            "holds: not sent\n", lineno, sizeof data);
+            fprintf(stderr,
+                    NAME ": line %lu: longer than %zu bytes, more than one datagram "
+                         "holds: not sent\n",
+                    lineno, sizeof data);
             status = 1;
             continue;
         }

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NAME "netlab-udp-server"
+#define NAME  "netlab-udp-server"
 #define USAGE "usage: " NAME " [--host H] [--port P] [--trace]"
 
 static void print_trace(const nl_trace_event *ev, void *user)
