@@ -9,12 +9,14 @@
  * One thread is enough: a UDP datagram waits in the server's queue until it is read, and the
  * kernel completes a TCP handshake before accept() is called. Every wait has a timeout, so the
  * demo can never hang. Exit 0 when every step checked out, 1 otherwise. */
+#include <errno.h>
 #include <netlab.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
-#define USAGE "usage: netlab-demo [--trace]"
+#define NAME "netlab-demo"
+#define USAGE "usage: " NAME " [--trace]"
 #define T 5000 /* ms: every blocking call gives up after 5 s */
 
 static const char *lines[] = {"hello", "你好，世界", "q is just text here"};
@@ -235,6 +237,16 @@ static int chat_flow(const nl_opts *opts)
     return rc < 0 ? fail("chat", rc) : 0;
 }
 
+/* The transcript is the demo's whole point: if it cannot be written (a reader that went
+ * away, a full disk), say so on stderr and stop, rather than run on unseen. */
+static int stdout_ok(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 1;
+    fprintf(stderr, NAME ": standard output: %s\n", strerror(errno ? errno : EIO));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     nl_opts opts = {0};
@@ -243,19 +255,25 @@ int main(int argc, char **argv)
             opts.trace = print_trace;
         } else if (strcmp(argv[i], "--help") == 0) {
             puts(USAGE);
-            return 0;
+            return stdout_ok() ? 0 : 1;
         } else {
-            fprintf(stderr, "netlab-demo: bad argument '%s'; " USAGE "\n", argv[i]);
+            fprintf(stderr, NAME ": bad argument '%s'; " USAGE "\n", argv[i]);
             return 2;
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("libnetlab %s demo: the course notes' flows on loopback\n\n", nl_version());
+    if (!stdout_ok())
+        return 1;
     int failed = udp_flow(&opts);
     printf("\n");
+    if (!stdout_ok())
+        return 1;
     failed |= tcp_flow(&opts);
     printf("\n");
+    if (!stdout_ok())
+        return 1;
     failed |= chat_flow(&opts);
     printf("\n%s\n", failed ? "demo FAILED" : "demo finished: every flow worked");
-    return failed;
+    return stdout_ok() ? failed : 1;
 }

@@ -1,13 +1,17 @@
 /* netlab-tcp-server: the course's TCP echo server (TCP应用流程, 服务端).
  * Listens on 0.0.0.0:9000 and sends every byte a client sends straight back.
+ * With --port 0 the system picks a free port; the server then says which on stderr.
+ * Exit status: 1 when the socket or standard output fails, 2 for a usage error.
  * Build it on its own: cc netlab-tcp-server.c $(pkg-config --cflags --libs netlab) */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
+#include <errno.h>
 #include <netlab.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#define USAGE "usage: netlab-tcp-server [--host H] [--port P] [--trace]"
+#define NAME  "netlab-tcp-server"
+#define USAGE "usage: " NAME " [--host H] [--port P] [--trace]"
 
 static void print_trace(const nl_trace_event *ev, void *user)
 {
@@ -15,6 +19,13 @@ static void print_trace(const nl_trace_event *ev, void *user)
     (void)user;
     nl_trace_format(ev, line, sizeof line);
     fprintf(stderr, "[trace] %s\n", line);
+}
+
+/* A usage error: one line on stderr, exit status 2. */
+static int usage_error(const char *what, const char *arg, const char *why)
+{
+    fprintf(stderr, NAME ": %s '%s'%s%s; " USAGE "\n", what, arg, *why ? ": " : "", why);
+    return 2;
 }
 
 /* The notes' server calls recv() once per client and never closes the client's socket: the
@@ -25,7 +36,7 @@ static void serve(nl_tcp *cli)
 {
     char data[1024];
     long n;
-    while ((n = nl_tcp_recv(cli, data, sizeof data, -1)) > 0) { /* data = cli_sd.recv(1024) */
+    while ((n = nl_tcp_recv(cli, data, sizeof data, -1)) > 0) {   /* data = cli_sd.recv(1024) */
         int rc = nl_tcp_send_all(cli, data, (size_t)n, NULL, -1); /* cli_sd.send(data) */
         if (rc < 0) {
             n = rc;
@@ -33,45 +44,52 @@ static void serve(nl_tcp *cli)
         }
     }
     if (n != NL_EOF) /* NL_EOF is the client closing normally; anything else is worth a word */
-        fprintf(stderr, "netlab-tcp-server: client: %s\n", nl_strerror((int)n));
+        fprintf(stderr, NAME ": client: %s\n", nl_strerror((int)n));
 }
 
 int main(int argc, char **argv)
 {
-    const char *host = "0.0.0.0", *port = "9000";
+    const char *host = "0.0.0.0", *port_text = "9000";
     nl_opts opts = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
             host = argv[++i];
         } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-            port = argv[++i];
+            port_text = argv[++i];
         } else if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace;
         } else if (strcmp(argv[i], "--help") == 0) {
-            puts(USAGE);
-            return 0;
+            if (puts(USAGE) >= 0 && fflush(stdout) == 0)
+                return 0;
+            perror(NAME ": standard output");
+            return 1;
         } else {
-            fprintf(stderr, "netlab-tcp-server: bad argument '%s'; " USAGE "\n", argv[i]);
-            return 2;
+            return usage_error("bad argument", argv[i], "");
         }
     }
+    int port = nl_endpoint_parse_port(port_text); /* 0: the system picks a free port */
+    if (port < 0)
+        return usage_error("bad port", port_text, "expected a number from 0 to 65535");
     nl_endpoint local;
-    int rc = nl_endpoint_from_host(&local, host, nl_endpoint_parse_port(port), NL_RESOLVE_ANY);
-    if (rc < 0) {
-        fprintf(stderr, "netlab-tcp-server: '%s' port '%s': %s\n", host, port, nl_strerror(rc));
-        return 2;
-    }
+    int rc = nl_endpoint_from_host(&local, host, port, NL_RESOLVE_ANY);
+    if (rc < 0)
+        return usage_error("bad host", host, nl_strerror(rc));
+    char who[NL_ENDPOINT_STRLEN];
     nl_tcp *sd; /* socket(), bind(('0.0.0.0', 9000)), listen() in one call */
     if ((rc = nl_tcp_listen(&sd, &local, 0, &opts)) < 0) {
-        fprintf(stderr, "netlab-tcp-server: listen %s port %s: %s\n", host, port, nl_strerror(rc));
+        nl_endpoint_format(&local, who, sizeof who);
+        fprintf(stderr, NAME ": listen %s: %s\n", who, nl_strerror(rc));
         return 1;
+    }
+    if (port == 0 && nl_tcp_local(sd, &local) == 0) { /* sd.getsockname(): the chosen port */
+        nl_endpoint_format(&local, who, sizeof who);
+        fprintf(stderr, NAME ": listening on %s\n", who);
     }
     for (;;) {
         nl_tcp *cli; /* cli_sd, addr = sd.accept() */
         nl_endpoint addr;
-        char who[NL_ENDPOINT_STRLEN];
         if ((rc = nl_tcp_accept(sd, &cli, &addr, -1)) < 0) {
-            fprintf(stderr, "netlab-tcp-server: accept: %s\n", nl_strerror(rc));
+            fprintf(stderr, NAME ": accept: %s\n", nl_strerror(rc));
             /* Out of descriptors, the client stays queued and accept() would fail again at
              * once, forever: pause a moment instead of spinning until one is free again. */
             if (rc == NL_EMFILE || rc == NL_ENFILE)
@@ -79,11 +97,20 @@ int main(int argc, char **argv)
             continue;
         }
         nl_endpoint_format(&addr, who, sizeof who);
-        printf("%s connected\n", who);
-        fflush(stdout);
+        /* A reader that went away (EPIPE), a full disk (ENOSPC): stop, do not print into the
+         * void. The message first, while errno still tells why. */
+        if (printf("%s connected\n", who) < 0 || fflush(stdout) != 0) {
+            perror(NAME ": standard output");
+            nl_tcp_close(cli);
+            nl_tcp_close(sd);
+            return 1;
+        }
         serve(cli);
         nl_tcp_close(cli);
-        printf("%s disconnected\n", who);
-        fflush(stdout);
+        if (printf("%s disconnected\n", who) < 0 || fflush(stdout) != 0) {
+            perror(NAME ": standard output");
+            nl_tcp_close(sd);
+            return 1;
+        }
     }
 }

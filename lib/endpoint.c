@@ -1,5 +1,6 @@
 /* Endpoints: parse, resolve, format, compare. Everything but the resolver is pure. */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -159,6 +160,29 @@ int nl__gai_err(int rc)
     }
 }
 
+/* A numeric IPv6 address with a zone given by interface name, "fe80::1%lo", as the stdlib's
+ * getaddrinfo() accepts it. Returns 1 and fills ep when host has that shape and the interface
+ * exists, 0 when host has another shape, NL_EAI_NONAME for an interface that does not exist
+ * (what getaddrinfo() says too). Not pure: if_nametoindex() asks the kernel. */
+static int parse_named_zone(nl_endpoint *ep, const char *host)
+{
+    char buf[INET6_ADDRSTRLEN + IF_NAMESIZE];
+    const char *pct = strchr(host, '%');
+    size_t n = strlen(host);
+    unsigned idx;
+
+    if (pct == NULL || n >= sizeof buf || pct[1] == '\0')
+        return 0;
+    memcpy(buf, host, n + 1);
+    buf[pct - host] = '\0';
+    if (parse_numeric_host(ep, buf) < 0 || ep->family != NL_AF_INET6)
+        return 0; /* not an IPv6 address before the '%': an ordinary malformed address */
+    if (strlen(pct + 1) >= IF_NAMESIZE || (idx = if_nametoindex(pct + 1)) == 0)
+        return NL_EAI_NONAME;
+    ep->scope_id = idx;
+    return 1;
+}
+
 /* Resolve a host (no port part) to the first address of the wanted family. */
 static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
 {
@@ -167,8 +191,12 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
     nl_endpoint ep;
     int rc, short_ipv4 = flags & NL_RESOLVE_SHORT_IPV4;
 
+<<<<<<< HEAD
     flags &= ~NL_RESOLVE_SHORT_IPV4;
     if (parse_numeric_host(&ep, host) == 0) {
+=======
+    if (parse_numeric_host(&ep, host) == 0 || (rc = parse_named_zone(&ep, host)) == 1) {
+>>>>>>> programs
         if ((flags == NL_RESOLVE_IPV4 && ep.family != NL_AF_INET) ||
             (flags == NL_RESOLVE_IPV6 && ep.family != NL_AF_INET6))
             return NL_EAI_FAMILY;
@@ -176,6 +204,7 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
         *out = ep;
         return 0;
     }
+<<<<<<< HEAD
     /* On request, the short and old IPv4 forms that inet_aton() and so getaddrinfo() take
      * ("127.1", "0x7f.1", "2130706433"), as Python's socket module does. */
     if (short_ipv4 && strchr(host, ':') == NULL && strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) &&
@@ -192,6 +221,13 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
     /* Something that looks like a broken numeric address (only digits and dots, or colons)
      * is a typo, not a host name: "999.1.1.1" must not go to DNS. */
     if (strspn(host, "0123456789.") == strlen(host) || strchr(host, ':') != NULL)
+=======
+    if (rc < 0)
+        return rc;
+    /* Something that looks like a broken numeric address (only digits and dots, or colons,
+     * or a zone) is a typo, not a host name: "999.1.1.1" must not go to DNS. */
+    if (strspn(host, "0123456789.") == strlen(host) || strpbrk(host, ":%") != NULL)
+>>>>>>> programs
         return NL_EBADADDR;
 
     memset(&hints, 0, sizeof hints);

@@ -48,6 +48,7 @@ int nl__sock_wait(const nl__sock *s, short events, int64_t deadline_ms);
 #define NL__DEADLINE_UNSET (-2) /* nl__sock_await(): no deadline computed yet */
 int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *deadline);
 int64_t nl__deadline(int timeout_ms);
+int nl__fd_above_stdio(int fd);
 void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

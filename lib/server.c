@@ -117,10 +117,10 @@ static int be_init(nl_tcp_server *srv)
     struct epoll_event ev = {.events = EPOLLIN};
 
     srv->wakefd = -1;
-    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+    srv->epfd = nl__fd_above_stdio(epoll_create1(EPOLL_CLOEXEC));
     if (srv->epfd < 0)
         return nl__err(errno);
-    srv->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    srv->wakefd = nl__fd_above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (srv->wakefd < 0)
         return nl__err(errno);
     ev.data.fd = srv->wakefd;
@@ -627,7 +627,7 @@ static void accept_emfile(nl_tcp_server *srv)
             close(fd);
             srv->st.dropped++;
         }
-        srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        srv->spare_fd = nl__fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
     }
     /* Without a spare (another thread took the descriptor), back off instead of spinning. */
     if (srv->spare_fd < 0)
@@ -692,7 +692,7 @@ static void accept_ready(nl_tcp_server *srv)
 
     for (i = 0; i < ACCEPT_BURST; i++) {
         salen = sizeof sa;
-        fd = accept4(srv->lfd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = nl__fd_above_stdio(accept4(srv->lfd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC));
         err = errno;
         TRACE(srv, srv->lfd, "accept", fd, err, "%s", "");
         if (fd >= 0) {
@@ -840,7 +840,7 @@ int nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
     srv->tr.trace_user = srv->cfg.opts.trace_user;
     if ((rc = be_init(srv)) < 0)
         goto fail;
-    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv->spare_fd = nl__fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (srv->spare_fd < 0) {
         rc = nl__err(errno);
         goto fail;

@@ -105,6 +105,24 @@ int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *dea
     return nl__sock_wait(s, events, *deadline);
 }
 
+/* A new descriptor numbered 0, 1 or 2 means the program's standard input, output or error was
+ * closed, and a socket would take its place: the program would read its input from the network
+ * or print into a connection. Move such a descriptor above 2 (close-on-exec kept) and close
+ * the low number, which then stays closed, as the program left it. Returns the descriptor or
+ * -1 with errno set (the low one closed too). */
+int nl__fd_above_stdio(int fd)
+{
+    int moved, err;
+
+    if (fd < 0 || fd > 2)
+        return fd;
+    moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    err = errno;
+    close(fd);
+    errno = err;
+    return moved;
+}
+
 static const char *family_name(int family)
 {
     return family == AF_INET6 ? "AF_INET6" : "AF_INET";
@@ -123,7 +141,7 @@ int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts)
         s->trace = opts->trace;
         s->trace_user = opts->trace_user;
     }
-    fd = socket(family, type | SOCK_CLOEXEC, 0);
+    fd = nl__fd_above_stdio(socket(family, type | SOCK_CLOEXEC, 0));
     err = errno;
     nl__trace_call(s, "socket", fd, err, "%s, %s", family_name(family),
                    type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_STREAM");
@@ -211,7 +229,12 @@ int nl__sock_bind(nl__sock *s, const nl_endpoint *ep)
     rc = bind(s->fd, &sa.sa, len);
     err = errno;
     if (NL__TRACING(s)) {
-        nl_endpoint_format(ep, text, sizeof text);
+        /* What the socket got, as getsockname() reports it: for port 0 the port the system
+         * chose, which is the one a learner needs to know. The request if bind() failed. */
+        nl_endpoint got;
+        if (rc < 0 || nl__sock_local(s, &got) < 0)
+            got = *ep;
+        nl_endpoint_format(&got, text, sizeof text);
         nl__trace_call(s, "bind", rc, err, "%s", text);
     }
     return rc < 0 ? nl__err(err) : 0;

@@ -100,7 +100,7 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
         return NL_EINVAL;
     for (;;) {
         salen = sizeof sa;
-        fd = accept4(listener->s.fd, &sa.sa, &salen, SOCK_CLOEXEC);
+        fd = nl__fd_above_stdio(accept4(listener->s.fd, &sa.sa, &salen, SOCK_CLOEXEC));
         err = errno;
         if (NL__TRACING(&listener->s)) {
             nl_endpoint ep;

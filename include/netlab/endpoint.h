@@ -9,6 +9,8 @@
  * Text forms accepted:
  *   "127.0.0.1"  "127.0.0.1:9000"  "::1"  "[::1]"  "[::1]:9000"  "fe80::1%2"  "[fe80::1%2]:9000"
  *   and, for the resolving functions, host names: "localhost"  "localhost:9000"
+ *   and a zone by interface name, "fe80::1%lo"  "[fe80::1%eth0]:9000" (looked up with
+ *   if_nametoindex(), so only the resolving functions take it; nl_endpoint_parse() stays pure)
  * Brackets go only around IPv6 addresses: "[1.2.3.4]:80" and "[localhost]:80" are NL_EBADADDR.
  * A bare IPv6 address has no port part (its colons would be ambiguous): use brackets for one.
  */
@@ -75,10 +77,17 @@ NL_EXTERN int nl_endpoint_parse_port(const char *text);
  * @param out           receives the endpoint; untouched on failure.
  * @param text          "host", "host:port", "[v6]:port" or a bare IPv6 address.
  * @param default_port  port used when the text has none (0..65535).
+<<<<<<< HEAD
  * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6, with
  *                      NL_RESOLVE_SHORT_IPV4 or-ed in to take "127.1" and the like.
+=======
+ * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
+ * An IPv6 zone may be an interface name ("fe80::1%lo"): it becomes the scope_id that
+ * if_nametoindex() gives, as with getaddrinfo().
+ *
+>>>>>>> programs
  * @return 0, or the nl_endpoint_parse() errors, or an NL_EAI_* code when the resolver fails
- *         (NL_EAI_NONAME: no such host). Thread-safe.
+ *         (NL_EAI_NONAME: no such host, or no such interface for a zone). Thread-safe.
  */
 NL_EXTERN int nl_endpoint_resolve(nl_endpoint *out, const char *text, int default_port,
                                   int flags);
@@ -89,7 +98,8 @@ NL_EXTERN int nl_endpoint_resolve(nl_endpoint *out, const char *text, int defaul
  * command line. An empty host means "all addresses" (0.0.0.0, or :: with NL_RESOLVE_IPV6).
  *
  * @param out    receives the endpoint; untouched on failure.
- * @param host   "127.0.0.1", "::1", "[::1]", "localhost", or "" for all addresses.
+ * @param host   "127.0.0.1", "::1", "[::1]", "fe80::1%lo", "localhost", or "" for all
+ *               addresses.
  * @param port   0..65535, else NL_EBADPORT (so a failed nl_endpoint_parse_port() passes through).
  * @param flags  NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6, with
  *               NL_RESOLVE_SHORT_IPV4 or-ed in to take "127.1" and the like.
@@ -109,7 +119,9 @@ NL_EXTERN int nl_endpoint_from_host(nl_endpoint *out, const char *host, int port
 NL_EXTERN int nl_endpoint_format(const nl_endpoint *ep, char *buf, size_t size);
 
 /**
- * Format only the address: "127.0.0.1", "::1", "fe80::1%2". Pure.
+ * Format only the address: "127.0.0.1", "::1", "fe80::1%2". Pure. The zone is always the
+ * number (what nl_endpoint_parse() reads back); to print an address as Python's socket module
+ * does, ('fe80::1', port, 0, scope_id), format a copy whose scope_id is 0.
  *
  * @param ep    the endpoint.
  * @param buf   receives the NUL-terminated text.

@@ -9,7 +9,8 @@
  * SIGPIPE; nl_tcp_send_all() loops over partial writes and always says how many bytes went;
  * nl_tcp_recv() tells "the peer closed" (NL_EOF) apart from "no data yet" (NL_EAGAIN /
  * NL_ETIMEDOUT); listeners use SO_REUSEADDR so a restarted server can bind at once; all
- * descriptors are close-on-exec.
+ * descriptors are close-on-exec, and never 0, 1 or 2: a program started with its standard
+ * input or output closed gets an error from it, never a socket in its place.
  *
  * Timeouts are in milliseconds: -1 waits as long as it takes, 0 never waits (NL_EAGAIN), > 0
  * waits at most that long (NL_ETIMEDOUT).

@@ -7,7 +7,8 @@
  * The calls mirror socket(), bind(), recvfrom(), sendto() and connect(), done right: every
  * blocking call takes a timeout, EINTR is retried, a datagram larger than the buffer is
  * reported (NL_ETRUNC) instead of silently cut, zero-length datagrams are delivered, and
- * descriptors are close-on-exec.
+ * descriptors are close-on-exec, and never 0, 1 or 2: a program started with its standard
+ * input or output closed gets an error from it, never a socket in its place.
  *
  * Timeouts are in milliseconds: -1 waits as long as it takes, 0 never waits (NL_EAGAIN when
  * nothing is ready), > 0 waits at most that long (NL_ETIMEDOUT when it runs out).

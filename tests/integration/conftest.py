@@ -24,6 +24,7 @@ PROGRAMS = {
     "tcp_server": "NETLAB_TCP_SERVER",
     "tcp_client": "NETLAB_TCP_CLIENT",
     "demo": "NETLAB_DEMO",
+    "echo_server": "NETLAB_ECHO_SERVER",
 }
 
 CHINESE = "你好，世界"

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <net/if.h>
 #include <netlab.h>
+#include <stdio.h>
 
 /* Parse text and return the endpoint; the test fails if parsing fails. */
 static nl_endpoint parse_ok(const char *text, int default_port)
@@ -469,6 +471,49 @@ static void from_host_rejects_bad_input(void **state)
     assert_int_equal(nl_endpoint_from_host(&ep, "::1", 80, 9), NL_EINVAL);
 }
 
+/* An IPv6 zone by interface name, as getaddrinfo() and Python take it (issue 11): "lo"
+ * exists on every Linux host, with the index if_nametoindex() gives. */
+static void zone_by_interface_name(void **state)
+{
+    char buf[NL_ENDPOINT_STRLEN];
+    unsigned lo = if_nametoindex("lo");
+    nl_endpoint ep, before;
+
+    (void)state;
+    assert_true(lo > 0);
+    assert_int_equal(nl_endpoint_from_host(&ep, "fe80::1%lo", 9000, NL_RESOLVE_ANY), 0);
+    assert_int_equal(ep.family, NL_AF_INET6);
+    assert_int_equal(ep.scope_id, lo);
+    assert_int_equal(ep.port, 9000);
+    assert_int_equal(nl_endpoint_from_host(&ep, "[fe80::1%lo]", 7, NL_RESOLVE_IPV6), 0);
+    assert_int_equal(ep.scope_id, lo);
+    assert_int_equal(nl_endpoint_resolve(&ep, "[fe80::1%lo]:9000", 0, NL_RESOLVE_ANY), 0);
+    assert_int_equal(ep.scope_id, lo);
+    assert_int_equal(ep.port, 9000);
+    assert_int_equal(nl_endpoint_resolve(&ep, "fe80::1%lo", 5, NL_RESOLVE_ANY), 0);
+    assert_int_equal(ep.port, 5);
+    /* Formatted with the number, which reads back without asking the kernel. */
+    snprintf(buf, sizeof buf, "[fe80::1%%%u]:5", lo);
+    assert_string_equal(fmt(&ep, buf + 32), buf);
+
+    memset(&before, 0x44, sizeof before);
+    ep = before;
+    /* No such interface: the resolver's "not known", as getaddrinfo() says it. */
+    assert_int_equal(nl_endpoint_from_host(&ep, "fe80::1%no-such-if0", 1, 0), NL_EAI_NONAME);
+    assert_int_equal(nl_endpoint_resolve(&ep, "[fe80::1%nosuchif]:1", 0, 0), NL_EAI_NONAME);
+    assert_int_equal(nl_endpoint_from_host(&ep, "fe80::1%waytoolonganinterfacename", 1, 0),
+                     NL_EAI_NONAME);
+    /* A zone is for IPv6 only, needs a name, and the address before it must be one. */
+    assert_int_equal(nl_endpoint_from_host(&ep, "127.0.0.1%lo", 1, 0), NL_EBADADDR);
+    assert_int_equal(nl_endpoint_from_host(&ep, "fe80::1%", 1, 0), NL_EBADADDR);
+    assert_int_equal(nl_endpoint_from_host(&ep, "fe80::zz%lo", 1, 0), NL_EBADADDR);
+    assert_int_equal(nl_endpoint_from_host(&ep, "fe80::1%lo", 1, NL_RESOLVE_IPV4),
+                     NL_EAI_FAMILY);
+    assert_memory_equal(&ep, &before, sizeof ep);
+    /* The pure parser does no I/O, so it keeps to numeric zones. */
+    assert_int_equal(nl_endpoint_parse(&ep, "fe80::1%lo", 0), NL_EBADADDR);
+}
+
 /* A bounded, seeded fuzz of the pure parser: random text from the characters that matter must
  * never crash (the sanitizer build watches), and whatever parses must round-trip. */
 static void parse_survives_random_text(void **state)
@@ -523,6 +568,7 @@ int main(void)
         cmocka_unit_test(from_host_forms),
         cmocka_unit_test(from_host_rejects_bad_input),
         cmocka_unit_test(from_host_short_ipv4_forms),
+        cmocka_unit_test(zone_by_interface_name),
         cmocka_unit_test(parse_survives_random_text),
     };
 

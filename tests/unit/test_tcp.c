@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -490,6 +491,40 @@ static void descriptors_are_cloexec(void **state)
     nl_tcp_close(l);
 }
 
+/* A program started with its standard input closed: the sockets must not take descriptor 0,
+ * or the program would read its input from the network (issue 11). Nor 1 or 2, likewise. */
+static void descriptors_avoid_stdio_numbers(void **state)
+{
+    nl_endpoint ll;
+    nl_tcp *l = NULL, *c = NULL, *s = NULL;
+    nl_udp *u = NULL;
+    int saved = dup(0), l_fd, c_fd, s_fd, u_fd, zero_closed;
+
+    (void)state;
+    assert_true(saved > 2);
+    close(0);
+    l = listener(NL_AF_INET, &ll);
+    if (nl_tcp_connect(&c, &ll, 2000, NULL) == 0)
+        nl_tcp_accept(l, &s, NULL, 2000);
+    nl_udp_open(&u, NL_AF_INET, NULL);
+    l_fd = nl_tcp_fd(l);
+    c_fd = nl_tcp_fd(c);
+    s_fd = nl_tcp_fd(s);
+    u_fd = nl_udp_fd(u);
+    zero_closed = fcntl(0, F_GETFD) < 0; /* left as the program left it */
+    dup2(saved, 0);
+    close(saved);
+    assert_true(l_fd > 2 && c_fd > 2 && s_fd > 2 && u_fd > 2);
+    assert_true(zero_closed);
+    assert_true(fcntl(c_fd, F_GETFD) & FD_CLOEXEC);
+    assert_true(fcntl(s_fd, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(nl_tcp_send(c, "x", 1, 1000), 1); /* and they work */
+    nl_udp_close(u);
+    nl_tcp_close(c);
+    nl_tcp_close(s);
+    nl_tcp_close(l);
+}
+
 struct calls {
     int accept_ok, recv_ok, other_fd;
     int listen_fd, conn_fd;
@@ -534,6 +569,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(echo_ipv4),
+        cmocka_unit_test(descriptors_avoid_stdio_numbers),
         cmocka_unit_test(echo_ipv6),
         cmocka_unit_test(dual_stack_listener_reports_ipv4),
         cmocka_unit_test(send_all_4mib),
