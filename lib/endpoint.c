@@ -189,14 +189,10 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
     struct addrinfo hints, *res = NULL, *ai;
     struct in_addr a4;
     nl_endpoint ep;
-    int rc, short_ipv4 = flags & NL_RESOLVE_SHORT_IPV4;
+    int rc = 0, short_ipv4 = flags & NL_RESOLVE_SHORT_IPV4;
 
-<<<<<<< HEAD
     flags &= ~NL_RESOLVE_SHORT_IPV4;
-    if (parse_numeric_host(&ep, host) == 0) {
-=======
     if (parse_numeric_host(&ep, host) == 0 || (rc = parse_named_zone(&ep, host)) == 1) {
->>>>>>> programs
         if ((flags == NL_RESOLVE_IPV4 && ep.family != NL_AF_INET) ||
             (flags == NL_RESOLVE_IPV6 && ep.family != NL_AF_INET6))
             return NL_EAI_FAMILY;
@@ -204,11 +200,12 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
         *out = ep;
         return 0;
     }
-<<<<<<< HEAD
+    if (rc < 0)
+        return rc;
     /* On request, the short and old IPv4 forms that inet_aton() and so getaddrinfo() take
      * ("127.1", "0x7f.1", "2130706433"), as Python's socket module does. */
-    if (short_ipv4 && strchr(host, ':') == NULL && strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) &&
-        inet_aton(host, &a4) == 1) {
+    if (short_ipv4 && strchr(host, ':') == NULL &&
+        strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) && inet_aton(host, &a4) == 1) {
         if (flags == NL_RESOLVE_IPV6)
             return NL_EAI_FAMILY;
         memset(&ep, 0, sizeof ep);
@@ -218,16 +215,9 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
         *out = ep;
         return 0;
     }
-    /* Something that looks like a broken numeric address (only digits and dots, or colons)
-     * is a typo, not a host name: "999.1.1.1" must not go to DNS. */
-    if (strspn(host, "0123456789.") == strlen(host) || strchr(host, ':') != NULL)
-=======
-    if (rc < 0)
-        return rc;
     /* Something that looks like a broken numeric address (only digits and dots, or colons,
      * or a zone) is a typo, not a host name: "999.1.1.1" must not go to DNS. */
     if (strspn(host, "0123456789.") == strlen(host) || strpbrk(host, ":%") != NULL)
->>>>>>> programs
         return NL_EBADADDR;
 
     memset(&hints, 0, sizeof hints);

@@ -77,15 +77,11 @@ NL_EXTERN int nl_endpoint_parse_port(const char *text);
  * @param out           receives the endpoint; untouched on failure.
  * @param text          "host", "host:port", "[v6]:port" or a bare IPv6 address.
  * @param default_port  port used when the text has none (0..65535).
-<<<<<<< HEAD
  * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6, with
  *                      NL_RESOLVE_SHORT_IPV4 or-ed in to take "127.1" and the like.
-=======
- * @param flags         NL_RESOLVE_ANY, NL_RESOLVE_IPV4 or NL_RESOLVE_IPV6.
  * An IPv6 zone may be an interface name ("fe80::1%lo"): it becomes the scope_id that
  * if_nametoindex() gives, as with getaddrinfo().
  *
->>>>>>> programs
  * @return 0, or the nl_endpoint_parse() errors, or an NL_EAI_* code when the resolver fails
  *         (NL_EAI_NONAME: no such host, or no such interface for a zone). Thread-safe.
  */
