@@ -175,7 +175,7 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
     nl_chat_session *s;
     nl_opts uo = {0};
     size_t name_len = 0;
-    int rc;
+    int rc, lost_ms;
 
     if (out == NULL)
         return NL_EINVAL;
@@ -188,6 +188,11 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
     if (o->name != NULL && (name_len = strlen(o->name)) > NL_CHAT_NAME_MAX)
         return NL_EINVAL;
     if (o->keepalive_ms < 0 || o->peer_lost_ms < 0 || o->leave_timeout_ms < 0)
+        return NL_EINVAL;
+    /* Liveness needs a few keepalives inside the peer-lost bound, and a bound shorter than
+     * that cannot be honoured at all: refuse it rather than report healthy peers lost. */
+    lost_ms = o->peer_lost_ms ? o->peer_lost_ms : NL_CHAT_PEER_LOST_DEFAULT;
+    if (lost_ms < NL_CHAT_PEER_LOST_MIN || (o->keepalive_ms != 0 && o->keepalive_ms * 2 > lost_ms))
         return NL_EINVAL;
     if (o->peer.family != 0 && o->peer.family != o->bind.family && o->bind.family != NL_AF_INET6)
         return NL_EAFNOSUPPORT;
@@ -205,8 +210,10 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
     s->status = NL_EAGAIN;
     s->trace = o->trace;
     s->trace_user = o->trace_user;
-    s->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : 1000;
-    s->lost_ms = o->peer_lost_ms ? o->peer_lost_ms : 5000;
+    s->lost_ms = lost_ms;
+    /* Unless told otherwise, ping after a quarter of the peer-lost bound (at most 1 s): a
+     * PING and its PONG may be lost a few times before a healthy peer counts as lost. */
+    s->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : lost_ms / 4 < 1000 ? lost_ms / 4 : 1000;
     s->leave_ms = o->leave_timeout_ms ? o->leave_timeout_ms : 4000;
     if (o->name != NULL)
         memcpy(s->name, o->name, name_len);
@@ -462,7 +469,7 @@ size_t nl_chat_session_send_room(const nl_chat_session *s)
         return 0;
     if (s->mode == NL_CHAT_PLAIN)
         return NL__CHAT_QUEUE_MAX;
-    return s->queued >= NL__CHAT_QUEUE_MAX ? 0 : NL__CHAT_QUEUE_MAX - s->queued;
+    return nl__chat_proto_room(s);
 }
 
 int nl_chat_session_leave(nl_chat_session *s)
@@ -519,6 +526,10 @@ int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *h)
         return NL_EINVAL;
     input_on = h != NULL && h->input_fd >= 0 && h->on_input != NULL;
     for (;;) {
+        /* A session whose CLOSED event is out has no timer and nothing to wait for: polling
+         * it would block for good. */
+        if (s->closed_reported)
+            return s->status;
         struct pollfd p[2] = {{.fd = nl_udp_fd(s->udp), .events = POLLIN}};
         nfds_t np = 1;
         int rc;
@@ -539,6 +550,8 @@ int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *h)
         n = nl_chat_session_step(s, evs, sizeof evs / sizeof evs[0], 0);
         if (n == NL_ECLOSED)
             return s->status;
+        if (n < 0)
+            return n; /* no memory to hand out events: nothing sensible left to do */
         for (i = 0; i < n; i++) {
             if (h != NULL && h->on_event != NULL)
                 h->on_event(s, &evs[i], h->user);

@@ -11,7 +11,8 @@
 
 #define NL__CHAT_RWIN         128       /* receive window, in fragments                       */
 #define NL__CHAT_SWIN         64        /* fragments in flight at most (<= NL__CHAT_RWIN)     */
-#define NL__CHAT_QUEUE_MAX    (1 << 20) /* bytes of message text queued for sending at most  */
+#define NL__CHAT_QUEUE_MAX    (1 << 20) /* queue cost (text + bookkeeping) allowed at most    */
+#define NL__CHAT_FRAG_COST    64        /* what a queued fragment costs on top of its text    */
 #define NL__CHAT_BUDGET       64        /* datagrams read per step at most                    */
 #define NL__CHAT_RTO_INIT     200       /* first retransmission timeout, ms                   */
 #define NL__CHAT_RTO_MAX      1000      /* the backoff stops doubling here                    */
@@ -89,7 +90,7 @@ struct nl_chat_session {
 
     /* Sending. */
     nl__out_frag *head, *tail;
-    size_t queued; /* bytes of message text in the queue                          */
+    size_t queued; /* cost of the queue: text, and NL__CHAT_FRAG_COST per fragment  */
     uint32_t seq_next;
     uint64_t msg_next;
 
@@ -142,6 +143,7 @@ void nl__chat_proto_pump(nl_chat_session *s, int64_t now);
 void nl__chat_proto_leave(nl_chat_session *s, int64_t now);
 void nl__chat_proto_refused(nl_chat_session *s);
 int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, int64_t now);
+size_t nl__chat_proto_room(const nl_chat_session *s);
 void nl__chat_proto_free(nl_chat_session *s);
 int nl__chat_random(void *buf, size_t len);
 

@@ -260,6 +260,37 @@ static void on_hello_ack(nl_chat_session *s, const nl__frame_hdr *h, const uint8
     s->st.bad_session++;
 }
 
+/* What a fragment costs against NL__CHAT_QUEUE_MAX: its text (an empty one counts as one
+ * byte) and its bookkeeping. Every message costs something, so even empty messages cannot
+ * grow the queue without bound. */
+static size_t frag_cost(size_t len)
+{
+    return (len > 0 ? len : 1) + NL__CHAT_FRAG_COST;
+}
+
+static size_t msg_cost(size_t len)
+{
+    size_t full = len / NL__FRAME_PAYLOAD_MAX, rest = len % NL__FRAME_PAYLOAD_MAX;
+
+    if (len > 0 && rest == 0)
+        return full * frag_cost(NL__FRAME_PAYLOAD_MAX);
+    return full * frag_cost(NL__FRAME_PAYLOAD_MAX) + frag_cost(rest);
+}
+
+/* The longest message whose cost still fits: whole fragments first, then what is left over
+ * after one more fragment's bookkeeping. 0 when not even an empty message fits. */
+size_t nl__chat_proto_room(const nl_chat_session *s)
+{
+    size_t avail = s->queued >= NL__CHAT_QUEUE_MAX ? 0 : NL__CHAT_QUEUE_MAX - s->queued;
+    size_t full = avail / frag_cost(NL__FRAME_PAYLOAD_MAX);
+    size_t rest = avail % frag_cost(NL__FRAME_PAYLOAD_MAX);
+
+    if (avail < msg_cost(0))
+        return 0;
+    rest = rest > NL__CHAT_FRAG_COST ? rest - NL__CHAT_FRAG_COST : 0;
+    return full * NL__FRAME_PAYLOAD_MAX + rest;
+}
+
 /* The head of the queue is acknowledged: drop it; a message is delivered when its last
  * fragment goes, since fragments leave the queue in order. */
 static void pop_acked(nl_chat_session *s)
@@ -270,7 +301,8 @@ static void pop_acked(nl_chat_session *s)
         s->head = f->next;
         if (s->head == NULL)
             s->tail = NULL;
-        s->queued -= f->len;
+        if (f->type == NL__FT_DATA)
+            s->queued -= frag_cost(f->len);
         if (f->type == NL__FT_DATA && f->index + 1 == f->count)
             nl__chat_push(s, NL_CHAT_EV_DELIVERED, 0, f->msg_id, NULL, 0);
         free(f);
@@ -524,7 +556,7 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
     nl__out_frag *first = NULL, *last = NULL, *f;
     uint64_t id;
 
-    if (s->queued + len > NL__CHAT_QUEUE_MAX)
+    if (s->queued + msg_cost(len) > NL__CHAT_QUEUE_MAX)
         return NL_ENOBUFS;
     /* Build the whole chain first, so that a failed allocation leaves the queue untouched. */
     for (size_t i = 0; i < count; i++) {
@@ -563,7 +595,7 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
     else
         s->head = first;
     s->tail = last;
-    s->queued += len;
+    s->queued += msg_cost(len);
     s->st.messages_out++;
     nl__chat_proto_pump(s, now);
     return (int64_t)id;

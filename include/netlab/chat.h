@@ -46,6 +46,8 @@ typedef struct nl_chat_session nl_chat_session;
 #define NL_CHAT_PLAIN_MAX 65507 /**< largest message in plain mode (one UDP datagram)    */
 #define NL_CHAT_KEY_BYTES 32    /**< size of a pre-shared key                              */
 #define NL_CHAT_NAME_MAX  64    /**< longest name (bytes of UTF-8) sent in the handshake   */
+#define NL_CHAT_PEER_LOST_MIN     200  /**< smallest peer_lost_ms the protocol can honour, ms  */
+#define NL_CHAT_PEER_LOST_DEFAULT 5000 /**< peer_lost_ms when 0 is given, ms                  */
 
 /** Session modes. */
 typedef enum nl_chat_mode {
@@ -63,8 +65,11 @@ typedef struct nl_chat_opts {
     const unsigned char *key; /**< NULL, or NL_CHAT_KEY_BYTES of pre-shared key (reliable
                                * mode only); copied                                     */
     const char *name;         /**< our name, shown to the peer; NULL for none; copied     */
-    int keepalive_ms;         /**< idle time before a PING; 0 = 1000                       */
-    int peer_lost_ms;         /**< silence after which the peer is lost; 0 = 5000         */
+    int keepalive_ms;         /**< idle time before a PING (then every half of it); 0 =
+                               * a quarter of peer_lost_ms, at most 1000; else at most
+                               * half of peer_lost_ms                                   */
+    int peer_lost_ms;         /**< silence after which the peer is lost; 0 = 5000; at
+                               * least NL_CHAT_PEER_LOST_MIN                            */
     int leave_timeout_ms;     /**< how long leaving may take before it gives up; 0 = 4000 */
     nl_trace_fn trace;        /**< system-call trace of the socket, NULL for none         */
     void *trace_user;         /**< passed to trace                                        */
@@ -122,7 +127,8 @@ typedef struct nl_chat_stats {
  * @param out   receives the session; NULL on failure (never half-built).
  * @param opts  options; bind is required. Copied (key and name too).
  * @return 0; NL_EINVAL (NULL arguments, unset bind, bad mode, a key in plain mode, a name
- *         over NL_CHAT_NAME_MAX); NL_EAFNOSUPPORT (peer and bind of different families, and
+ *         over NL_CHAT_NAME_MAX, a negative time, peer_lost_ms below NL_CHAT_PEER_LOST_MIN,
+ *         keepalive_ms over half of the peer-lost time); NL_EAFNOSUPPORT (peer and bind of different families, and
  *         bind not IPv6); NL_ENOTSUP (a key, but the library was built without libsodium);
  *         NL_ENOMEM; NL_EIO when no random numbers could be obtained; or the errors of
  *         nl_udp_open_bound() and nl_udp_connect(). The caller owns the session.
@@ -149,7 +155,7 @@ NL_EXTERN int nl_chat_session_fd(const nl_chat_session *s);
  * the longest a caller may sleep before calling step again.
  * @param s  the session.
  * @return milliseconds; 0 when events are already waiting; -1 when no timer is pending (and
- *         for NULL).
+ *         for NULL, and once the CLOSED event has been handed out: nothing will happen).
  */
 NL_EXTERN int nl_chat_session_next_timeout_ms(const nl_chat_session *s);
 
@@ -263,7 +269,9 @@ typedef struct nl_chat_run_hooks {
  *
  * @param s      the session.
  * @param hooks  the hooks; NULL to simply run until the session closes.
- * @return the session's status (see nl_chat_session_status()), or NL_EINVAL.
+ * @return the session's status (see nl_chat_session_status()), at once and without calling
+ *         any hook when the CLOSED event has already been handed out; NL_EINVAL; NL_ENOMEM
+ *         when events could not be handed out; a poll() error.
  */
 NL_EXTERN int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *hooks);
 

@@ -8,6 +8,7 @@
  * seed; the timing is real, so the retransmission and keepalive paths run as in production. */
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "chat_int.h"
 #include "frame.h"
 #include "internal.h"
 
@@ -741,6 +744,121 @@ static void test_flood_bounded(void **state)
     relay_close(&r);
 }
 
+
+static int g_ticks;
+static void count_tick(nl_chat_session *s, void *user)
+{
+    (void)s;
+    (void)user;
+    g_ticks++;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* Issue 10, point 9: every call on a session that is over answers at once. run() used to poll
+ * with no timer at all and block until a signal came; an alarm in 1 s bounds the test. */
+static void test_calls_after_close(void **state)
+{
+    nl_chat_session *s;
+    nl_chat_opts o = {0};
+    nl_chat_event ev[4];
+    nl_chat_run_hooks hooks = {.input_fd = -1, .on_tick = count_tick};
+    struct sigaction sa = {0}, old;
+    int n;
+
+    (void)state;
+    o.bind = loopback0();
+    assert_int_equal(nl_chat_session_open(&s, &o), 0);
+    assert_int_equal(nl_chat_session_leave(s), 0); /* no peer yet: over at once */
+    n = nl_chat_session_step(s, ev, 4, 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].type, NL_CHAT_EV_CLOSED);
+    assert_int_equal(nl_chat_session_step(s, ev, 4, -1), NL_ECLOSED);
+    assert_int_equal(nl_chat_session_send(s, "x", 1), NL_ECLOSED);
+    assert_int_equal(nl_chat_session_send_room(s), 0);
+    assert_int_equal(nl_chat_session_leave(s), 0);
+    assert_int_equal(nl_chat_session_status(s), 0);
+    assert_int_equal(nl_chat_session_next_timeout_ms(s), -1);
+    sa.sa_handler = on_alarm; /* no SA_RESTART: the alarm interrupts a blocked poll() */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    g_ticks = 0;
+    alarm(1);
+    assert_int_equal(nl_chat_session_run(s, &hooks), 0);
+    alarm(1);
+    assert_int_equal(nl_chat_session_run(s, NULL), 0);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+    assert_int_equal(g_ticks, 0); /* returned without waiting for anything */
+    nl_chat_session_close(s);
+}
+
+static int any_closed(side *a, side *b)
+{
+    return a->closed || b->closed;
+}
+
+/* Issue 10, point 10: a peer-lost bound the protocol cannot honour is refused, and one it
+ * can is honoured: the keepalive follows it, so two idle, healthy peers stay together. */
+static void test_peer_lost_bound(void **state)
+{
+    relay r;
+    side a, b;
+    nl_chat_session *s = NULL;
+    nl_chat_opts o = {0};
+
+    (void)state;
+    o.bind = loopback0();
+    o.peer_lost_ms = NL_CHAT_PEER_LOST_MIN - 1;
+    assert_int_equal(nl_chat_session_open(&s, &o), NL_EINVAL);
+    o.peer_lost_ms = 500;
+    o.keepalive_ms = 300; /* more than half of it */
+    assert_int_equal(nl_chat_session_open(&s, &o), NL_EINVAL);
+    o.peer_lost_ms = 0;
+    o.keepalive_ms = 3000; /* more than half of the default 5000 */
+    assert_int_equal(nl_chat_session_open(&s, &o), NL_EINVAL);
+    assert_null(s);
+
+    relay_open(&r, 31);
+    side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", NULL, 500);
+    side_open(&a, NL_CHAT_RELIABLE, &r.xa, "alice", NULL, 500);
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    assert_false(run(&r, &a, &b, any_closed, 1500)); /* three times the bound, idle */
+    exchange(&r, &a, &b, 2, 3000);
+    leave_and_check(&r, &a, &b, 1000);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Issue 10, point 14: every message counts against the queue's bound, empty ones too. */
+static void test_empty_messages_count(void **state)
+{
+    nl_chat_session *s;
+    nl_chat_opts o = {0};
+    size_t room0, room1;
+    int64_t rc = 0;
+    int k;
+
+    (void)state;
+    o.bind = loopback0();
+    assert_int_equal(nl_chat_session_open(&s, &o), 0); /* no peer: everything stays queued */
+    room0 = nl_chat_session_send_room(s);
+    assert_true(room0 >= NL_CHAT_MSG_MAX);
+    assert_int_equal(nl_chat_session_send(s, "", 0), 1);
+    room1 = nl_chat_session_send_room(s);
+    assert_true(room1 < room0);
+    for (k = 0; k < 200000 && rc >= 0; k++)
+        rc = nl_chat_session_send(s, NULL, 0);
+    assert_int_equal(rc, NL_ENOBUFS);
+    assert_true(k <= NL__CHAT_QUEUE_MAX / NL__CHAT_FRAG_COST);
+    assert_int_equal(nl_chat_session_send_room(s), 0);
+    nl_chat_session_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +875,9 @@ int main(void)
         cmocka_unit_test(test_simultaneous_open),
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_flood_bounded),
+        cmocka_unit_test(test_calls_after_close),
+        cmocka_unit_test(test_peer_lost_bound),
+        cmocka_unit_test(test_empty_messages_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
