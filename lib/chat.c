@@ -63,9 +63,10 @@ void nl__chat_ftrace(nl_chat_session *s, const char *what, const char *fmt, ...)
 const char *nl_chat_event_name(int type)
 {
     static const char *const names[] = {"?",         "PEER_JOINED", "MESSAGE", "DELIVERED",
-                                        "PEER_LEFT", "PEER_LOST",   "ERROR",   "CLOSED"};
+                                        "PEER_LEFT", "PEER_LOST",   "ERROR",   "CLOSED",
+                                        "WARNING"};
 
-    return type >= NL_CHAT_EV_PEER_JOINED && type <= NL_CHAT_EV_CLOSED ? names[type] : names[0];
+    return type >= NL_CHAT_EV_PEER_JOINED && type <= NL_CHAT_EV_WARNING ? names[type] : names[0];
 }
 
 /* Queue an event; its data is copied and NUL-terminated. An event that cannot be queued
@@ -142,21 +143,27 @@ void nl__chat_lock_peer(nl_chat_session *s)
     s->peer_known = 1;
 }
 
-/* Send one datagram to the peer. Errors that the protocol absorbs (a full buffer is just a
+/* Send one datagram to the peer (or, before there is one, to the address given). Errors that the protocol absorbs (a full buffer is just a
  * loss, a refused port is a peer not there yet or any more) are returned without fuss;
  * others end the session. */
-int nl__chat_sendraw(nl_chat_session *s, const void *buf, size_t len)
+int nl__chat_sendraw(nl_chat_session *s, const void *buf, size_t len, const nl_endpoint *to)
 {
-    ssize_t n = nl_udp_send_to(s->udp, buf, len, s->connected ? NULL : &s->peer, 0);
+    ssize_t n = nl_udp_send_to(s->udp, buf, len, to != NULL ? to
+                                                 : s->connected ? NULL
+                                                                : &s->peer, 0);
 
     if (n >= 0) {
         s->st.datagrams_out++;
         return 0;
     }
     switch (n) {
+    case NL_ECONNREFUSED:
+        /* An ICMP "port unreachable" for an earlier datagram, reported here instead of to
+         * recv(): acted on after this step's input, not in the middle of sending. */
+        s->refused = 1;
+        return (int)n;
     case NL_EAGAIN:
     case NL_ENOBUFS:
-    case NL_ECONNREFUSED:
     case NL_EHOSTUNREACH:
     case NL_ENETUNREACH:
     case NL_EHOSTDOWN:
@@ -187,7 +194,8 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
         return NL_EINVAL;
     if (o->name != NULL && (name_len = strlen(o->name)) > NL_CHAT_NAME_MAX)
         return NL_EINVAL;
-    if (o->keepalive_ms < 0 || o->peer_lost_ms < 0 || o->leave_timeout_ms < 0)
+    if (o->keepalive_ms < 0 || o->peer_lost_ms < 0 || o->leave_timeout_ms < 0 ||
+        o->call_timeout_ms < -1)
         return NL_EINVAL;
     /* Liveness needs a few keepalives inside the peer-lost bound, and a bound shorter than
      * that cannot be honoured at all: refuse it rather than report healthy peers lost. */
@@ -215,6 +223,7 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
      * PING and its PONG may be lost a few times before a healthy peer counts as lost. */
     s->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : lost_ms / 4 < 1000 ? lost_ms / 4 : 1000;
     s->leave_ms = o->leave_timeout_ms ? o->leave_timeout_ms : 4000;
+    s->call_ms = o->call_timeout_ms ? o->call_timeout_ms : 60000;
     if (o->name != NULL)
         memcpy(s->name, o->name, name_len);
     s->name_len = name_len;
@@ -348,8 +357,7 @@ static void read_datagrams(nl_chat_session *s)
         if (n == NL_ECONNREFUSED) {
             /* An ICMP "port unreachable" for something we sent: the peer is not (or no
              * longer) there. Only the reliable protocol can make sense of it. */
-            if (s->mode == NL_CHAT_RELIABLE)
-                nl__chat_proto_refused(s);
+            s->refused = 1;
             continue;
         }
         if (n == NL_ETRUNC) {
@@ -433,6 +441,9 @@ int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, size_t max, 
          * look at whatever the signal meant. */
         if (poll(&pfd, 1, wait) > 0)
             read_datagrams(s);
+        if (s->refused && s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
+            nl__chat_proto_refused(s, nl__chat_now());
+        s->refused = 0;
         if (s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
             nl__chat_proto_timers(s, nl__chat_now());
     }
@@ -453,7 +464,7 @@ int64_t nl_chat_session_send(nl_chat_session *s, const void *text, size_t len)
             return NL_EMSGSIZE;
         if (!s->peer_known)
             return NL_ENOTCONN;
-        rc = nl__chat_sendraw(s, text, len);
+        rc = nl__chat_sendraw(s, text, len, NULL);
         if (rc == 0)
             s->st.messages_out++;
         return rc == NL_EAGAIN || rc == NL_ECONNREFUSED ? 0 : rc;
@@ -481,7 +492,7 @@ int nl_chat_session_leave(nl_chat_session *s)
     if (s->mode == NL_CHAT_PLAIN) {
         /* The notes' programs end on "q"; telling the peer is the plain-mode BYE. */
         if (s->peer_known)
-            nl__chat_sendraw(s, "q", 1);
+            nl__chat_sendraw(s, "q", 1, NULL);
         nl__chat_finish(s, 0);
         return 0;
     }

@@ -70,7 +70,12 @@ typedef struct nl_chat_opts {
                                * half of peer_lost_ms                                   */
     int peer_lost_ms;         /**< silence after which the peer is lost; 0 = 5000; at
                                * least NL_CHAT_PEER_LOST_MIN                            */
-    int leave_timeout_ms;     /**< how long leaving may take before it gives up; 0 = 4000 */
+    int leave_timeout_ms;     /**< leaving gives up after this long without progress
+                               * (nothing acknowledged, nothing delivered); 0 = 4000    */
+    int call_timeout_ms;      /**< with a peer given: how long to call a peer that never
+                               * answers before closing with NL_ETIMEDOUT (or
+                               * NL_ECONNREFUSED when its port was unreachable);
+                               * 0 = 60000, -1 = never give up                          */
     nl_trace_fn trace;        /**< system-call trace of the socket, NULL for none         */
     void *trace_user;         /**< passed to trace                                        */
 } nl_chat_opts;
@@ -83,8 +88,16 @@ typedef enum nl_chat_event_type {
     NL_CHAT_EV_PEER_LEFT,       /**< the peer left (BYE, or "q" in plain mode)            */
     NL_CHAT_EV_PEER_LOST,       /**< the peer stopped answering (code NL_EPEERLOST)       */
     NL_CHAT_EV_ERROR,           /**< a socket error the session could not absorb: code    */
-    NL_CHAT_EV_CLOSED           /**< the session is over; code is its outcome (see
+    NL_CHAT_EV_CLOSED,          /**< the session is over; code is its outcome (see
                                  *   nl_chat_session_status()); no more events follow     */
+    NL_CHAT_EV_WARNING          /**< something looks wrong, the session goes on; code
+                                 *   says what, each at most once per session:
+                                 *   NL_EBADFRAME: before any peer joined, several frames
+                                 *   from the peer's address (or HELLOs, while waiting)
+                                 *   failed authentication: the keys probably differ;
+                                 *   NL_ECONNREFUSED: calling, an ICMP "port unreachable"
+                                 *   came back: nothing listens there (yet);
+                                 *   NL_ETIMEDOUT: calling, no answer for 2 s yet        */
 } nl_chat_event_type;
 
 /** One event. Pointers stay valid until the next call of step (or close). */
@@ -118,6 +131,8 @@ typedef struct nl_chat_stats {
     uint64_t retransmits;   /**< frames sent again after a timeout                      */
     uint64_t messages_in;   /**< messages delivered to the application                  */
     uint64_t messages_out;  /**< messages accepted by nl_chat_session_send()            */
+    uint64_t messages_acked; /**< of those, acknowledged by the peer (DELIVERED events;
+                              * reliable mode only): out - acked were not confirmed   */
 } nl_chat_stats;
 
 /**

@@ -476,40 +476,76 @@ static void test_interference_keyed(void **state)
     interference(key);
 }
 
-static int b_accepting(side *a, side *b)
+/* The squatter: a HELLO to B from the intruder's socket, with a fresh packet number. */
+static void squat(relay *r, const side *b, int n)
 {
-    nl_chat_stats st;
+    static uint32_t pn;
+    uint8_t buf[NL__FRAME_MAX], junk[NL_UDP_MAX_DATAGRAM];
+    nl__frame_hdr h = {0};
+    nl_endpoint from;
+    int len;
 
-    (void)a;
-    nl_chat_session_stats(b->s, &st);
-    return st.datagrams_out >= 1; /* B answered the HELLO: it has a tentative peer */
+    h.type = NL__FT_HELLO;
+    h.sid = (uint64_t)0x51575154u << 32;
+    h.sender = 77;
+    for (int i = 0; i < n; i++) {
+        h.pn = ++pn;
+        len = nl__frame_encode(buf, sizeof buf, &h, "squatter", 8, NULL);
+        assert_true(len > 0);
+        nl_udp_send_to(r->intruder, buf, (size_t)len, &b->addr, 0);
+    }
+    while (nl_udp_recv_from(r->intruder, junk, sizeof junk, &from, 0) >= 0)
+        r->forwarded += 0; /* the HELLO-ACKs it provokes: read and forgotten */
 }
 
-/* The source filter in user space: a responder that has answered a HELLO but has not yet
- * connected its socket refuses datagrams from any other address. */
-static void test_wrong_source(void **state)
+/* Issue 10, point 15: a local process sending HELLOs to a waiting side, before the real peer
+ * comes and all the while, at any rate, does not capture it: the real peer's first HELLO is
+ * answered, and the handshake completes in one round, with the real peer. */
+static void squatted(int per_round)
 {
     relay r;
     side a, b;
     nl_chat_stats st;
+    nl_endpoint peer;
+    int64_t t0;
 
-    (void)state;
-    setup_pair(&r, &a, &b, 29, NULL);
-    r.block_to_a = 1; /* A never gets the HELLO-ACK: B stays tentative */
-    assert_true(run(&r, &a, &b, b_accepting, 2000));
-    nl_udp_send_to(r.intruder, "NL intruder text long enough to look like a frame", 50, &b.addr,
-                   0);
-    nl_udp_send_to(r.intruder, r.last_a, r.last_a_len, &b.addr, 0); /* A's HELLO, resent */
-    r.block_to_a = 0;
-    assert_true(run(&r, &a, &b, both_joined, 3000));
-    nl_chat_session_stats(b.s, &st);
-    assert_int_equal(st.wrong_source, 2);
-    assert_int_equal(st.bad_magic + st.bad_length + st.bad_session, 0);
+    relay_open(&r, 29);
+    side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", NULL, 0);
+    for (int i = 0; i < 10; i++) { /* the squatter is there first */
+        squat(&r, &b, per_round);
+        poll(NULL, 0, 10);
+        side_step(&b);
+    }
+    side_open(&a, NL_CHAT_RELIABLE, &r.xa, "alice", NULL, 0);
+    t0 = now_ms();
+    while (!both_joined(&a, &b) && now_ms() - t0 < 3000) {
+        squat(&r, &b, per_round);
+        run(&r, &a, &b, both_joined, 5);
+    }
+    assert_true(both_joined(&a, &b));
+    nl_chat_session_stats(a.s, &st);
+    assert_true(st.retransmits <= 1); /* at most one handshake round lost to the squatter */
+    assert_int_equal(nl_chat_session_peer(b.s, &peer), 0);
+    assert_int_equal(nl_endpoint_compare(&peer, &r.ya), 0); /* the real peer, not the squatter */
+    assert_string_equal(b.peer_name, "alice");
+    squat(&r, &b, per_round); /* once the peer is locked, the kernel drops the squatter's */
     exchange(&r, &a, &b, 2, 3000);
     leave_and_check(&r, &a, &b, 1000);
     side_close(&a);
     side_close(&b);
     relay_close(&r);
+}
+
+static void test_squatter_slow(void **state)
+{
+    (void)state;
+    squatted(1);
+}
+
+static void test_squatter_flood(void **state)
+{
+    (void)state;
+    squatted(50);
 }
 
 static void test_key_mismatch_never_joins(void **state)
@@ -867,7 +903,8 @@ int main(void)
         cmocka_unit_test(test_lossy_seed2),
         cmocka_unit_test(test_interference),
         cmocka_unit_test(test_interference_keyed),
-        cmocka_unit_test(test_wrong_source),
+        cmocka_unit_test(test_squatter_slow),
+        cmocka_unit_test(test_squatter_flood),
         cmocka_unit_test(test_key_mismatch_never_joins),
         cmocka_unit_test(test_limits_and_errors),
         cmocka_unit_test(test_peer_lost),
