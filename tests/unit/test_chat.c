@@ -32,6 +32,7 @@ typedef struct side {
     int joined, left, lost, closed, status;
     char peer_name[NL_CHAT_NAME_MAX + 1];
     int nmsg, ndelivered;
+    int nwarn, warn[8];
     char *msg[MAXLOG];
     size_t msg_len[MAXLOG];
     uint64_t delivered[MAXLOG];
@@ -50,6 +51,8 @@ typedef struct relay {
     uint8_t last_a[NL__FRAME_MAX]; /* the last datagram A sent, for replays    */
     size_t last_a_len;
     int forwarded;
+    int pace_ms;    /* > 0: A's datagrams pass one per pace_ms (a slow link)  */
+    int64_t paced;  /* when the last one passed                              */
 } relay;
 
 static int64_t now_ms(void)
@@ -97,6 +100,8 @@ static void relay_close(relay *r)
     nl_udp_close(r->intruder);
 }
 
+static int g_leave_ms = 1500;
+
 static void side_open(side *sd, nl_chat_mode mode, const nl_endpoint *peer, const char *name,
                       const unsigned char *key, int lost_ms)
 {
@@ -110,7 +115,7 @@ static void side_open(side *sd, nl_chat_mode mode, const nl_endpoint *peer, cons
     o.name = name;
     o.key = key;
     o.peer_lost_ms = lost_ms;
-    o.leave_timeout_ms = 1500;
+    o.leave_timeout_ms = g_leave_ms;
     assert_int_equal(nl_chat_session_open(&sd->s, &o), 0);
     assert_int_equal(nl_chat_session_local(sd->s, &sd->addr), 0);
     sd->status = NL_EAGAIN;
@@ -159,6 +164,10 @@ static void side_step(side *sd)
             sd->closed = 1;
             sd->status = ev[i].code;
             break;
+        case NL_CHAT_EV_WARNING:
+            assert_true(sd->nwarn < 8);
+            sd->warn[sd->nwarn++] = ev[i].code;
+            break;
         default:
             break;
         }
@@ -198,7 +207,9 @@ static void relay_pump(relay *r, side *a, side *b)
     nl_endpoint from;
     ssize_t n;
 
-    while ((n = nl_udp_recv_from(r->x, buf, sizeof buf, &from, 0)) >= 0) {
+    while ((r->pace_ms == 0 || now_ms() - r->paced >= r->pace_ms) &&
+           (n = nl_udp_recv_from(r->x, buf, sizeof buf, &from, 0)) >= 0) {
+        r->paced = now_ms();
         if ((size_t)n <= sizeof r->last_a) {
             memcpy(r->last_a, buf, (size_t)n);
             r->last_a_len = (size_t)n;
@@ -230,7 +241,9 @@ static int run(relay *r, side *a, side *b, cond_fn cond, int limit_ms)
             t = tb;
         p[0] = (struct pollfd){.fd = nl_chat_session_fd(a->s), .events = POLLIN};
         p[1] = (struct pollfd){.fd = nl_chat_session_fd(b->s), .events = POLLIN};
-        p[2] = (struct pollfd){.fd = nl_udp_fd(r->x), .events = POLLIN};
+        p[2] = (struct pollfd){.fd = r->pace_ms ? -1 : nl_udp_fd(r->x), .events = POLLIN};
+        if (r->pace_ms && t > r->pace_ms)
+            t = r->pace_ms;
         p[3] = (struct pollfd){.fd = nl_udp_fd(r->y), .events = POLLIN};
         poll(p, 4, t);
         relay_pump(r, a, b);
@@ -559,9 +572,12 @@ static void test_key_mismatch_never_joins(void **state)
     relay_open(&r, 3);
     side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", k1, 0);
     side_open(&a, NL_CHAT_RELIABLE, &r.xa, "alice", k2, 0);
-    assert_false(run(&r, &a, &b, both_joined, 700));
+    assert_false(run(&r, &a, &b, both_joined, 1500));
     nl_chat_session_stats(b.s, &st);
-    assert_true(st.auth_failed >= 2); /* the HELLO and its retransmission */
+    assert_true(st.auth_failed >= 3); /* the HELLO and its retransmissions */
+    /* Issue 10, point 16: the waiting side says, once, that the keys probably differ. */
+    assert_int_equal(b.nwarn, 1);
+    assert_int_equal(b.warn[0], NL_EBADFRAME);
     side_close(&a);
     side_close(&b);
     relay_close(&r);
@@ -895,6 +911,132 @@ static void test_empty_messages_count(void **state)
     nl_chat_session_close(s);
 }
 
+/* Issue 10, point 12: A leaves while B still has much queued for it. B follows A out behind
+ * its queue, and A keeps reading until B's BYE: every message B accepted arrives, and both
+ * end with status 0. */
+static void test_drain_on_peer_bye(void **state)
+{
+    relay r;
+    side a, b;
+    nl_chat_stats st;
+    char *m = malloc(8192);
+
+    (void)state;
+    setup_pair(&r, &a, &b, 37, NULL);
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    for (int i = 0; i < 30; i++) {
+        memset(m, 'a' + i % 26, 8192);
+        assert_int_equal(nl_chat_session_send(b.s, m, 8192), i + 1);
+    }
+    assert_int_equal(nl_chat_session_send(a.s, "bye now", 7), 1);
+    assert_int_equal(nl_chat_session_leave(a.s), 0); /* before B's messages got anywhere */
+    assert_true(run(&r, &a, &b, both_closed, 10000));
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    assert_int_equal(b.nmsg, 1);
+    assert_int_equal(b.left, 1);
+    assert_int_equal(a.nmsg, 30);
+    for (int i = 0; i < 30; i++) {
+        memset(m, 'a' + i % 26, 8192);
+        assert_int_equal(a.msg_len[i], 8192);
+        assert_memory_equal(a.msg[i], m, 8192);
+    }
+    nl_chat_session_stats(b.s, &st);
+    assert_int_equal(st.messages_out, 30);
+    assert_int_equal(st.messages_acked, 30);
+    assert_int_equal(b.ndelivered, 30);
+    assert_int_equal(nl_chat_session_send(b.s, "late", 4), NL_ECLOSED);
+    free(m);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Issue 10, point 13: over a slow link, leaving takes longer than the leave timeout, but
+ * something is acknowledged all the time: the timeout counts from the last progress, and the
+ * exit completes with everything delivered. */
+static void test_leave_deadline_counts_from_progress(void **state)
+{
+    relay r;
+    side a, b;
+    size_t len = 40000;
+    char *m = malloc(len);
+
+    (void)state;
+    g_leave_ms = 250;
+    setup_pair(&r, &a, &b, 41, NULL);
+    g_leave_ms = 1500;
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    r.pace_ms = 20; /* 34 fragments: 0.7 s at least, the leave timeout is 0.25 s */
+    for (size_t k = 0; k < len; k++)
+        m[k] = (char)('A' + k % 23);
+    assert_int_equal(nl_chat_session_send(a.s, m, len), 1);
+    assert_int_equal(nl_chat_session_leave(a.s), 0);
+    assert_true(run(&r, &a, &b, both_closed, 15000));
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.nmsg, 1);
+    assert_int_equal(b.msg_len[0], len);
+    assert_memory_equal(b.msg[0], m, len);
+    assert_int_equal(a.ndelivered, 1);
+    free(m);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Issue 10, point 17: calling a port where nothing listens says so (the ICMP error on the
+ * connected socket), keeps calling, and gives up after the call timeout. A silent address
+ * (no ICMP) gives the "no answer yet" warning instead, then times out. */
+static void test_call_nobody(void **state)
+{
+    nl_chat_opts o = {0};
+    nl_udp *u;
+    nl_endpoint gone;
+    side c;
+    int64_t t0;
+
+    (void)state;
+    o.bind = loopback0();
+    assert_int_equal(nl_udp_open_bound(&u, &o.bind, NULL), 0);
+    assert_int_equal(nl_udp_local(u, &gone), 0);
+    nl_udp_close(u); /* a port where nothing listens */
+    memset(&c, 0, sizeof c);
+    o.peer = gone;
+    o.call_timeout_ms = 800;
+    assert_int_equal(nl_chat_session_open(&c.s, &o), 0);
+    t0 = now_ms();
+    while (!c.closed && now_ms() - t0 < 5000) {
+        poll(NULL, 0, 10);
+        side_step(&c);
+    }
+    assert_true(c.closed);
+    assert_true(now_ms() - t0 >= 700);
+    assert_int_equal(c.status, NL_ECONNREFUSED);
+    assert_int_equal(c.nwarn, 1);
+    assert_int_equal(c.warn[0], NL_ECONNREFUSED);
+    side_close(&c);
+
+    /* A socket that never answers: no ICMP, so the warning is the time-out one. */
+    assert_int_equal(nl_udp_open_bound(&u, &o.bind, NULL), 0);
+    assert_int_equal(nl_udp_local(u, &o.peer), 0);
+    o.call_timeout_ms = 2500;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(nl_chat_session_open(&c.s, &o), 0);
+    t0 = now_ms();
+    while (!c.closed && now_ms() - t0 < 6000) {
+        poll(NULL, 0, 20);
+        side_step(&c);
+    }
+    assert_true(c.closed);
+    assert_int_equal(c.status, NL_ETIMEDOUT);
+    assert_int_equal(c.nwarn, 1);
+    assert_int_equal(c.warn[0], NL_ETIMEDOUT);
+    side_close(&c);
+    nl_udp_close(u);
+    o.call_timeout_ms = -2;
+    assert_int_equal(nl_chat_session_open(&c.s, &o), NL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -915,6 +1057,9 @@ int main(void)
         cmocka_unit_test(test_calls_after_close),
         cmocka_unit_test(test_peer_lost_bound),
         cmocka_unit_test(test_empty_messages_count),
+        cmocka_unit_test(test_drain_on_peer_bye),
+        cmocka_unit_test(test_leave_deadline_counts_from_progress),
+        cmocka_unit_test(test_call_nobody),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
