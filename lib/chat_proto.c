@@ -481,7 +481,10 @@ static void peer_bye(nl_chat_session *s, uint32_t seq, int64_t now)
     s->peer_left = 1;
     s->peer_bye_seq = seq;
     send_ctl(s, NL__FT_BYE_ACK, seq);
-    nl__chat_push(s, NL_CHAT_EV_PEER_LEFT, 0, 0, NULL, 0);
+    /* News only when the peer left of its own accord: after our BYE was confirmed, its BYE
+     * just ends what it still had for us. */
+    if (!s->bye_acked)
+        nl__chat_push(s, NL_CHAT_EV_PEER_LEFT, 0, 0, NULL, 0);
     if (s->state == NL__ST_OPEN) {
         queue_bye(s, now);
     } else if (s->state == NL__ST_LEAVING && s->bye_acked) {

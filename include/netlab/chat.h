@@ -85,7 +85,9 @@ typedef enum nl_chat_event_type {
     NL_CHAT_EV_PEER_JOINED = 1, /**< handshake done (plain: first datagram); name, peer   */
     NL_CHAT_EV_MESSAGE,         /**< a whole message: data, len                          */
     NL_CHAT_EV_DELIVERED,       /**< the peer acknowledged message msg_id (reliable mode) */
-    NL_CHAT_EV_PEER_LEFT,       /**< the peer left (BYE, or "q" in plain mode)            */
+    NL_CHAT_EV_PEER_LEFT,       /**< the peer left (its BYE, or "q" in plain mode); not
+                                 *   reported when its BYE only follows ours, after ours
+                                 *   was confirmed. Messages we had queued still go out  */
     NL_CHAT_EV_PEER_LOST,       /**< the peer stopped answering (code NL_EPEERLOST)       */
     NL_CHAT_EV_ERROR,           /**< a socket error the session could not absorb: code    */
     NL_CHAT_EV_CLOSED,          /**< the session is over; code is its outcome (see
@@ -217,10 +219,15 @@ NL_EXTERN size_t nl_chat_session_send_room(const nl_chat_session *s);
 /**
  * Start leaving: a BYE is queued behind the messages already sent or queued, so the peer
  * receives all of them first; it is repeated until the peer's BYE-ACK (which confirms the
- * messages too) arrives, or the leave timeout runs out (status NL_EPEERLOST). Keep calling
- * step until the CLOSED event. Before any peer has joined, or after the peer has left, the
- * session closes at once with status 0. Plain mode sends "q" and closes at once. Calling it
- * again is harmless. Does not block.
+ * messages too) arrives. The peer then sends what it had queued for us, and its own BYE;
+ * the session closes (status 0) when both BYEs are through. Leaving gives up when nothing
+ * moves (nothing acknowledged, nothing delivered) for leave_timeout_ms: status 0 if nothing
+ * was lost, NL_EPEERLOST if the peer was silent all that time, NL_ETIMEDOUT if it answered
+ * but took nothing. Keep calling step until the CLOSED event. Before any peer has joined the
+ * session closes at once with status 0 when nothing is queued; with messages queued, a
+ * caller (peer given) first waits for the peer to join (bounded by call_timeout_ms) and a
+ * waiting side closes with NL_ENOTCONN. The peer's leaving makes the session leave by itself.
+ * Plain mode sends "q" and closes at once. Calling it again is harmless. Does not block.
  *
  * @param s  the session.
  * @return 0, or NL_EINVAL for NULL.
@@ -230,9 +237,14 @@ NL_EXTERN int nl_chat_session_leave(nl_chat_session *s);
 /**
  * The session's outcome, also carried by the CLOSED event.
  * @param s  the session.
- * @return NL_EAGAIN while it is still open; 0 for a synchronized end (we left and the peer confirmed, or the peer left, or we left
- * before any peer joined); NL_EPEERLOST when the peer vanished or never confirmed our BYE;
- * another code for a fatal socket error.
+ * @return NL_EAGAIN while it is still open; 0 for a synchronized end (both BYEs through, or
+ *         we left before any peer joined with nothing queued): every message accepted by
+ *         send() was acknowledged; NL_EPEERLOST when the peer vanished (also while we were
+ *         leaving); NL_ETIMEDOUT when leaving made no progress although the peer answered,
+ *         or, calling, nobody answered within call_timeout_ms; NL_ECONNREFUSED, calling, when
+ *         the last answer was an ICMP port unreachable; NL_ENOTCONN after leave() with
+ *         messages queued and no peer; another code for a fatal socket error. Compare
+ *         nl_chat_stats' messages_out and messages_acked for what may not have arrived.
  */
 NL_EXTERN int nl_chat_session_status(const nl_chat_session *s);
 
