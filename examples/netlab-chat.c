@@ -549,9 +549,10 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
             fprintf(stderr, "netlab-chat: warning: leaving timed out: %s still answers, but "
                     "nothing was acknowledged or delivered for the leave time-out\n", who);
         else
-            fprintf(stderr, "netlab-chat: warning: %s\n",
-                    a->left ? "the peer stopped answering before it confirmed that we left"
-                            : "the peer stopped answering");
+            fprintf(stderr, "netlab-chat: warning: the peer stopped answering%s\n",
+                    !a->left  ? ""
+                    : lost > 0 ? " before it confirmed that we left"
+                               : " before it finished sending (what it had not sent is lost)");
         if (lost > 0)
             fprintf(stderr, "netlab-chat: warning: %llu of %llu messages sent were not "
                     "confirmed delivered\n", lost, (unsigned long long)st->messages_out);

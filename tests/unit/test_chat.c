@@ -661,6 +661,12 @@ static void test_peer_lost(void **state)
     relay_close(&r);
 }
 
+static int a_has_some(side *a, side *b)
+{
+    (void)b;
+    return a->nmsg >= 3 && a->ndelivered >= 1; /* and our BYE confirmed with our message */
+}
+
 static int a_closed(side *a, side *b)
 {
     (void)b;
@@ -1037,6 +1043,73 @@ static void test_call_nobody(void **state)
     assert_int_equal(nl_chat_session_open(&c.s, &o), NL_EINVAL);
 }
 
+/* The peer is killed while it drains its queue to us after our BYE: our BYE was confirmed,
+ * its BYE never comes. Leaving gives up when nothing moves, says the peer was lost, and the
+ * counters show that everything of ours was delivered. */
+static void test_peer_killed_while_draining(void **state)
+{
+    relay r;
+    side a, b;
+    nl_chat_stats st;
+    char *m = calloc(1, 8192);
+    int64_t t0;
+
+    (void)state;
+    g_leave_ms = 600;
+    setup_pair(&r, &a, &b, 43, NULL);
+    g_leave_ms = 1500;
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    for (int i = 0; i < 30; i++)
+        assert_true(nl_chat_session_send(b.s, m, 8192) > 0);
+    assert_int_equal(nl_chat_session_send(a.s, "x", 1), 1);
+    assert_int_equal(nl_chat_session_leave(a.s), 0);
+    assert_true(run(&r, &a, &b, a_has_some, 5000));
+    r.blackhole = 1; /* B is gone (kill -9): no more frames, and no ICMP through the relay */
+    b.closed = 1;
+    t0 = now_ms();
+    assert_true(run(&r, &a, &b, a_closed, 5000));
+    assert_int_equal(a.status, NL_EPEERLOST);
+    assert_true(now_ms() - t0 >= 500);
+    assert_true(a.nmsg >= 3 && a.nmsg < 30);
+    nl_chat_session_stats(a.s, &st);
+    assert_int_equal(st.messages_out, 1);
+    assert_int_equal(st.messages_acked, 1); /* ours arrived; only the peer's rest is lost */
+    free(m);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Frames with a whole session id at a waiting side, from anywhere, are refused unless their
+ * half is the cookie of their own sender and address: a replay of another session's handshake
+ * end, or a guess, opens nothing. */
+static void test_forged_handshake_end_is_refused(void **state)
+{
+    relay r;
+    side a, b, c;
+    nl_chat_stats st;
+
+    (void)state;
+    setup_pair(&r, &a, &b, 47, NULL);
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    /* r.last_a is a frame of A's session with B (whole id, B's cookie for the relay's X). */
+    side_open(&c, NL_CHAT_RELIABLE, NULL, "carol", NULL, 0);
+    nl_udp_send_to(r.x, r.last_a, r.last_a_len, &c.addr, 0);        /* same address, replayed */
+    nl_udp_send_to(r.intruder, r.last_a, r.last_a_len, &c.addr, 0); /* another address */
+    for (int i = 0; i < 20 && !c.joined; i++) {
+        poll(NULL, 0, 5);
+        side_step(&c);
+    }
+    assert_int_equal(c.joined, 0);
+    nl_chat_session_stats(c.s, &st);
+    assert_int_equal(st.bad_session, 2);
+    side_close(&c);
+    leave_and_check(&r, &a, &b, 1000);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1060,6 +1133,8 @@ int main(void)
         cmocka_unit_test(test_drain_on_peer_bye),
         cmocka_unit_test(test_leave_deadline_counts_from_progress),
         cmocka_unit_test(test_call_nobody),
+        cmocka_unit_test(test_peer_killed_while_draining),
+        cmocka_unit_test(test_forged_handshake_end_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
