@@ -387,8 +387,8 @@ static void warning_line(chat_app *a, int code)
         snprintf(line, sizeof line, "warning: frames from %s fail authentication: the keys "
                  "probably differ (or only one side has --key-file)", who);
     else if (code == NL_ECONNREFUSED)
-        snprintf(line, sizeof line, "nobody listens at %s yet (port unreachable); still "
-                 "calling%s", who, later);
+        snprintf(line, sizeof line, "nobody listens at %s yet (port unreachable, or it chats "
+                 "with someone else); still calling%s", who, later);
     else if (code == NL_ETIMEDOUT)
         snprintf(line, sizeof line, "no answer from %s yet; still calling%s", who, later);
     else
@@ -540,7 +540,9 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
         else
             fprintf(stderr, "netlab-chat: nobody answered at %s within %g s%s: gave up%s\n", who,
                     a->give_up_ms / 1000.0,
-                    rc == NL_ECONNREFUSED ? " (port unreachable: nothing listens there)" : "",
+                    rc == NL_ECONNREFUSED ? " (port unreachable: nothing listens there, or it "
+                                            "chats with someone else)"
+                                          : "",
                     tail);
         return EXIT_NOT_SENT;
     }
@@ -550,9 +552,7 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
                     "nothing was acknowledged or delivered for the leave time-out\n", who);
         else
             fprintf(stderr, "netlab-chat: warning: the peer stopped answering%s\n",
-                    !a->left  ? ""
-                    : lost > 0 ? " before it confirmed that we left"
-                               : " before it finished sending (what it had not sent is lost)");
+                    a->left ? " before the goodbye was complete" : "");
         if (lost > 0)
             fprintf(stderr, "netlab-chat: warning: %llu of %llu messages sent were not "
                     "confirmed delivered\n", lost, (unsigned long long)st->messages_out);
