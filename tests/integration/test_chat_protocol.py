@@ -36,11 +36,14 @@ def test_peer_lost_below_what_the_protocol_honours_is_a_usage_error(value):
 
 
 def test_idle_peers_with_a_short_peer_lost_stay_together():
-    a, b, pa, pb = start_pair(["--peer-lost", "500"], ["--peer-lost", "500"])
+    # 1000 ms: main's fixed 1 s keepalive lost idle peers at exactly this bound; now they ping
+    # every 250 ms. (Larger than the 200 ms minimum so that a loaded machine cannot stall a
+    # process for a whole bound.)
+    a, b, pa, pb = start_pair(["--peer-lost", "1000"], ["--peer-lost", "1000"])
     try:
         a.wait_err("joined")
         b.wait_err("joined")
-        time.sleep(1.5)  # an observation window: three peer-lost bounds of idleness
+        time.sleep(3.0)  # an observation window: three peer-lost bounds of idleness
         assert a.p.poll() is None and b.p.poll() is None, (a.err_lines, b.err_lines)
         assert not any(b"lost" in x for x in a.err_lines + b.err_lines)
         b.send("still here")

@@ -969,21 +969,24 @@ static void test_leave_deadline_counts_from_progress(void **state)
     char *m = malloc(len);
 
     (void)state;
-    g_leave_ms = 250;
+    g_leave_ms = 500;
     setup_pair(&r, &a, &b, 41, NULL);
     g_leave_ms = 1500;
     assert_true(run(&r, &a, &b, both_joined, 3000));
-    r.pace_ms = 20; /* 34 fragments: 0.7 s at least, the leave timeout is 0.25 s */
+    r.pace_ms = 20; /* 68 fragments: 1.4 s at least, the leave timeout is 0.5 s */
     for (size_t k = 0; k < len; k++)
         m[k] = (char)('A' + k % 23);
     assert_int_equal(nl_chat_session_send(a.s, m, len), 1);
+    assert_int_equal(nl_chat_session_send(a.s, m, len), 2);
     assert_int_equal(nl_chat_session_leave(a.s), 0);
-    assert_true(run(&r, &a, &b, both_closed, 15000));
+    assert_true(run(&r, &a, &b, both_closed, 20000));
     assert_int_equal(a.status, 0);
-    assert_int_equal(b.nmsg, 1);
-    assert_int_equal(b.msg_len[0], len);
-    assert_memory_equal(b.msg[0], m, len);
-    assert_int_equal(a.ndelivered, 1);
+    assert_int_equal(b.nmsg, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(b.msg_len[i], len);
+        assert_memory_equal(b.msg[i], m, len);
+    }
+    assert_int_equal(a.ndelivered, 2);
     free(m);
     side_close(&a);
     side_close(&b);
