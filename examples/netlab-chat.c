@@ -384,11 +384,15 @@ static void warning_line(chat_app *a, int code)
     if (a->give_up_ms > 0)
         snprintf(later, sizeof later, " (giving up after %g s)", a->give_up_ms / 1000.0);
     if (code == NL_EBADFRAME)
-        snprintf(line, sizeof line, "warning: frames from %s fail authentication: the keys "
-                 "probably differ (or only one side has --key-file)", who);
+        snprintf(line, sizeof line,
+                 "warning: frames from %s fail authentication: the keys "
+                 "probably differ (or only one side has --key-file)",
+                 who);
     else if (code == NL_ECONNREFUSED)
-        snprintf(line, sizeof line, "nobody listens at %s yet (port unreachable, or it chats "
-                 "with someone else); still calling%s", who, later);
+        snprintf(line, sizeof line,
+                 "nobody listens at %s yet (port unreachable, or it chats "
+                 "with someone else); still calling%s",
+                 who, later);
     else if (code == NL_ETIMEDOUT)
         snprintf(line, sizeof line, "no answer from %s yet; still calling%s", who, later);
     else
@@ -455,13 +459,12 @@ static void print_stats(const nl_chat_stats *st)
             (unsigned long long)st->datagrams_in, (unsigned long long)st->datagrams_out,
             (unsigned long long)st->retransmits, (unsigned long long)st->messages_in,
             (unsigned long long)st->messages_out, (unsigned long long)st->messages_acked,
-            (unsigned long long)st->wrong_source,
-            (unsigned long long)st->bad_length, (unsigned long long)st->bad_magic,
-            (unsigned long long)st->bad_version, (unsigned long long)st->bad_header,
-            (unsigned long long)st->auth_failed, (unsigned long long)st->bad_session,
-            (unsigned long long)st->replayed, (unsigned long long)st->out_of_window,
-            (unsigned long long)st->duplicates, (unsigned long long)st->unexpected,
-            (unsigned long long)st->budget_stops);
+            (unsigned long long)st->wrong_source, (unsigned long long)st->bad_length,
+            (unsigned long long)st->bad_magic, (unsigned long long)st->bad_version,
+            (unsigned long long)st->bad_header, (unsigned long long)st->auth_failed,
+            (unsigned long long)st->bad_session, (unsigned long long)st->replayed,
+            (unsigned long long)st->out_of_window, (unsigned long long)st->duplicates,
+            (unsigned long long)st->unexpected, (unsigned long long)st->budget_stops);
 }
 
 /* Milliseconds from min to 3600000; anything else is a usage error naming the option. */
@@ -527,8 +530,10 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
     if (rc == 0 && unsent == 0)
         return 0;
     if (rc == 0) {
-        fprintf(stderr, "netlab-chat: warning: %s left before %s%lu line%s of input were sent: "
-                "not sent\n", who, more ? "at least " : "", unsent, unsent == 1 ? "" : "s");
+        fprintf(stderr,
+                "netlab-chat: warning: %s left before %s%lu line%s of input were sent: "
+                "not sent\n",
+                who, more ? "at least " : "", unsent, unsent == 1 ? "" : "s");
         return EXIT_NOT_SENT;
     }
     if (!a->joined && (rc == NL_ETIMEDOUT || rc == NL_ECONNREFUSED || rc == NL_ENOTCONN)) {
@@ -548,14 +553,18 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
     }
     if (rc == NL_EPEERLOST || rc == NL_ETIMEDOUT) {
         if (rc == NL_ETIMEDOUT)
-            fprintf(stderr, "netlab-chat: warning: leaving timed out: %s still answers, but "
-                    "nothing was acknowledged or delivered for the leave time-out\n", who);
+            fprintf(stderr,
+                    "netlab-chat: warning: leaving timed out: %s still answers, but "
+                    "nothing was acknowledged or delivered for the leave time-out\n",
+                    who);
         else
             fprintf(stderr, "netlab-chat: warning: the peer stopped answering%s\n",
                     a->left ? " before the goodbye was complete" : "");
         if (lost > 0)
-            fprintf(stderr, "netlab-chat: warning: %llu of %llu messages sent were not "
-                    "confirmed delivered\n", lost, (unsigned long long)st->messages_out);
+            fprintf(stderr,
+                    "netlab-chat: warning: %llu of %llu messages sent were not "
+                    "confirmed delivered\n",
+                    lost, (unsigned long long)st->messages_out);
         return EXIT_LOST;
     }
     fprintf(stderr, "netlab-chat: %s\n", nl_strerror(rc));
@@ -564,13 +573,17 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"bind", required_argument, NULL, 'b'},      {"peer", required_argument, NULL, 'p'},
-        {"plain", no_argument, NULL, 'P'},           {"key-file", required_argument, NULL, 'k'},
-        {"name", required_argument, NULL, 'n'},      {"stats", no_argument, NULL, 's'},
-        {"trace", no_argument, NULL, 't'},           {"help", no_argument, NULL, 'h'},
-        {"peer-lost", required_argument, NULL, 'L'}, {"give-up", required_argument, NULL, 'G'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"bind", required_argument, NULL, 'b'},
+                                             {"peer", required_argument, NULL, 'p'},
+                                             {"plain", no_argument, NULL, 'P'},
+                                             {"key-file", required_argument, NULL, 'k'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"stats", no_argument, NULL, 's'},
+                                             {"trace", no_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"peer-lost", required_argument, NULL, 'L'},
+                                             {"give-up", required_argument, NULL, 'G'},
+                                             {NULL, 0, NULL, 0}};
     const char *bind_text = NULL, *peer_text = NULL, *key_path = NULL, *name = NULL;
     unsigned char key[NL_CHAT_KEY_BYTES];
     chat_app app = {0};

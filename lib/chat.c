@@ -62,9 +62,9 @@ void nl__chat_ftrace(nl_chat_session *s, const char *what, const char *fmt, ...)
 
 const char *nl_chat_event_name(int type)
 {
-    static const char *const names[] = {"?",         "PEER_JOINED", "MESSAGE", "DELIVERED",
-                                        "PEER_LEFT", "PEER_LOST",   "ERROR",   "CLOSED",
-                                        "WARNING"};
+    static const char *const names[] = {"?",         "PEER_JOINED", "MESSAGE",
+                                        "DELIVERED", "PEER_LEFT",   "PEER_LOST",
+                                        "ERROR",     "CLOSED",      "WARNING"};
 
     return type >= NL_CHAT_EV_PEER_JOINED && type <= NL_CHAT_EV_WARNING ? names[type] : names[0];
 }
@@ -143,14 +143,16 @@ void nl__chat_lock_peer(nl_chat_session *s)
     s->peer_known = 1;
 }
 
-/* Send one datagram to the peer (or, before there is one, to the address given). Errors that the protocol absorbs (a full buffer is just a
- * loss, a refused port is a peer not there yet or any more) are returned without fuss;
- * others end the session. */
+/* Send one datagram to the peer (or, before there is one, to the address given). Errors that the
+ * protocol absorbs (a full buffer is just a loss, a refused port is a peer not there yet or any
+ * more) are returned without fuss; others end the session. */
 int nl__chat_sendraw(nl_chat_session *s, const void *buf, size_t len, const nl_endpoint *to)
 {
-    ssize_t n = nl_udp_send_to(s->udp, buf, len, to != NULL ? to
-                                                 : s->connected ? NULL
-                                                                : &s->peer, 0);
+    ssize_t n = nl_udp_send_to(s->udp, buf, len,
+                               to != NULL     ? to
+                               : s->connected ? NULL
+                                              : &s->peer,
+                               0);
 
     if (n >= 0) {
         s->st.datagrams_out++;

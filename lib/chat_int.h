@@ -93,8 +93,8 @@ struct nl_chat_session {
     char peer_name[NL_CHAT_NAME_MAX + 1];
     size_t peer_name_len;
     int keepalive_ms, lost_ms, leave_ms, call_ms;
-    int refused;     /* an ICMP port unreachable arrived in this step                 */
-    unsigned warned; /* NL__WARN_* already reported                                   */
+    int refused;         /* an ICMP port unreachable arrived in this step                 */
+    unsigned warned;     /* NL__WARN_* already reported                                   */
     unsigned auth_fails; /* authentication failures from the expected peer, unjoined  */
     int refused_last;    /* calling: the last sign from the peer's port was ICMP      */
     int64_t call_start;  /* calling: since when (or since the last sign of the peer)  */

@@ -257,8 +257,8 @@ static uint32_t cookie(const nl_chat_session *s, const nl_endpoint *from, uint32
 }
 
 /* Remember the name of a HELLO answered while waiting, one slot per address. */
-static void remember_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p,
-                           size_t len, const nl_endpoint *from, int64_t now)
+static void remember_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+                           const nl_endpoint *from, int64_t now)
 {
     nl__hello_seen *slot = &s->seen[0];
 

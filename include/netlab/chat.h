@@ -46,8 +46,8 @@ typedef struct nl_chat_session nl_chat_session;
 #define NL_CHAT_PLAIN_MAX 65507 /**< largest message in plain mode (one UDP datagram)    */
 #define NL_CHAT_KEY_BYTES 32    /**< size of a pre-shared key                              */
 #define NL_CHAT_NAME_MAX  64    /**< longest name (bytes of UTF-8) sent in the handshake   */
-#define NL_CHAT_PEER_LOST_MIN     200  /**< smallest peer_lost_ms the protocol can honour, ms  */
-#define NL_CHAT_PEER_LOST_DEFAULT 5000 /**< peer_lost_ms when 0 is given, ms                  */
+#define NL_CHAT_PEER_LOST_MIN     200   /**< smallest peer_lost_ms the protocol can honour, ms  */
+#define NL_CHAT_PEER_LOST_DEFAULT 5000  /**< peer_lost_ms when 0 is given, ms                  */
 
 /** Session modes. */
 typedef enum nl_chat_mode {
@@ -145,10 +145,11 @@ typedef struct nl_chat_stats {
  * @param opts  options; bind is required. Copied (key and name too).
  * @return 0; NL_EINVAL (NULL arguments, unset bind, bad mode, a key in plain mode, a name
  *         over NL_CHAT_NAME_MAX, a negative time, peer_lost_ms below NL_CHAT_PEER_LOST_MIN,
- *         keepalive_ms over half of the peer-lost time); NL_EAFNOSUPPORT (peer and bind of different families, and
- *         bind not IPv6); NL_ENOTSUP (a key, but the library was built without libsodium);
- *         NL_ENOMEM; NL_EIO when no random numbers could be obtained; or the errors of
- *         nl_udp_open_bound() and nl_udp_connect(). The caller owns the session.
+ *         keepalive_ms over half of the peer-lost time, call_timeout_ms below -1);
+ *         NL_EAFNOSUPPORT (peer and bind of different families, and bind not IPv6);
+ *         NL_ENOTSUP (a key, but the library was built without libsodium); NL_ENOMEM; NL_EIO
+ *         when no random numbers could be obtained; or the errors of nl_udp_open_bound() and
+ *         nl_udp_connect(). The caller owns the session.
  */
 NL_EXTERN int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts);
 

@@ -51,8 +51,8 @@ typedef struct relay {
     uint8_t last_a[NL__FRAME_MAX]; /* the last datagram A sent, for replays    */
     size_t last_a_len;
     int forwarded;
-    int pace_ms;    /* > 0: A's datagrams pass one per pace_ms (a slow link)  */
-    int64_t paced;  /* when the last one passed                              */
+    int pace_ms;   /* > 0: A's datagrams pass one per pace_ms (a slow link)  */
+    int64_t paced; /* when the last one passed                              */
 } relay;
 
 static int64_t now_ms(void)
@@ -801,7 +801,6 @@ static void test_flood_bounded(void **state)
     side_close(&b);
     relay_close(&r);
 }
-
 
 static int g_ticks;
 static void count_tick(nl_chat_session *s, void *user)
