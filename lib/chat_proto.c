@@ -859,10 +859,15 @@ void nl__chat_proto_refused(nl_chat_session *s, int64_t now)
          * may start later); the give-up time bounds the wait. */
         s->refused_last = 1;
         warn_once(s, NL__WARN_REFUSED, NL_ECONNREFUSED);
-    } else if (s->state == NL__ST_LINGER)
+    } else if (s->state == NL__ST_LINGER) {
         nl__chat_finish(s, 0);
-    else if (s->state == NL__ST_LEAVING && s->peer_left)
+    } else if (s->state == NL__ST_LEAVING && s->peer_left) {
         nl__chat_finish(s, undelivered(s) == 0 ? 0 : NL_EPEERLOST);
+    } else if (s->state == NL__ST_LEAVING && s->bye_acked) {
+        /* The peer confirmed our BYE, then closed without sending its own: what it had not
+         * sent yet will not come, and waiting for the time-out changes nothing. */
+        nl__chat_finish(s, NL_EPEERLOST);
+    }
 }
 
 void nl__chat_proto_timers(nl_chat_session *s, int64_t now)

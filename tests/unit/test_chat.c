@@ -1112,6 +1112,49 @@ static void test_forged_handshake_end_is_refused(void **state)
     relay_close(&r);
 }
 
+/* The peer confirms our BYE, then closes its session without leaving (an application that
+ * stops at PEER_LEFT): the ICMP port unreachable for our next frame ends our wait at once,
+ * instead of after the leave time-out. Direct sockets: the relay would hide the ICMP. */
+static void test_peer_closes_after_our_bye(void **state)
+{
+    side a, b;
+    char *m = calloc(1, 8192);
+    int64_t t0;
+
+    (void)state;
+    g_leave_ms = 10000;
+    side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", NULL, 0);
+    side_open(&a, NL_CHAT_RELIABLE, &b.addr, "alice", NULL, 20000);
+    g_leave_ms = 1500;
+    for (int i = 0; i < 300 && !(a.joined && b.joined); i++) {
+        poll(NULL, 0, 5);
+        side_step(&a);
+        side_step(&b);
+    }
+    assert_true(a.joined && b.joined);
+    for (int i = 0; i < 30; i++)
+        assert_true(nl_chat_session_send(b.s, m, 8192) > 0);
+    assert_int_equal(nl_chat_session_leave(a.s), 0);
+    for (int i = 0; i < 300 && !b.left; i++) {
+        poll(NULL, 0, 2);
+        side_step(&b);
+    }
+    assert_int_equal(b.left, 1);
+    nl_chat_session_close(b.s); /* gone without its BYE; its queue never goes out */
+    b.s = NULL;
+    t0 = now_ms();
+    while (!a.closed && now_ms() - t0 < 8000) {
+        poll(NULL, 0, 5);
+        side_step(&a);
+    }
+    assert_true(a.closed);
+    assert_int_equal(a.status, NL_EPEERLOST);
+    assert_true(now_ms() - t0 < 5000); /* the ICMP, not the 10 s leave time-out */
+    free(m);
+    side_close(&a);
+    side_close(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1137,6 +1180,7 @@ int main(void)
         cmocka_unit_test(test_call_nobody),
         cmocka_unit_test(test_peer_killed_while_draining),
         cmocka_unit_test(test_forged_handshake_end_is_refused),
+        cmocka_unit_test(test_peer_closes_after_our_bye),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
