@@ -283,10 +283,18 @@ static void answer_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8
                          const nl_endpoint *from, int64_t now)
 {
     uint64_t sid = h->sid | cookie(s, from, HI(h->sid), h->sender);
+    uint32_t pn = s->pn_out;
 
     remember_hello(s, h, p, len, from, now);
+    /* While waiting, every answer has packet number 1: a HELLO flood must not use up the
+     * session's numbers. An answer to the same HELLO is the same frame (same id, name and
+     * number, hence the same nonce and plaintext), so nothing is revealed by repeating it. */
+    if (s->state == NL__ST_WAITING)
+        s->pn_out = 0;
     send_frame_to(s, s->connected ? NULL : from, NL__FT_HELLO_ACK, sid, 0, 0, 0, s->name,
                   s->name_len);
+    if (s->state == NL__ST_WAITING)
+        s->pn_out = pn > 1 ? pn : 1;
 }
 
 /* A frame with a whole session id while we have no session: the end of a handshake we
