@@ -211,9 +211,12 @@ NL_EXTERN int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, si
 NL_EXTERN int64_t nl_chat_session_send(nl_chat_session *s, const void *text, size_t len);
 
 /**
- * How many more message bytes nl_chat_session_send() accepts now.
+ * The longest message nl_chat_session_send() accepts now. The queue holds at most 1 MiB,
+ * counting each message's text and 64 bytes of bookkeeping per fragment (an empty message
+ * costs 65), so that every message, empty ones too, uses up room.
  * @param s  the session.
- * @return the room in bytes; 0 for NULL or a closed session.
+ * @return the room in bytes of text; 0 when not even an empty message fits, for NULL, and
+ *         for a closed session.
  */
 NL_EXTERN size_t nl_chat_session_send_room(const nl_chat_session *s);
 
