@@ -1,21 +1,26 @@
 /* netlab-chat: the course's point-to-point chat (实时收发, 同步退出, 防干扰) on nl_chat_session.
  *
  *   netlab-chat --bind HOST:PORT [--peer HOST:PORT] [--plain] [--key-file PATH] [--name NAME]
- *               [--peer-lost MS] [--stats] [--trace]
+ *               [--peer-lost MS] [--give-up MS] [--stats] [--trace]
  *
  * On a terminal it is an interactive chat: incoming messages appear above the line being
  * typed (libedit's callback interface redraws it), with the peer's name and the time; `q`,
  * Ctrl-D or Ctrl-C leave. Otherwise (pipes) each input line is one message and each message
  * received is written to stdout verbatim on a line of its own; status lines go to stderr.
  *
- * Exit codes: 0 the chat ended in agreement (either side left and both know it);
+ * Exit codes: 0 the chat ended in agreement (either side left and both know it), and every
+ *               message we accepted was delivered;
  *             1 an error (socket, key file, ...); 2 usage error;
- *             3 the peer was lost: it stopped answering, or never confirmed our leaving.
+ *             3 the peer was lost: it stopped answering, or never confirmed our leaving, or
+ *               stopped taking our messages (the warning says how many were not delivered);
+ *             4 nothing lost, but not everything sent: nobody answered our call before the
+ *               give-up time, or the peer left before all our input was sent.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +33,8 @@
 
 #include "netlab.h"
 
-#define EXIT_LOST 3
+#define EXIT_LOST     3
+#define EXIT_NOT_SENT 4
 #define INBUF_MAX (2 * NL_CHAT_MSG_MAX + 2)
 
 typedef struct chat_app {
@@ -40,6 +46,9 @@ typedef struct chat_app {
     char peer_name[NL_CHAT_NAME_MAX + 1];
     char peer_addr[NL_ENDPOINT_STRLEN];
     int joined;        /* the peer joined                                          */
+    int peer_left;     /* the peer left: what we had not sent yet stays unsent     */
+    const char *peer_text; /* --peer as given, for messages                        */
+    int give_up_ms;        /* --give-up (-1: never)                                */
     int leave_pending; /* pipe mode: leave once the peer has joined                */
     int left;          /* leave has been called                                    */
     int eof;           /* no more input                                            */
@@ -69,7 +78,7 @@ static void usage_error(const char *fmt, const char *arg)
 static void print_help(void)
 {
     puts("usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT] [--plain] [--key-file PATH]\n"
-         "                   [--name NAME] [--peer-lost MS] [--stats] [--trace]\n"
+         "                   [--name NAME] [--peer-lost MS] [--give-up MS] [--stats] [--trace]\n"
          "\n"
          "A point-to-point chat over UDP: messages arrive while you type, both sides exit\n"
          "when either quits, and nobody else's datagrams get in.\n"
@@ -81,15 +90,20 @@ static void print_help(void)
          "  --key-file PATH    pre-shared key: 32 bytes, raw or as 64 hex digits; frames are\n"
          "                     then encrypted and authenticated (both sides need the key)\n"
          "  --name NAME        your name, shown to the peer (default: $USER)\n"
-         "  --peer-lost MS     silence after which the peer counts as lost (default 5000)\n"
+         "  --peer-lost MS     silence after which the peer counts as lost (200 to 3600000,\n"
+         "                     default 5000)\n"
+         "  --give-up MS       with --peer: stop calling a peer that never answers after MS\n"
+         "                     milliseconds (default 60000; 0: never)\n"
          "  --stats            print the drop counters to stderr at exit\n"
          "  --trace            print every socket call and frame to stderr\n"
          "  --help             this text\n"
          "\n"
          "Type q, Ctrl-D or Ctrl-C to leave. Without a terminal each input line is a message\n"
          "and each received message is printed on its own line.\n"
-         "Exit status: 0 chat ended in agreement, 1 error, 2 usage, 3 peer lost (vanished or\n"
-         "never confirmed our leaving).");
+         "Exit status: 0 chat ended in agreement, everything delivered; 1 error; 2 usage;\n"
+         "3 peer lost (vanished, or never confirmed our leaving or our messages: how many\n"
+         "were not delivered is printed); 4 nobody answered before the give-up time, or the\n"
+         "peer left before all the input was sent.");
 }
 
 static int hexval(int c)
@@ -325,8 +339,8 @@ static int on_input(nl_chat_session *s, void *user)
     ssize_t n;
 
     (void)s;
-    if (a->left)
-        return -1;
+    if (a->left || (a->peer_left && !a->terminal))
+        return -1; /* nobody to send to any more: the rest of the input stays unread */
     if (a->terminal) {
         rl_callback_read_char();
         return a->left ? -1 : 0;
@@ -357,8 +371,33 @@ static void on_tick(nl_chat_session *s, void *user)
             fputs("\n", stdout);
         do_leave(a);
     }
-    if (!a->terminal && a->in_len > 0)
+    if (!a->terminal && a->in_len > 0 && !a->peer_left)
         pump_lines(a);
+}
+
+/* The session suspects something (each at most once): tell the user, who can fix it. */
+static void warning_line(chat_app *a, int code)
+{
+    const char *who = a->peer_text != NULL ? a->peer_text : "a caller";
+    char line[320], later[64] = "";
+
+    if (a->give_up_ms > 0)
+        snprintf(later, sizeof later, " (giving up after %g s)", a->give_up_ms / 1000.0);
+    if (code == NL_EBADFRAME)
+        snprintf(line, sizeof line,
+                 "warning: frames from %s fail authentication: the keys "
+                 "probably differ (or only one side has --key-file)",
+                 who);
+    else if (code == NL_ECONNREFUSED)
+        snprintf(line, sizeof line,
+                 "nobody listens at %s yet (port unreachable, or it chats "
+                 "with someone else); still calling%s",
+                 who, later);
+    else if (code == NL_ETIMEDOUT)
+        snprintf(line, sizeof line, "no answer from %s yet; still calling%s", who, later);
+    else
+        snprintf(line, sizeof line, "warning: %s", nl_strerror(code));
+    status_line(a, line);
 }
 
 static void on_event(nl_chat_session *s, const nl_chat_event *ev, void *user)
@@ -386,8 +425,14 @@ static void on_event(nl_chat_session *s, const nl_chat_event *ev, void *user)
         }
         break;
     case NL_CHAT_EV_PEER_LEFT:
-        snprintf(line, sizeof line, "*** %s left the chat", a->peer_name);
-        status_line(a, line);
+        a->peer_left = 1;
+        if (!a->left) {
+            snprintf(line, sizeof line, "*** %s left the chat", a->peer_name);
+            status_line(a, line);
+        }
+        break;
+    case NL_CHAT_EV_WARNING:
+        warning_line(a, ev->code);
         break;
     case NL_CHAT_EV_PEER_LOST:
         snprintf(line, sizeof line, "*** %s stopped answering: peer lost", a->peer_name);
@@ -406,42 +451,139 @@ static void print_stats(const nl_chat_stats *st)
 {
     fprintf(stderr,
             "netlab-chat: stats: datagrams in %llu, out %llu, retransmits %llu, messages in %llu, "
-            "out %llu\n"
+            "out %llu, acknowledged %llu\n"
             "netlab-chat: drops: wrong_source %llu, bad_length %llu, bad_magic %llu, "
             "bad_version %llu, bad_header %llu, auth_failed %llu, bad_session %llu, "
             "replayed %llu, out_of_window %llu, duplicates %llu, unexpected %llu, "
             "budget_stops %llu\n",
             (unsigned long long)st->datagrams_in, (unsigned long long)st->datagrams_out,
             (unsigned long long)st->retransmits, (unsigned long long)st->messages_in,
-            (unsigned long long)st->messages_out, (unsigned long long)st->wrong_source,
-            (unsigned long long)st->bad_length, (unsigned long long)st->bad_magic,
-            (unsigned long long)st->bad_version, (unsigned long long)st->bad_header,
-            (unsigned long long)st->auth_failed, (unsigned long long)st->bad_session,
-            (unsigned long long)st->replayed, (unsigned long long)st->out_of_window,
-            (unsigned long long)st->duplicates, (unsigned long long)st->unexpected,
-            (unsigned long long)st->budget_stops);
+            (unsigned long long)st->messages_out, (unsigned long long)st->messages_acked,
+            (unsigned long long)st->wrong_source, (unsigned long long)st->bad_length,
+            (unsigned long long)st->bad_magic, (unsigned long long)st->bad_version,
+            (unsigned long long)st->bad_header, (unsigned long long)st->auth_failed,
+            (unsigned long long)st->bad_session, (unsigned long long)st->replayed,
+            (unsigned long long)st->out_of_window, (unsigned long long)st->duplicates,
+            (unsigned long long)st->unexpected, (unsigned long long)st->budget_stops);
 }
 
-static int parse_ms(const char *text)
+/* Milliseconds from min to 3600000; anything else is a usage error naming the option. */
+static int parse_ms(const char *text, const char *option, long min)
 {
+    char msg[128];
     char *end;
     long v;
 
     errno = 0;
     v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < 1 || v > 3600000)
-        usage_error("--peer-lost wants milliseconds from 1 to 3600000, not '%s'", text);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > 3600000) {
+        snprintf(msg, sizeof msg, "%s wants milliseconds from %ld to 3600000, not '%%s'", option,
+                 min);
+        usage_error(msg, text);
+    }
     return (int)v;
+}
+
+/* The peer left before we did: input we read but did not send, and what is waiting on stdin
+ * right now, will never be sent. Counted (not kept) so that the user knows how much: lines,
+ * a partial last line counting as one; *more is set when input was still arriving. */
+static unsigned long unsent_lines(chat_app *a, int *more)
+{
+    struct pollfd p = {.fd = 0, .events = POLLIN};
+    unsigned long n = 0;
+    size_t total = 0;
+    int partial;
+
+    for (size_t i = 0; i < a->in_len; i++)
+        n += a->inbuf[i] == '\n';
+    partial = a->in_len > 0 && a->inbuf[a->in_len - 1] != '\n';
+    *more = 0;
+    /* What is readable now, up to 64 MiB: counting it must not wait for a slow writer. */
+    while (!a->eof && total < ((size_t)64 << 20) && poll(&p, 1, 0) > 0) {
+        ssize_t r = read(0, a->inbuf, INBUF_MAX);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            n += a->inbuf[i] == '\n';
+        partial = a->inbuf[r - 1] != '\n';
+        total += (size_t)r;
+    }
+    if (!a->eof && poll(&p, 1, 0) == 0)
+        *more = 1; /* the writer is still there: more may come, unread */
+    return n + (unsigned long)partial;
+}
+
+/* The exit status, and a line saying what went wrong when something did: how the session
+ * ended (rc), whether everything we accepted was acknowledged, whether input was left. */
+static int finish(chat_app *a, int rc, const nl_chat_stats *st)
+{
+    unsigned long long lost = a->plain ? 0 : st->messages_out - st->messages_acked;
+    unsigned long unsent = 0;
+    int more = 0;
+    const char *who = a->joined ? a->peer_name : a->peer_text;
+
+    if (!a->terminal && a->peer_left && !a->left && a->inbuf != NULL)
+        unsent = unsent_lines(a, &more);
+    free(a->inbuf);
+    if (rc == 0 && unsent == 0)
+        return 0;
+    if (rc == 0) {
+        fprintf(stderr,
+                "netlab-chat: warning: %s left before %s%lu line%s of input were sent: "
+                "not sent\n",
+                who, more ? "at least " : "", unsent, unsent == 1 ? "" : "s");
+        return EXIT_NOT_SENT;
+    }
+    if (!a->joined && (rc == NL_ETIMEDOUT || rc == NL_ECONNREFUSED || rc == NL_ENOTCONN)) {
+        char tail[64] = "";
+        if (lost > 0)
+            snprintf(tail, sizeof tail, "; %llu message%s not sent", lost, lost == 1 ? "" : "s");
+        if (rc == NL_ENOTCONN)
+            fprintf(stderr, "netlab-chat: no peer joined%s\n", tail);
+        else
+            fprintf(stderr, "netlab-chat: nobody answered at %s within %g s%s: gave up%s\n", who,
+                    a->give_up_ms / 1000.0,
+                    rc == NL_ECONNREFUSED ? " (port unreachable: nothing listens there, or it "
+                                            "chats with someone else)"
+                                          : "",
+                    tail);
+        return EXIT_NOT_SENT;
+    }
+    if (rc == NL_EPEERLOST || rc == NL_ETIMEDOUT) {
+        if (rc == NL_ETIMEDOUT)
+            fprintf(stderr,
+                    "netlab-chat: warning: leaving timed out: %s still answers, but "
+                    "nothing was acknowledged or delivered for the leave time-out\n",
+                    who);
+        else
+            fprintf(stderr, "netlab-chat: warning: the peer stopped answering%s\n",
+                    a->left ? " before the goodbye was complete" : "");
+        if (lost > 0)
+            fprintf(stderr,
+                    "netlab-chat: warning: %llu of %llu messages sent were not "
+                    "confirmed delivered\n",
+                    lost, (unsigned long long)st->messages_out);
+        return EXIT_LOST;
+    }
+    fprintf(stderr, "netlab-chat: %s\n", nl_strerror(rc));
+    return 1;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"bind", required_argument, NULL, 'b'},      {"peer", required_argument, NULL, 'p'},
-        {"plain", no_argument, NULL, 'P'},           {"key-file", required_argument, NULL, 'k'},
-        {"name", required_argument, NULL, 'n'},      {"stats", no_argument, NULL, 's'},
-        {"trace", no_argument, NULL, 't'},           {"help", no_argument, NULL, 'h'},
-        {"peer-lost", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"bind", required_argument, NULL, 'b'},
+                                             {"peer", required_argument, NULL, 'p'},
+                                             {"plain", no_argument, NULL, 'P'},
+                                             {"key-file", required_argument, NULL, 'k'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"stats", no_argument, NULL, 's'},
+                                             {"trace", no_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"peer-lost", required_argument, NULL, 'L'},
+                                             {"give-up", required_argument, NULL, 'G'},
+                                             {NULL, 0, NULL, 0}};
     const char *bind_text = NULL, *peer_text = NULL, *key_path = NULL, *name = NULL;
     unsigned char key[NL_CHAT_KEY_BYTES];
     chat_app app = {0};
@@ -480,7 +622,12 @@ int main(int argc, char **argv)
             app.trace = 1;
             break;
         case 'L':
-            o.peer_lost_ms = parse_ms(optarg);
+            o.peer_lost_ms = parse_ms(optarg, "--peer-lost", NL_CHAT_PEER_LOST_MIN);
+            break;
+        case 'G':
+            o.call_timeout_ms = parse_ms(optarg, "--give-up", 0);
+            if (o.call_timeout_ms == 0)
+                o.call_timeout_ms = -1; /* never */
             break;
         case 'h':
             print_help();
@@ -516,6 +663,8 @@ int main(int argc, char **argv)
         o.key = key;
     }
     o.mode = app.plain ? NL_CHAT_PLAIN : NL_CHAT_RELIABLE;
+    app.peer_text = peer_text;
+    app.give_up_ms = o.call_timeout_ms ? o.call_timeout_ms : 60000;
     o.name = name;
     if (app.trace)
         o.trace = on_trace;
@@ -573,18 +722,9 @@ int main(int argc, char **argv)
     if (app.terminal && !app.left)
         rl_callback_handler_remove();
 
-    if (app.stats && nl_chat_session_stats(app.s, &st) == 0)
+    nl_chat_session_stats(app.s, &st);
+    if (app.stats)
         print_stats(&st);
     nl_chat_session_close(app.s);
-    free(app.inbuf);
-    if (rc == 0)
-        return 0;
-    if (rc == NL_EPEERLOST) {
-        fprintf(stderr, "netlab-chat: warning: %s\n",
-                app.left ? "the peer never confirmed that we left (it may have vanished)"
-                         : "the peer stopped answering");
-        return EXIT_LOST;
-    }
-    fprintf(stderr, "netlab-chat: %s\n", nl_strerror(rc));
-    return 1;
+    return finish(&app, rc, &st);
 }

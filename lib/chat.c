@@ -62,10 +62,11 @@ void nl__chat_ftrace(nl_chat_session *s, const char *what, const char *fmt, ...)
 
 const char *nl_chat_event_name(int type)
 {
-    static const char *const names[] = {"?",         "PEER_JOINED", "MESSAGE", "DELIVERED",
-                                        "PEER_LEFT", "PEER_LOST",   "ERROR",   "CLOSED"};
+    static const char *const names[] = {"?",         "PEER_JOINED", "MESSAGE",
+                                        "DELIVERED", "PEER_LEFT",   "PEER_LOST",
+                                        "ERROR",     "CLOSED",      "WARNING"};
 
-    return type >= NL_CHAT_EV_PEER_JOINED && type <= NL_CHAT_EV_CLOSED ? names[type] : names[0];
+    return type >= NL_CHAT_EV_PEER_JOINED && type <= NL_CHAT_EV_WARNING ? names[type] : names[0];
 }
 
 /* Queue an event; its data is copied and NUL-terminated. An event that cannot be queued
@@ -142,21 +143,29 @@ void nl__chat_lock_peer(nl_chat_session *s)
     s->peer_known = 1;
 }
 
-/* Send one datagram to the peer. Errors that the protocol absorbs (a full buffer is just a
- * loss, a refused port is a peer not there yet or any more) are returned without fuss;
- * others end the session. */
-int nl__chat_sendraw(nl_chat_session *s, const void *buf, size_t len)
+/* Send one datagram to the peer (or, before there is one, to the address given). Errors that the
+ * protocol absorbs (a full buffer is just a loss, a refused port is a peer not there yet or any
+ * more) are returned without fuss; others end the session. */
+int nl__chat_sendraw(nl_chat_session *s, const void *buf, size_t len, const nl_endpoint *to)
 {
-    ssize_t n = nl_udp_send_to(s->udp, buf, len, s->connected ? NULL : &s->peer, 0);
+    ssize_t n = nl_udp_send_to(s->udp, buf, len,
+                               to != NULL     ? to
+                               : s->connected ? NULL
+                                              : &s->peer,
+                               0);
 
     if (n >= 0) {
         s->st.datagrams_out++;
         return 0;
     }
     switch (n) {
+    case NL_ECONNREFUSED:
+        /* An ICMP "port unreachable" for an earlier datagram, reported here instead of to
+         * recv(): acted on after this step's input, not in the middle of sending. */
+        s->refused = 1;
+        return (int)n;
     case NL_EAGAIN:
     case NL_ENOBUFS:
-    case NL_ECONNREFUSED:
     case NL_EHOSTUNREACH:
     case NL_ENETUNREACH:
     case NL_EHOSTDOWN:
@@ -175,7 +184,7 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
     nl_chat_session *s;
     nl_opts uo = {0};
     size_t name_len = 0;
-    int rc;
+    int rc, lost_ms;
 
     if (out == NULL)
         return NL_EINVAL;
@@ -187,7 +196,13 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
         return NL_EINVAL;
     if (o->name != NULL && (name_len = strlen(o->name)) > NL_CHAT_NAME_MAX)
         return NL_EINVAL;
-    if (o->keepalive_ms < 0 || o->peer_lost_ms < 0 || o->leave_timeout_ms < 0)
+    if (o->keepalive_ms < 0 || o->peer_lost_ms < 0 || o->leave_timeout_ms < 0 ||
+        o->call_timeout_ms < -1)
+        return NL_EINVAL;
+    /* Liveness needs a few keepalives inside the peer-lost bound, and a bound shorter than
+     * that cannot be honoured at all: refuse it rather than report healthy peers lost. */
+    lost_ms = o->peer_lost_ms ? o->peer_lost_ms : NL_CHAT_PEER_LOST_DEFAULT;
+    if (lost_ms < NL_CHAT_PEER_LOST_MIN || (o->keepalive_ms != 0 && o->keepalive_ms * 2 > lost_ms))
         return NL_EINVAL;
     if (o->peer.family != 0 && o->peer.family != o->bind.family && o->bind.family != NL_AF_INET6)
         return NL_EAFNOSUPPORT;
@@ -205,9 +220,12 @@ int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *o)
     s->status = NL_EAGAIN;
     s->trace = o->trace;
     s->trace_user = o->trace_user;
-    s->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : 1000;
-    s->lost_ms = o->peer_lost_ms ? o->peer_lost_ms : 5000;
+    s->lost_ms = lost_ms;
+    /* Unless told otherwise, ping after a quarter of the peer-lost bound (at most 1 s): a
+     * PING and its PONG may be lost a few times before a healthy peer counts as lost. */
+    s->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : lost_ms / 4 < 1000 ? lost_ms / 4 : 1000;
     s->leave_ms = o->leave_timeout_ms ? o->leave_timeout_ms : 4000;
+    s->call_ms = o->call_timeout_ms ? o->call_timeout_ms : 60000;
     if (o->name != NULL)
         memcpy(s->name, o->name, name_len);
     s->name_len = name_len;
@@ -341,8 +359,7 @@ static void read_datagrams(nl_chat_session *s)
         if (n == NL_ECONNREFUSED) {
             /* An ICMP "port unreachable" for something we sent: the peer is not (or no
              * longer) there. Only the reliable protocol can make sense of it. */
-            if (s->mode == NL_CHAT_RELIABLE)
-                nl__chat_proto_refused(s);
+            s->refused = 1;
             continue;
         }
         if (n == NL_ETRUNC) {
@@ -426,6 +443,9 @@ int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, size_t max, 
          * look at whatever the signal meant. */
         if (poll(&pfd, 1, wait) > 0)
             read_datagrams(s);
+        if (s->refused && s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
+            nl__chat_proto_refused(s, nl__chat_now());
+        s->refused = 0;
         if (s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
             nl__chat_proto_timers(s, nl__chat_now());
     }
@@ -446,7 +466,7 @@ int64_t nl_chat_session_send(nl_chat_session *s, const void *text, size_t len)
             return NL_EMSGSIZE;
         if (!s->peer_known)
             return NL_ENOTCONN;
-        rc = nl__chat_sendraw(s, text, len);
+        rc = nl__chat_sendraw(s, text, len, NULL);
         if (rc == 0)
             s->st.messages_out++;
         return rc == NL_EAGAIN || rc == NL_ECONNREFUSED ? 0 : rc;
@@ -462,7 +482,7 @@ size_t nl_chat_session_send_room(const nl_chat_session *s)
         return 0;
     if (s->mode == NL_CHAT_PLAIN)
         return NL__CHAT_QUEUE_MAX;
-    return s->queued >= NL__CHAT_QUEUE_MAX ? 0 : NL__CHAT_QUEUE_MAX - s->queued;
+    return nl__chat_proto_room(s);
 }
 
 int nl_chat_session_leave(nl_chat_session *s)
@@ -474,7 +494,7 @@ int nl_chat_session_leave(nl_chat_session *s)
     if (s->mode == NL_CHAT_PLAIN) {
         /* The notes' programs end on "q"; telling the peer is the plain-mode BYE. */
         if (s->peer_known)
-            nl__chat_sendraw(s, "q", 1);
+            nl__chat_sendraw(s, "q", 1, NULL);
         nl__chat_finish(s, 0);
         return 0;
     }
@@ -519,6 +539,10 @@ int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *h)
         return NL_EINVAL;
     input_on = h != NULL && h->input_fd >= 0 && h->on_input != NULL;
     for (;;) {
+        /* A session whose CLOSED event is out has no timer and nothing to wait for: polling
+         * it would block for good. */
+        if (s->closed_reported)
+            return s->status;
         struct pollfd p[2] = {{.fd = nl_udp_fd(s->udp), .events = POLLIN}};
         nfds_t np = 1;
         int rc;
@@ -539,6 +563,8 @@ int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *h)
         n = nl_chat_session_step(s, evs, sizeof evs / sizeof evs[0], 0);
         if (n == NL_ECLOSED)
             return s->status;
+        if (n < 0)
+            return n; /* no memory to hand out events: nothing sensible left to do */
         for (i = 0; i < n; i++) {
             if (h != NULL && h->on_event != NULL)
                 h->on_event(s, &evs[i], h->user);

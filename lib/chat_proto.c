@@ -14,6 +14,8 @@
 #define HI(sid) ((uint32_t)((sid) >> 32))
 #define LO(sid) ((uint32_t)(sid))
 
+static void queue_bye(nl_chat_session *s, int64_t now);
+
 static int min_int(int a, int b)
 {
     return a < b ? a : b;
@@ -24,9 +26,11 @@ static const uint8_t *key_of(const nl_chat_session *s)
     return s->has_key ? s->key : NULL;
 }
 
-/* Encode and send one frame with the next packet number. */
-static int send_frame(nl_chat_session *s, int type, uint64_t sid, uint32_t seq, uint16_t index,
-                      uint16_t count, const void *payload, size_t len)
+/* Encode and send one frame with the next packet number, to the peer or (to is not NULL) to
+ * the address of a HELLO being answered. */
+static int send_frame_to(nl_chat_session *s, const nl_endpoint *to, int type, uint64_t sid,
+                         uint32_t seq, uint16_t index, uint16_t count, const void *payload,
+                         size_t len)
 {
     nl__frame_hdr h = {0};
     int n;
@@ -49,17 +53,18 @@ static int send_frame(nl_chat_session *s, int type, uint64_t sid, uint32_t seq, 
         return n;
     nl__chat_ftrace(s, "frame-out", "%s seq %u pn %u frag %u/%u, %zu bytes",
                     nl__frame_type_name(type), seq, h.pn, index, count, len);
-    return nl__chat_sendraw(s, s->txbuf, (size_t)n);
+    return nl__chat_sendraw(s, s->txbuf, (size_t)n, to);
+}
+
+static int send_frame(nl_chat_session *s, int type, uint64_t sid, uint32_t seq, uint16_t index,
+                      uint16_t count, const void *payload, size_t len)
+{
+    return send_frame_to(s, NULL, type, sid, seq, index, count, payload, len);
 }
 
 static void send_hello(nl_chat_session *s)
 {
     send_frame(s, NL__FT_HELLO, (uint64_t)s->half << 32, 0, 0, 0, s->name, s->name_len);
-}
-
-static void send_hello_ack(nl_chat_session *s)
-{
-    send_frame(s, NL__FT_HELLO_ACK, s->sid, 0, 0, 0, s->name, s->name_len);
 }
 
 static void send_ctl(nl_chat_session *s, int type, uint32_t seq)
@@ -98,8 +103,10 @@ int nl__chat_proto_start(nl_chat_session *s, int64_t now)
     s->msg = malloc(NL__FRAME_MSG_MAX + 1);
     if (s->rwin == NULL || s->msg == NULL)
         return NL_ENOMEM;
-    if ((rc = fresh(&s->me, sizeof s->me)) < 0 || (rc = fresh(&s->half, sizeof s->half)) < 0)
+    if ((rc = fresh(&s->me, sizeof s->me)) < 0 || (rc = fresh(&s->half, sizeof s->half)) < 0 ||
+        (rc = nl__chat_random(s->cookie_key, sizeof s->cookie_key)) < 0)
         return rc;
+    s->call_start = now;
     s->seq_next = 1;
     s->rnext = 1;
     s->msg_next = 1;
@@ -168,30 +175,152 @@ static void become_open(nl_chat_session *s, int64_t now)
         s->joined = 1;
         nl__chat_push(s, NL_CHAT_EV_PEER_JOINED, 0, 0, s->peer_name, s->peer_name_len);
     }
-    nl__chat_proto_pump(s, now);
+    if (s->leave_asked)
+        queue_bye(s, now);
+    else
+        nl__chat_proto_pump(s, now);
 }
 
-/* Take the responder's part for this HELLO: complete the session id with a fresh half of our
- * own, so that frames recorded from an earlier session can never match this one. */
-static void accept_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+/* SipHash-2-4 (Aumasson and Bernstein, 2012), a keyed hash made for short inputs: the
+ * responder's half of a session id is a MAC of the HELLO it answers, under a key that never
+ * leaves this session. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void sip_round(uint64_t v[4])
+{
+    v[0] += v[1];
+    v[1] = ROTL(v[1], 13) ^ v[0];
+    v[0] = ROTL(v[0], 32);
+    v[2] += v[3];
+    v[3] = ROTL(v[3], 16) ^ v[2];
+    v[0] += v[3];
+    v[3] = ROTL(v[3], 21) ^ v[0];
+    v[2] += v[1];
+    v[1] = ROTL(v[1], 17) ^ v[2];
+    v[2] = ROTL(v[2], 32);
+}
+
+uint64_t nl__chat_siphash(const uint8_t key[16], const uint8_t *m, size_t len)
+{
+    uint64_t k0 = le64(key), k1 = le64(key + 8), last = (uint64_t)len << 56;
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
+                     k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+    size_t i;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        uint64_t w = le64(m + i);
+        v[3] ^= w;
+        sip_round(v);
+        sip_round(v);
+        v[0] ^= w;
+    }
+    for (size_t j = 0; i + j < len; j++)
+        last |= (uint64_t)m[i + j] << (8 * j);
+    v[3] ^= last;
+    sip_round(v);
+    sip_round(v);
+    v[0] ^= last;
+    v[2] ^= 0xff;
+    for (int r = 0; r < 4; r++)
+        sip_round(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* The half we answer a HELLO with: a function of who sent it (address, initiator half, sender
+ * id) that only we can compute. The handshake completes when a frame carrying it comes back
+ * from that address, so answering a HELLO costs no state and commits us to nothing: a
+ * squatter's HELLOs, at any rate, cannot keep the real peer out. */
+static uint32_t cookie(const nl_chat_session *s, const nl_endpoint *from, uint32_t hi,
+                       uint64_t sender)
+{
+    uint8_t m[12 + NL_ENDPOINT_STRLEN];
+    size_t n = 12;
+    uint32_t c;
+
+    for (int i = 0; i < 4; i++)
+        m[i] = (uint8_t)(hi >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        m[4 + i] = (uint8_t)(sender >> (56 - 8 * i));
+    if (nl_endpoint_format(from, (char *)m + n, sizeof m - n) >= 0)
+        n += strlen((char *)m + n);
+    c = (uint32_t)nl__chat_siphash(s->cookie_key, m, n);
+    return c != 0 ? c : 1; /* 0 would mean "no responder half" */
+}
+
+/* Remember the name of a HELLO answered while waiting, one slot per address. */
+static void remember_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+                           const nl_endpoint *from, int64_t now)
+{
+    nl__hello_seen *slot = &s->seen[0];
+
+    for (int i = 0; i < NL__CHAT_SEEN; i++) {
+        if (s->seen[i].at != 0 && nl_endpoint_compare(&s->seen[i].from, from) == 0) {
+            slot = &s->seen[i];
+            break;
+        }
+        if (s->seen[i].at < slot->at)
+            slot = &s->seen[i];
+    }
+    slot->from = *from;
+    slot->half = HI(h->sid);
+    slot->sender = h->sender;
+    slot->at = now;
+    slot->name_len = len;
+    memcpy(slot->name, p, len);
+}
+
+/* Answer a HELLO without taking any state: HELLO-ACK with the whole id, our half a cookie. */
+static void answer_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
                          const nl_endpoint *from, int64_t now)
 {
-    uint32_t lo;
+    uint64_t sid = h->sid | cookie(s, from, HI(h->sid), h->sender);
+    uint32_t pn = s->pn_out;
 
-    if (fresh(&lo, sizeof lo) < 0)
-        return;
-    if (!s->peer_known)
-        s->peer = *from;
-    s->peer_known = 1;
-    s->sid = h->sid | lo;
+    remember_hello(s, h, p, len, from, now);
+    /* While waiting, every answer has packet number 1: a HELLO flood must not use up the
+     * session's numbers. An answer to the same HELLO is the same frame (same id, name and
+     * number, hence the same nonce and plaintext), so nothing is revealed by repeating it. */
+    if (s->state == NL__ST_WAITING)
+        s->pn_out = 0;
+    send_frame_to(s, s->connected ? NULL : from, NL__FT_HELLO_ACK, sid, 0, 0, 0, s->name,
+                  s->name_len);
+    if (s->state == NL__ST_WAITING)
+        s->pn_out = pn > 1 ? pn : 1;
+}
+
+/* A frame with a whole session id while we have no session: the end of a handshake we
+ * answered, if its half is the cookie for its sender. Then that sender is the peer. */
+static int complete_handshake(nl_chat_session *s, const nl__frame_hdr *h, const nl_endpoint *from,
+                              int64_t now)
+{
+    if (HI(h->sid) == s->half || LO(h->sid) != cookie(s, from, HI(h->sid), h->sender))
+        return 0;
+    s->sid = h->sid;
     s->them = h->sender;
-    replay_init(s, h->pn);
-    set_peer_name(s, p, len);
-    s->state = NL__ST_ACCEPTING;
-    s->hs_rto = NL__CHAT_RTO_INIT;
-    s->hs_due = now + s->hs_rto;
-    s->hs_deadline = now + NL__CHAT_TENTATIVE_MS;
-    send_hello_ack(s);
+    s->peer = *from;
+    s->pn_max = h->pn - 1; /* this frame's number passes the replay check next */
+    s->pn_bits = 0;
+    s->peer_name_len = 0;
+    s->peer_name[0] = '\0';
+    for (int i = 0; i < NL__CHAT_SEEN; i++) {
+        const nl__hello_seen *k = &s->seen[i];
+        if (k->at != 0 && k->half == HI(h->sid) && k->sender == h->sender &&
+            nl_endpoint_compare(&k->from, from) == 0)
+            set_peer_name(s, (const uint8_t *)k->name, k->name_len);
+    }
+    become_open(s, now);
+    /* Tell the initiator that we are open (it repeats its ACK until it hears from us). */
+    send_ctl(s, NL__FT_PONG, 0);
+    return 1;
 }
 
 static void on_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
@@ -199,28 +328,18 @@ static void on_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *
 {
     switch (s->state) {
     case NL__ST_WAITING:
-        accept_hello(s, h, p, len, from, now);
+        answer_hello(s, h, p, len, from, now);
         return;
     case NL__ST_HELLO_SENT:
         /* Both sides were given each other's address and both said HELLO. The one with
-         * the larger sender id stays the initiator; the other answers. */
+         * the larger sender id stays the initiator; the other answers. Either way the peer
+         * is there: calling it is not in vain. */
+        s->call_start = now;
+        s->refused_last = 0;
         if (h->sender > s->me)
-            accept_hello(s, h, p, len, from, now);
+            answer_hello(s, h, p, len, from, now);
         else
             s->st.unexpected++;
-        return;
-    case NL__ST_ACCEPTING:
-        /* Our HELLO-ACK was lost and the initiator tries again: answer again. */
-        if (h->sender == s->them && HI(h->sid) == HI(s->sid)) {
-            if (!replay_check(s, h->pn)) {
-                s->st.replayed++;
-                return;
-            }
-            send_hello_ack(s);
-            s->st.duplicates++;
-            return;
-        }
-        s->st.bad_session++;
         return;
     default:
         /* A HELLO of this session is a late copy; of another one, a restarted peer or a
@@ -241,23 +360,57 @@ static void on_hello_ack(nl_chat_session *s, const nl__frame_hdr *h, const uint8
         s->them = h->sender;
         replay_init(s, h->pn);
         set_peer_name(s, p, len);
+        s->initiator = 1;
+        s->hs_rto = NL__CHAT_RTO_INIT;
+        s->hs_due = now + s->hs_rto;
         send_ack(s, 0);
         become_open(s, now);
         return;
     }
-    if (s->state >= NL__ST_OPEN && h->sid == s->sid && h->sender == s->them &&
-        HI(s->sid) == s->half) {
-        /* Our ACK of it was lost; the responder asks again. */
+    if (s->state >= NL__ST_OPEN && h->sid == s->sid && h->sender == s->them && s->initiator) {
+        /* An answer to one of our repeated HELLOs: our ACK may be lost too. */
         if (!replay_check(s, h->pn)) {
             s->st.replayed++;
             return;
         }
         s->st.duplicates++;
         s->last_rx = now;
-        send_ack(s, 0);
+        if (!s->confirmed)
+            send_ack(s, 0);
         return;
     }
     s->st.bad_session++;
+}
+
+/* What a fragment costs against NL__CHAT_QUEUE_MAX: its text (an empty one counts as one
+ * byte) and its bookkeeping. Every message costs something, so even empty messages cannot
+ * grow the queue without bound. */
+static size_t frag_cost(size_t len)
+{
+    return (len > 0 ? len : 1) + NL__CHAT_FRAG_COST;
+}
+
+static size_t msg_cost(size_t len)
+{
+    size_t full = len / NL__FRAME_PAYLOAD_MAX, rest = len % NL__FRAME_PAYLOAD_MAX;
+
+    if (len > 0 && rest == 0)
+        return full * frag_cost(NL__FRAME_PAYLOAD_MAX);
+    return full * frag_cost(NL__FRAME_PAYLOAD_MAX) + frag_cost(rest);
+}
+
+/* The longest message whose cost still fits: whole fragments first, then what is left over
+ * after one more fragment's bookkeeping. 0 when not even an empty message fits. */
+size_t nl__chat_proto_room(const nl_chat_session *s)
+{
+    size_t avail = s->queued >= NL__CHAT_QUEUE_MAX ? 0 : NL__CHAT_QUEUE_MAX - s->queued;
+    size_t full = avail / frag_cost(NL__FRAME_PAYLOAD_MAX);
+    size_t rest = avail % frag_cost(NL__FRAME_PAYLOAD_MAX);
+
+    if (avail < msg_cost(0))
+        return 0;
+    rest = rest > NL__CHAT_FRAG_COST ? rest - NL__CHAT_FRAG_COST : 0;
+    return full * NL__FRAME_PAYLOAD_MAX + rest;
 }
 
 /* The head of the queue is acknowledged: drop it; a message is delivered when its last
@@ -270,14 +423,17 @@ static void pop_acked(nl_chat_session *s)
         s->head = f->next;
         if (s->head == NULL)
             s->tail = NULL;
-        s->queued -= f->len;
-        if (f->type == NL__FT_DATA && f->index + 1 == f->count)
+        if (f->type == NL__FT_DATA)
+            s->queued -= frag_cost(f->len);
+        if (f->type == NL__FT_DATA && f->index + 1 == f->count) {
+            s->st.messages_acked++;
             nl__chat_push(s, NL_CHAT_EV_DELIVERED, 0, f->msg_id, NULL, 0);
+        }
         free(f);
     }
 }
 
-static void on_ack(nl_chat_session *s, uint32_t seq, const uint8_t *p)
+static void on_ack(nl_chat_session *s, uint32_t seq, const uint8_t *p, int64_t now)
 {
     uint32_t cum = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     nl__out_frag *f;
@@ -293,10 +449,68 @@ static void on_ack(nl_chat_session *s, uint32_t seq, const uint8_t *p)
             continue;
         if (f->seq == seq && f->acked)
             s->st.duplicates++;
-        if (f->seq == seq || (int32_t)(f->seq - cum) < 0)
+        if ((f->seq == seq || (int32_t)(f->seq - cum) < 0) && !f->acked) {
             f->acked = 1;
+            s->progress = now;
+        }
     }
     pop_acked(s);
+}
+
+/* Put our BYE behind everything queued: it takes the next sequence number, so the peer
+ * delivers it after all our messages, and its BYE-ACK acknowledges them all at once. */
+static void queue_bye(nl_chat_session *s, int64_t now)
+{
+    nl__out_frag *bye = calloc(1, sizeof *bye);
+
+    if (bye == NULL) {
+        nl__chat_finish(s, NL_ENOMEM);
+        return;
+    }
+    bye->type = NL__FT_BYE;
+    bye->rto = NL__CHAT_RTO_INIT;
+    bye->seq = s->bye_seq = s->seq_next++;
+    if (s->tail != NULL)
+        s->tail->next = bye;
+    else
+        s->head = bye;
+    s->tail = bye;
+    s->bye_sent = 1;
+    s->state = NL__ST_LEAVING;
+    s->progress = now;
+    nl__chat_proto_pump(s, now);
+}
+
+/* The peer's BYE is delivered: its messages are all in. We answer, and follow it out: our BYE
+ * goes behind what we still have queued, so the peer (which keeps reading until our BYE comes)
+ * receives every message we accepted before we learnt that it leaves. */
+static void peer_bye(nl_chat_session *s, uint32_t seq, int64_t now)
+{
+    s->peer_left = 1;
+    s->peer_bye_seq = seq;
+    send_ctl(s, NL__FT_BYE_ACK, seq);
+    /* News only when the peer left of its own accord: after our BYE was confirmed, its BYE
+     * just ends what it still had for us. */
+    if (!s->bye_acked)
+        nl__chat_push(s, NL_CHAT_EV_PEER_LEFT, 0, 0, NULL, 0);
+    if (s->state == NL__ST_OPEN) {
+        queue_bye(s, now);
+    } else if (s->state == NL__ST_LEAVING && s->bye_acked) {
+        /* Both done. The peer may not have our BYE-ACK yet: stay a little to repeat it. */
+        s->state = NL__ST_LINGER;
+        s->linger_deadline = now + NL__CHAT_LINGER_MS;
+        s->byeack_due = now + NL__CHAT_BYEACK_MS;
+    }
+}
+
+/* Our BYE is delivered, and with it everything we sent before it. */
+static void bye_confirmed(nl_chat_session *s, int64_t now)
+{
+    for (nl__out_frag *f = s->head; f != NULL; f = f->next)
+        f->acked = 1;
+    pop_acked(s);
+    s->bye_acked = 1;
+    s->progress = now;
 }
 
 /* Deliver in order what has arrived: fragments join the message being reassembled; the BYE
@@ -308,16 +522,9 @@ static void deliver(nl_chat_session *s, int64_t now)
     while ((sl = &s->rwin[s->rnext % NL__CHAT_RWIN])->present) {
         uint32_t seq = s->rnext++;
         sl->present = 0;
+        s->progress = now;
         if (sl->type == NL__FT_BYE) {
-            s->peer_left = 1;
-            s->peer_bye_seq = seq;
-            send_ctl(s, NL__FT_BYE_ACK, seq);
-            nl__chat_push(s, NL_CHAT_EV_PEER_LEFT, 0, 0, NULL, 0);
-            if (s->state == NL__ST_OPEN) {
-                s->state = NL__ST_LINGER;
-                s->linger_deadline = now + NL__CHAT_LINGER_MS;
-                s->byeack_due = now + NL__CHAT_BYEACK_MS;
-            }
+            peer_bye(s, seq, now);
             continue;
         }
         if (sl->index == 0) {
@@ -407,6 +614,27 @@ static void count_reason(nl_chat_session *s, int reason)
     }
 }
 
+static void warn_once(nl_chat_session *s, unsigned what, int code)
+{
+    if (s->warned & what)
+        return;
+    s->warned |= what;
+    nl__chat_push(s, NL_CHAT_EV_WARNING, code, 0, NULL, 0);
+}
+
+/* A frame that fails authentication before any peer joined, from the peer's address (or a
+ * HELLO, while waiting for anyone): a few of them, and nothing valid, mean the two sides
+ * almost certainly hold different keys (or only one has a key). Silence would leave both
+ * users waiting forever, so the session says so, once. After joining, the same failure is
+ * a forgery, not a mistake, and is only counted. */
+static void auth_failed(nl_chat_session *s, const uint8_t *buf)
+{
+    if (s->joined || (!s->peer_known && buf[3] != NL__FT_HELLO))
+        return;
+    if (++s->auth_fails >= NL__CHAT_AUTH_WARN)
+        warn_once(s, NL__WARN_AUTH, NL_EBADFRAME);
+}
+
 void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
                           const nl_endpoint *from, int64_t now)
 {
@@ -423,6 +651,8 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
     if (n < 0) {
         count_reason(s, reason);
         nl__chat_ftrace(s, "drop", "bad frame (reason %d), %zu bytes", reason, len);
+        if (reason == NL__FR_AUTH)
+            auth_failed(s, buf);
         return;
     }
     nl__chat_ftrace(s, "frame-in", "%s seq %u pn %u frag %u/%u, %d bytes",
@@ -435,7 +665,11 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
         on_hello_ack(s, &h, s->pay, (size_t)n, now);
         return;
     }
-    if (s->state < NL__ST_ACCEPTING || h.sid != s->sid || h.sender != s->them) {
+    if (s->state < NL__ST_OPEN && !complete_handshake(s, &h, from, now)) {
+        s->st.bad_session++;
+        return;
+    }
+    if (h.sid != s->sid || h.sender != s->them) {
         s->st.bad_session++;
         return;
     }
@@ -447,11 +681,12 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
         return;
     s->last_rx = now;
     s->ping_due = now + s->keepalive_ms;
-    if (s->state == NL__ST_ACCEPTING)
-        become_open(s, now); /* any frame of the session proves the initiator has it */
+    s->confirmed = 1; /* initiator: a frame other than HELLO-ACK shows the responder is open */
     switch (h.type) {
     case NL__FT_ACK:
-        on_ack(s, h.seq, s->pay);
+        if (h.seq == 0 && !s->initiator)
+            send_ctl(s, NL__FT_PONG, 0); /* the initiator repeats it until it hears from us */
+        on_ack(s, h.seq, s->pay, now);
         nl__chat_proto_pump(s, now);
         break;
     case NL__FT_DATA:
@@ -464,22 +699,31 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
     case NL__FT_PONG:
         break;
     case NL__FT_BYE_ACK:
-        if (s->state == NL__ST_LEAVING && s->bye_sent && h.seq == s->bye_seq) {
-            /* The BYE was delivered, so was everything queued before it. */
-            for (nl__out_frag *f = s->head; f != NULL; f = f->next)
-                f->acked = 1;
-            pop_acked(s);
-            send_ctl(s, NL__FT_BYE_DONE, 0);
+        if (!s->bye_sent || h.seq != s->bye_seq) {
+            s->st.unexpected++;
+        } else if (s->bye_acked) {
+            s->st.duplicates++;
+        } else {
+            bye_confirmed(s, now);
+            if (s->peer_left) {
+                /* The peer's BYE came first: tell it that we are done, and go. */
+                send_ctl(s, NL__FT_BYE_DONE, 0);
+                nl__chat_finish(s, 0);
+            }
+            /* Otherwise the peer is still sending what it had queued: its BYE follows. */
+        }
+        break;
+    case NL__FT_BYE_DONE:
+        /* The peer has our BYE and its own is acknowledged: it goes. It can only have sent
+         * this after delivering our BYE, so our messages are all delivered too. */
+        if (s->state == NL__ST_LINGER) {
+            nl__chat_finish(s, 0);
+        } else if (s->state == NL__ST_LEAVING && s->peer_left) {
+            bye_confirmed(s, now);
             nl__chat_finish(s, 0);
         } else {
             s->st.unexpected++;
         }
-        break;
-    case NL__FT_BYE_DONE:
-        if (s->state == NL__ST_LINGER)
-            nl__chat_finish(s, 0);
-        else if (!(s->state == NL__ST_LEAVING && s->peer_left))
-            s->st.unexpected++;
         break;
     default:
         s->st.unexpected++;
@@ -524,7 +768,7 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
     nl__out_frag *first = NULL, *last = NULL, *f;
     uint64_t id;
 
-    if (s->queued + len > NL__CHAT_QUEUE_MAX)
+    if (s->queued + msg_cost(len) > NL__CHAT_QUEUE_MAX)
         return NL_ENOBUFS;
     /* Build the whole chain first, so that a failed allocation leaves the queue untouched. */
     for (size_t i = 0; i < count; i++) {
@@ -563,7 +807,7 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
     else
         s->head = first;
     s->tail = last;
-    s->queued += len;
+    s->queued += msg_cost(len);
     s->st.messages_out++;
     nl__chat_proto_pump(s, now);
     return (int64_t)id;
@@ -572,78 +816,83 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
 void nl__chat_proto_leave(nl_chat_session *s, int64_t now)
 {
     switch (s->state) {
-    case NL__ST_OPEN: {
+    case NL__ST_OPEN:
         /* The BYE goes into the queue behind the messages, without waiting for their
          * acknowledgements: the peer delivers it only after them, and its BYE-ACK then
          * acknowledges everything at once, which is what makes the exit quick at high loss. */
-        nl__out_frag *bye = calloc(1, sizeof *bye);
-        if (bye == NULL) {
-            nl__chat_finish(s, NL_ENOMEM);
-            return;
-        }
-        bye->type = NL__FT_BYE;
-        bye->rto = NL__CHAT_RTO_INIT;
-        bye->seq = s->bye_seq = s->seq_next++;
-        if (s->tail != NULL)
-            s->tail->next = bye;
-        else
-            s->head = bye;
-        s->tail = bye;
-        s->bye_sent = 1;
-        s->state = NL__ST_LEAVING;
-        s->leave_deadline = now + s->leave_ms;
-        nl__chat_proto_pump(s, now);
+        queue_bye(s, now);
         break;
-    }
+    case NL__ST_LEAVING:
     case NL__ST_LINGER:
-        nl__chat_finish(s, 0); /* the peer has left already; nobody to wait for */
+        break; /* leaving already */
+    case NL__ST_HELLO_SENT:
+        /* Messages wait for the handshake: leave once they are out (the caller's give-up
+         * time bounds the wait). Without any, there is nobody to say goodbye to. */
+        if (s->head != NULL)
+            s->leave_asked = 1;
+        else
+            nl__chat_finish(s, 0);
         break;
     default:
-        /* No chat yet: there is nobody to say goodbye to. An initiator that got our
-         * HELLO-ACK will find us gone through its keepalive. */
-        nl__chat_finish(s, 0);
+        /* Nobody to say goodbye to; queued messages can go nowhere, and the status says so. */
+        nl__chat_finish(s, s->head != NULL ? NL_ENOTCONN : 0);
         break;
     }
 }
 
-/* An ICMP "port unreachable": after the peer's BYE it means the peer is gone, which is what
- * we were waiting for. Otherwise it is no proof of anything (ICMP is easy to forge, and the
- * peer may not have started yet): the timers decide. */
-void nl__chat_proto_refused(nl_chat_session *s)
+/* Messages accepted by send() but not acknowledged: what a premature end loses. */
+static uint64_t undelivered(const nl_chat_session *s)
 {
-    if (s->state == NL__ST_LINGER || (s->state == NL__ST_LEAVING && s->peer_left))
+    return s->st.messages_out - s->st.messages_acked;
+}
+
+/* Leaving ends without the full exchange: say why. When the peer's BYE was delivered and all
+ * our messages were acknowledged, nothing was lost and only the goodbye went unconfirmed. */
+static int leave_outcome(const nl_chat_session *s, int64_t now)
+{
+    if ((s->bye_acked || undelivered(s) == 0) && s->peer_left)
+        return 0;
+    return now - s->last_rx >= s->leave_ms ? NL_EPEERLOST : NL_ETIMEDOUT;
+}
+
+/* An ICMP "port unreachable": after the peer's BYE it means the peer is gone, which is what
+ * we were waiting for. While calling, it means nobody listens there yet: worth telling the
+ * user, not a reason to stop. Otherwise it is no proof of anything (ICMP can be forged): the
+ * timers decide. */
+void nl__chat_proto_refused(nl_chat_session *s, int64_t now)
+{
+    (void)now;
+    if (s->state == NL__ST_HELLO_SENT) {
+        /* Calling a port where nothing listens: say so once, and keep calling (the peer
+         * may start later); the give-up time bounds the wait. */
+        s->refused_last = 1;
+        warn_once(s, NL__WARN_REFUSED, NL_ECONNREFUSED);
+    } else if (s->state == NL__ST_LINGER) {
         nl__chat_finish(s, 0);
+    } else if (s->state == NL__ST_LEAVING && s->peer_left) {
+        nl__chat_finish(s, undelivered(s) == 0 ? 0 : NL_EPEERLOST);
+    } else if (s->state == NL__ST_LEAVING && s->bye_acked) {
+        /* The peer confirmed our BYE, then closed without sending its own: what it had not
+         * sent yet will not come, and waiting for the time-out changes nothing. */
+        nl__chat_finish(s, NL_EPEERLOST);
+    }
 }
 
 void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
 {
     switch (s->state) {
     case NL__ST_HELLO_SENT:
+        if (s->call_ms > 0 && now >= s->call_start + s->call_ms) {
+            nl__chat_finish(s, s->refused_last ? NL_ECONNREFUSED : NL_ETIMEDOUT);
+            return;
+        }
+        if (now >= s->call_start + NL__CHAT_NOANSWER_MS && !(s->warned & NL__WARN_REFUSED))
+            warn_once(s, NL__WARN_NOANSWER, NL_ETIMEDOUT);
         if (now >= s->hs_due) {
             s->hs_rto = min_int(s->hs_rto * 2, NL__CHAT_RTO_MAX);
             s->hs_due = now + s->hs_rto;
             s->st.retransmits++;
             send_hello(s);
-        }
-        return;
-    case NL__ST_ACCEPTING:
-        if (now >= s->hs_deadline) {
-            /* The initiator never finished: forget it and wait (or call) again. */
-            if (s->peer_fixed) {
-                s->state = NL__ST_HELLO_SENT;
-                s->hs_rto = NL__CHAT_RTO_INIT;
-                s->hs_due = now;
-            } else {
-                s->state = NL__ST_WAITING;
-                s->peer_known = 0;
-            }
-            return;
-        }
-        if (now >= s->hs_due) {
-            s->hs_rto = min_int(s->hs_rto * 2, NL__CHAT_RTO_MAX);
-            s->hs_due = now + s->hs_rto;
-            s->st.retransmits++;
-            send_hello_ack(s);
         }
         return;
     case NL__ST_LINGER:
@@ -657,8 +906,10 @@ void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
         }
         return;
     case NL__ST_LEAVING:
-        if (now >= s->leave_deadline) {
-            nl__chat_finish(s, s->peer_left ? 0 : NL_EPEERLOST);
+        /* The deadline counts from the last progress, not from leave(): a slow but working
+         * exchange (high loss, much queued) finishes; one where nothing moves gives up. */
+        if (now >= s->progress + s->leave_ms) {
+            nl__chat_finish(s, leave_outcome(s, now));
             return;
         }
         break;
@@ -667,7 +918,13 @@ void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
     default:
         return;
     }
-    /* OPEN and LEAVING: liveness, then retransmissions. */
+    /* OPEN and LEAVING: the end of the handshake, liveness, then retransmissions. */
+    if (s->initiator && !s->confirmed && now >= s->hs_due) {
+        s->hs_rto = min_int(s->hs_rto * 2, NL__CHAT_RTO_MAX);
+        s->hs_due = now + s->hs_rto;
+        s->st.retransmits++;
+        send_ack(s, 0);
+    }
     if (now - s->last_rx >= s->lost_ms) {
         nl__chat_push(s, NL_CHAT_EV_PEER_LOST, NL_EPEERLOST, 0, NULL, 0);
         nl__chat_finish(s, NL_EPEERLOST);
@@ -690,19 +947,21 @@ int64_t nl__chat_proto_deadline(const nl_chat_session *s)
     switch (s->state) {
     case NL__ST_HELLO_SENT:
         EARLIER(s->hs_due);
-        return d;
-    case NL__ST_ACCEPTING:
-        EARLIER(s->hs_due);
-        EARLIER(s->hs_deadline);
+        if (s->call_ms > 0)
+            EARLIER(s->call_start + s->call_ms);
+        if (!(s->warned & (NL__WARN_REFUSED | NL__WARN_NOANSWER)))
+            EARLIER(s->call_start + NL__CHAT_NOANSWER_MS);
         return d;
     case NL__ST_LINGER:
         EARLIER(s->byeack_due);
         EARLIER(s->linger_deadline);
         return d;
     case NL__ST_LEAVING:
-        EARLIER(s->leave_deadline);
+        EARLIER(s->progress + s->leave_ms);
         /* fall through */
     case NL__ST_OPEN:
+        if (s->initiator && !s->confirmed)
+            EARLIER(s->hs_due);
         EARLIER(s->last_rx + s->lost_ms);
         EARLIER(s->ping_due);
         for (f = s->head; f != NULL && n < NL__CHAT_SWIN; f = f->next, n++)

@@ -38,6 +38,16 @@ if(TARGET netlab-chat)
   endforeach()
 endif()
 
+# Issue 10's protocol points (peer-lost bound, drain on leave, squatter, keys, calling nobody).
+if(TARGET netlab-chat AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/integration/test_chat_protocol.py)
+  add_test(NAME integration.chat_protocol
+    COMMAND ${NETLAB_PYTHON} -m pytest -q -rs -s -p no:cacheprovider
+            ${CMAKE_CURRENT_LIST_DIR}/integration/test_chat_protocol.py)
+  set_tests_properties(integration.chat_protocol PROPERTIES
+    ENVIRONMENT "NETLAB_CHAT=$<TARGET_FILE:netlab-chat>"
+    LABELS "integration;chat" TIMEOUT 180 SKIP_RETURN_CODE 77)
+endif()
+
 option(NETLAB_BUILD_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
 if(NETLAB_BUILD_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")

@@ -70,8 +70,7 @@ static void receiver(nl_chat_session *rx, uint64_t count, double max_s, int wfd)
                     lat[r.received] = now - sent;
                 r.received++;
                 last_arrival = now;
-            } else if (ev[i].type == NL_CHAT_EV_PEER_LEFT || ev[i].type == NL_CHAT_EV_PEER_LOST ||
-                       ev[i].type == NL_CHAT_EV_CLOSED) {
+            } else if (ev[i].type == NL_CHAT_EV_PEER_LOST || ev[i].type == NL_CHAT_EV_CLOSED) {
                 done = 1;
             }
         }
@@ -85,7 +84,8 @@ static void receiver(nl_chat_session *rx, uint64_t count, double max_s, int wfd)
     }
     if (write(wfd, &r, sizeof r) != (ssize_t)sizeof r)
         NLB_DIE("write");
-    /* The BYE-ACK went out in the step that reported PEER_LEFT; no need to linger. */
+    /* Stepped until CLOSED: after the sender's BYE the receiver sends its own, and the
+     * sender waits for it (docs/protocol.md, "Leaving"). */
     nl_chat_session_close(rx);
     free(lat);
 }

@@ -789,6 +789,7 @@ const char *nl_strerror(int code);
 %constant int CHAT_EV_PEER_LOST = NL_CHAT_EV_PEER_LOST;
 %constant int CHAT_EV_ERROR = NL_CHAT_EV_ERROR;
 %constant int CHAT_EV_CLOSED = NL_CHAT_EV_CLOSED;
+%constant int CHAT_EV_WARNING = NL_CHAT_EV_WARNING;
 %constant int CHAT_MSG_MAX = NL_CHAT_MSG_MAX;
 %constant int CHAT_PLAIN_MAX = NL_CHAT_PLAIN_MAX;
 %constant int CHAT_KEY_BYTES = NL_CHAT_KEY_BYTES;

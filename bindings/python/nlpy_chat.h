@@ -51,7 +51,7 @@ typedef struct nlpy_chat_events {
     X(wrong_source) X(bad_length) X(bad_magic) X(bad_version) X(bad_header) X(auth_failed) \
     X(bad_session) X(replayed) X(out_of_window) X(duplicates) X(unexpected)               \
     X(budget_stops) X(datagrams_in) X(datagrams_out) X(retransmits) X(messages_in)        \
-    X(messages_out)
+    X(messages_out) X(messages_acked)
 
 /** Open a session bound to bind_host:bind_port; with peer_host (not NULL) it calls that peer.
  *  Addresses are made for family (NL_AF_INET or NL_AF_INET6) as nlpy_endpoint() makes them.

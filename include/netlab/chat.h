@@ -46,6 +46,8 @@ typedef struct nl_chat_session nl_chat_session;
 #define NL_CHAT_PLAIN_MAX 65507 /**< largest message in plain mode (one UDP datagram)    */
 #define NL_CHAT_KEY_BYTES 32    /**< size of a pre-shared key                              */
 #define NL_CHAT_NAME_MAX  64    /**< longest name (bytes of UTF-8) sent in the handshake   */
+#define NL_CHAT_PEER_LOST_MIN     200   /**< smallest peer_lost_ms the protocol can honour, ms  */
+#define NL_CHAT_PEER_LOST_DEFAULT 5000  /**< peer_lost_ms when 0 is given, ms                  */
 
 /** Session modes. */
 typedef enum nl_chat_mode {
@@ -63,9 +65,17 @@ typedef struct nl_chat_opts {
     const unsigned char *key; /**< NULL, or NL_CHAT_KEY_BYTES of pre-shared key (reliable
                                * mode only); copied                                     */
     const char *name;         /**< our name, shown to the peer; NULL for none; copied     */
-    int keepalive_ms;         /**< idle time before a PING; 0 = 1000                       */
-    int peer_lost_ms;         /**< silence after which the peer is lost; 0 = 5000         */
-    int leave_timeout_ms;     /**< how long leaving may take before it gives up; 0 = 4000 */
+    int keepalive_ms;         /**< idle time before a PING (then every half of it); 0 =
+                               * a quarter of peer_lost_ms, at most 1000; else at most
+                               * half of peer_lost_ms                                   */
+    int peer_lost_ms;         /**< silence after which the peer is lost; 0 = 5000; at
+                               * least NL_CHAT_PEER_LOST_MIN                            */
+    int leave_timeout_ms;     /**< leaving gives up after this long without progress
+                               * (nothing acknowledged, nothing delivered); 0 = 4000    */
+    int call_timeout_ms;      /**< with a peer given: how long to call a peer that never
+                               * answers before closing with NL_ETIMEDOUT (or
+                               * NL_ECONNREFUSED when its port was unreachable);
+                               * 0 = 60000, -1 = never give up                          */
     nl_trace_fn trace;        /**< system-call trace of the socket, NULL for none         */
     void *trace_user;         /**< passed to trace                                        */
 } nl_chat_opts;
@@ -75,11 +85,21 @@ typedef enum nl_chat_event_type {
     NL_CHAT_EV_PEER_JOINED = 1, /**< handshake done (plain: first datagram); name, peer   */
     NL_CHAT_EV_MESSAGE,         /**< a whole message: data, len                          */
     NL_CHAT_EV_DELIVERED,       /**< the peer acknowledged message msg_id (reliable mode) */
-    NL_CHAT_EV_PEER_LEFT,       /**< the peer left (BYE, or "q" in plain mode)            */
+    NL_CHAT_EV_PEER_LEFT,       /**< the peer left (its BYE, or "q" in plain mode); not
+                                 *   reported when its BYE only follows ours, after ours
+                                 *   was confirmed. Messages we had queued still go out  */
     NL_CHAT_EV_PEER_LOST,       /**< the peer stopped answering (code NL_EPEERLOST)       */
     NL_CHAT_EV_ERROR,           /**< a socket error the session could not absorb: code    */
-    NL_CHAT_EV_CLOSED           /**< the session is over; code is its outcome (see
+    NL_CHAT_EV_CLOSED,          /**< the session is over; code is its outcome (see
                                  *   nl_chat_session_status()); no more events follow     */
+    NL_CHAT_EV_WARNING          /**< something looks wrong, the session goes on; code
+                                 *   says what, each at most once per session:
+                                 *   NL_EBADFRAME: before any peer joined, several frames
+                                 *   from the peer's address (or HELLOs, while waiting)
+                                 *   failed authentication: the keys probably differ;
+                                 *   NL_ECONNREFUSED: calling, an ICMP "port unreachable"
+                                 *   came back: nothing listens there (yet);
+                                 *   NL_ETIMEDOUT: calling, no answer for 2 s yet        */
 } nl_chat_event_type;
 
 /** One event. Pointers stay valid until the next call of step (or close). */
@@ -113,6 +133,8 @@ typedef struct nl_chat_stats {
     uint64_t retransmits;   /**< frames sent again after a timeout                      */
     uint64_t messages_in;   /**< messages delivered to the application                  */
     uint64_t messages_out;  /**< messages accepted by nl_chat_session_send()            */
+    uint64_t messages_acked; /**< of those, acknowledged by the peer (DELIVERED events;
+                              * reliable mode only): out - acked were not confirmed   */
 } nl_chat_stats;
 
 /**
@@ -122,10 +144,12 @@ typedef struct nl_chat_stats {
  * @param out   receives the session; NULL on failure (never half-built).
  * @param opts  options; bind is required. Copied (key and name too).
  * @return 0; NL_EINVAL (NULL arguments, unset bind, bad mode, a key in plain mode, a name
- *         over NL_CHAT_NAME_MAX); NL_EAFNOSUPPORT (peer and bind of different families, and
- *         bind not IPv6); NL_ENOTSUP (a key, but the library was built without libsodium);
- *         NL_ENOMEM; NL_EIO when no random numbers could be obtained; or the errors of
- *         nl_udp_open_bound() and nl_udp_connect(). The caller owns the session.
+ *         over NL_CHAT_NAME_MAX, a negative time, peer_lost_ms below NL_CHAT_PEER_LOST_MIN,
+ *         keepalive_ms over half of the peer-lost time, call_timeout_ms below -1);
+ *         NL_EAFNOSUPPORT (peer and bind of different families, and bind not IPv6);
+ *         NL_ENOTSUP (a key, but the library was built without libsodium); NL_ENOMEM; NL_EIO
+ *         when no random numbers could be obtained; or the errors of nl_udp_open_bound() and
+ *         nl_udp_connect(). The caller owns the session.
  */
 NL_EXTERN int nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts);
 
@@ -149,7 +173,7 @@ NL_EXTERN int nl_chat_session_fd(const nl_chat_session *s);
  * the longest a caller may sleep before calling step again.
  * @param s  the session.
  * @return milliseconds; 0 when events are already waiting; -1 when no timer is pending (and
- *         for NULL).
+ *         for NULL, and once the CLOSED event has been handed out: nothing will happen).
  */
 NL_EXTERN int nl_chat_session_next_timeout_ms(const nl_chat_session *s);
 
@@ -187,19 +211,27 @@ NL_EXTERN int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, si
 NL_EXTERN int64_t nl_chat_session_send(nl_chat_session *s, const void *text, size_t len);
 
 /**
- * How many more message bytes nl_chat_session_send() accepts now.
+ * The longest message nl_chat_session_send() accepts now. The queue holds at most 1 MiB,
+ * counting each message's text and 64 bytes of bookkeeping per fragment (an empty message
+ * costs 65), so that every message, empty ones too, uses up room.
  * @param s  the session.
- * @return the room in bytes; 0 for NULL or a closed session.
+ * @return the room in bytes of text; 0 when not even an empty message fits, for NULL, and
+ *         for a closed session.
  */
 NL_EXTERN size_t nl_chat_session_send_room(const nl_chat_session *s);
 
 /**
  * Start leaving: a BYE is queued behind the messages already sent or queued, so the peer
  * receives all of them first; it is repeated until the peer's BYE-ACK (which confirms the
- * messages too) arrives, or the leave timeout runs out (status NL_EPEERLOST). Keep calling
- * step until the CLOSED event. Before any peer has joined, or after the peer has left, the
- * session closes at once with status 0. Plain mode sends "q" and closes at once. Calling it
- * again is harmless. Does not block.
+ * messages too) arrives. The peer then sends what it had queued for us, and its own BYE;
+ * the session closes (status 0) when both BYEs are through. Leaving gives up when nothing
+ * moves (nothing acknowledged, nothing delivered) for leave_timeout_ms: status 0 if nothing
+ * was lost, NL_EPEERLOST if the peer was silent all that time, NL_ETIMEDOUT if it answered
+ * but took nothing. Keep calling step until the CLOSED event. Before any peer has joined the
+ * session closes at once with status 0 when nothing is queued; with messages queued, a
+ * caller (peer given) first waits for the peer to join (bounded by call_timeout_ms) and a
+ * waiting side closes with NL_ENOTCONN. The peer's leaving makes the session leave by itself.
+ * Plain mode sends "q" and closes at once. Calling it again is harmless. Does not block.
  *
  * @param s  the session.
  * @return 0, or NL_EINVAL for NULL.
@@ -209,9 +241,14 @@ NL_EXTERN int nl_chat_session_leave(nl_chat_session *s);
 /**
  * The session's outcome, also carried by the CLOSED event.
  * @param s  the session.
- * @return NL_EAGAIN while it is still open; 0 for a synchronized end (we left and the peer confirmed, or the peer left, or we left
- * before any peer joined); NL_EPEERLOST when the peer vanished or never confirmed our BYE;
- * another code for a fatal socket error.
+ * @return NL_EAGAIN while it is still open; 0 for a synchronized end (both BYEs through, or
+ *         we left before any peer joined with nothing queued): every message accepted by
+ *         send() was acknowledged; NL_EPEERLOST when the peer vanished (also while we were
+ *         leaving); NL_ETIMEDOUT when leaving made no progress although the peer answered,
+ *         or, calling, nobody answered within call_timeout_ms; NL_ECONNREFUSED, calling, when
+ *         the last answer was an ICMP port unreachable; NL_ENOTCONN after leave() with
+ *         messages queued and no peer; another code for a fatal socket error. Compare
+ *         nl_chat_stats' messages_out and messages_acked for what may not have arrived.
  */
 NL_EXTERN int nl_chat_session_status(const nl_chat_session *s);
 
@@ -263,7 +300,9 @@ typedef struct nl_chat_run_hooks {
  *
  * @param s      the session.
  * @param hooks  the hooks; NULL to simply run until the session closes.
- * @return the session's status (see nl_chat_session_status()), or NL_EINVAL.
+ * @return the session's status (see nl_chat_session_status()), at once and without calling
+ *         any hook when the CLOSED event has already been handed out; NL_EINVAL; NL_ENOMEM
+ *         when events could not be handed out; a poll() error.
  */
 NL_EXTERN int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *hooks);
 

@@ -25,10 +25,16 @@ def cpu_seconds(pid):
 class Chat:
     """One netlab-chat process in pipe mode, its stdout and stderr read by threads."""
 
-    def __init__(self, args, prefix=()):
+    def __init__(self, args, prefix=(), stdin=None):
+        """stdin: None for a pipe the test writes to (send), or a file path to read from."""
         self.argv = list(prefix) + [CHAT] + list(args)
-        self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+        src = subprocess.PIPE if stdin is None else open(stdin, "rb")
+        try:
+            self.p = subprocess.Popen(self.argv, stdin=src, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+        finally:
+            if stdin is not None:
+                src.close()
         self.out = queue.Queue()
         self.err_lines = []
         self.err = queue.Queue()
@@ -129,9 +135,10 @@ class Chat:
         """The traffic figures printed by --stats (datagrams_in, ..., messages_out), as a dict."""
         text = b"".join(self.err_lines).decode("utf-8", "replace")
         m = re.search(r"datagrams in (\d+), out (\d+), retransmits (\d+), messages in (\d+), "
-                      r"out (\d+)", text)
-        keys = ["datagrams_in", "datagrams_out", "retransmits", "messages_in", "messages_out"]
-        return dict(zip(keys, map(int, m.groups()))) if m else {}
+                      r"out (\d+)(?:, acknowledged (\d+))?", text)
+        keys = ["datagrams_in", "datagrams_out", "retransmits", "messages_in", "messages_out",
+                "messages_acked"]
+        return {k: int(v) for k, v in zip(keys, m.groups()) if v is not None} if m else {}
 
     def kill(self):
         if self.p.poll() is None:
@@ -140,7 +147,8 @@ class Chat:
 
     def close(self):
         try:
-            self.p.stdin.close()
+            if self.p.stdin is not None:
+                self.p.stdin.close()
         except OSError:
             pass
         self.kill()

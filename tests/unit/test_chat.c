@@ -8,6 +8,7 @@
  * seed; the timing is real, so the retransmission and keepalive paths run as in production. */
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "chat_int.h"
 #include "frame.h"
 #include "internal.h"
 
@@ -29,6 +32,7 @@ typedef struct side {
     int joined, left, lost, closed, status;
     char peer_name[NL_CHAT_NAME_MAX + 1];
     int nmsg, ndelivered;
+    int nwarn, warn[8];
     char *msg[MAXLOG];
     size_t msg_len[MAXLOG];
     uint64_t delivered[MAXLOG];
@@ -47,6 +51,8 @@ typedef struct relay {
     uint8_t last_a[NL__FRAME_MAX]; /* the last datagram A sent, for replays    */
     size_t last_a_len;
     int forwarded;
+    int pace_ms;   /* > 0: A's datagrams pass one per pace_ms (a slow link)  */
+    int64_t paced; /* when the last one passed                              */
 } relay;
 
 static int64_t now_ms(void)
@@ -94,6 +100,8 @@ static void relay_close(relay *r)
     nl_udp_close(r->intruder);
 }
 
+static int g_leave_ms = 1500;
+
 static void side_open(side *sd, nl_chat_mode mode, const nl_endpoint *peer, const char *name,
                       const unsigned char *key, int lost_ms)
 {
@@ -107,7 +115,7 @@ static void side_open(side *sd, nl_chat_mode mode, const nl_endpoint *peer, cons
     o.name = name;
     o.key = key;
     o.peer_lost_ms = lost_ms;
-    o.leave_timeout_ms = 1500;
+    o.leave_timeout_ms = g_leave_ms;
     assert_int_equal(nl_chat_session_open(&sd->s, &o), 0);
     assert_int_equal(nl_chat_session_local(sd->s, &sd->addr), 0);
     sd->status = NL_EAGAIN;
@@ -156,6 +164,10 @@ static void side_step(side *sd)
             sd->closed = 1;
             sd->status = ev[i].code;
             break;
+        case NL_CHAT_EV_WARNING:
+            assert_true(sd->nwarn < 8);
+            sd->warn[sd->nwarn++] = ev[i].code;
+            break;
         default:
             break;
         }
@@ -195,7 +207,9 @@ static void relay_pump(relay *r, side *a, side *b)
     nl_endpoint from;
     ssize_t n;
 
-    while ((n = nl_udp_recv_from(r->x, buf, sizeof buf, &from, 0)) >= 0) {
+    while ((r->pace_ms == 0 || now_ms() - r->paced >= r->pace_ms) &&
+           (n = nl_udp_recv_from(r->x, buf, sizeof buf, &from, 0)) >= 0) {
+        r->paced = now_ms();
         if ((size_t)n <= sizeof r->last_a) {
             memcpy(r->last_a, buf, (size_t)n);
             r->last_a_len = (size_t)n;
@@ -227,7 +241,9 @@ static int run(relay *r, side *a, side *b, cond_fn cond, int limit_ms)
             t = tb;
         p[0] = (struct pollfd){.fd = nl_chat_session_fd(a->s), .events = POLLIN};
         p[1] = (struct pollfd){.fd = nl_chat_session_fd(b->s), .events = POLLIN};
-        p[2] = (struct pollfd){.fd = nl_udp_fd(r->x), .events = POLLIN};
+        p[2] = (struct pollfd){.fd = r->pace_ms ? -1 : nl_udp_fd(r->x), .events = POLLIN};
+        if (r->pace_ms && t > r->pace_ms)
+            t = r->pace_ms;
         p[3] = (struct pollfd){.fd = nl_udp_fd(r->y), .events = POLLIN};
         poll(p, 4, t);
         relay_pump(r, a, b);
@@ -473,40 +489,78 @@ static void test_interference_keyed(void **state)
     interference(key);
 }
 
-static int b_accepting(side *a, side *b)
+/* The squatter: a HELLO to B from the intruder's socket, with a fresh packet number. */
+static void squat(relay *r, const side *b, int n)
 {
-    nl_chat_stats st;
+    static uint32_t pn;
+    uint8_t buf[NL__FRAME_MAX], junk[NL_UDP_MAX_DATAGRAM];
+    nl__frame_hdr h = {0};
+    nl_endpoint from;
+    int len;
 
-    (void)a;
-    nl_chat_session_stats(b->s, &st);
-    return st.datagrams_out >= 1; /* B answered the HELLO: it has a tentative peer */
+    h.type = NL__FT_HELLO;
+    h.sid = (uint64_t)0x51575154u << 32;
+    h.sender = 77;
+    for (int i = 0; i < n; i++) {
+        h.pn = ++pn;
+        len = nl__frame_encode(buf, sizeof buf, &h, "squatter", 8, NULL);
+        assert_true(len > 0);
+        nl_udp_send_to(r->intruder, buf, (size_t)len, &b->addr, 0);
+    }
+    while (nl_udp_recv_from(r->intruder, junk, sizeof junk, &from, 0) >= 0)
+        r->forwarded += 0; /* the HELLO-ACKs it provokes: read and forgotten */
 }
 
-/* The source filter in user space: a responder that has answered a HELLO but has not yet
- * connected its socket refuses datagrams from any other address. */
-static void test_wrong_source(void **state)
+/* Issue 10, point 15: a local process sending HELLOs to a waiting side, before the real peer
+ * comes and all the while, at any rate, does not capture it: the real peer's first HELLO is
+ * answered, and the handshake completes in one round, with the real peer. */
+static void squatted(int per_round)
 {
     relay r;
     side a, b;
     nl_chat_stats st;
+    nl_endpoint peer;
+    int64_t t0;
 
-    (void)state;
-    setup_pair(&r, &a, &b, 29, NULL);
-    r.block_to_a = 1; /* A never gets the HELLO-ACK: B stays tentative */
-    assert_true(run(&r, &a, &b, b_accepting, 2000));
-    nl_udp_send_to(r.intruder, "NL intruder text long enough to look like a frame", 50, &b.addr,
-                   0);
-    nl_udp_send_to(r.intruder, r.last_a, r.last_a_len, &b.addr, 0); /* A's HELLO, resent */
-    r.block_to_a = 0;
-    assert_true(run(&r, &a, &b, both_joined, 3000));
-    nl_chat_session_stats(b.s, &st);
-    assert_int_equal(st.wrong_source, 2);
-    assert_int_equal(st.bad_magic + st.bad_length + st.bad_session, 0);
+    relay_open(&r, 29);
+    side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", NULL, 0);
+    for (int i = 0; i < 10; i++) { /* the squatter is there first */
+        squat(&r, &b, per_round);
+        poll(NULL, 0, 10);
+        side_step(&b);
+    }
+    /* Answering costs no packet numbers: a long HELLO flood cannot use them up. */
+    assert_true(b.s->pn_out <= 1);
+    side_open(&a, NL_CHAT_RELIABLE, &r.xa, "alice", NULL, 0);
+    t0 = now_ms();
+    while (!both_joined(&a, &b) && now_ms() - t0 < 3000) {
+        squat(&r, &b, per_round);
+        run(&r, &a, &b, both_joined, 5);
+    }
+    assert_true(both_joined(&a, &b));
+    nl_chat_session_stats(a.s, &st);
+    assert_true(st.retransmits <= 1); /* at most one handshake round lost to the squatter */
+    assert_int_equal(nl_chat_session_peer(b.s, &peer), 0);
+    assert_int_equal(nl_endpoint_compare(&peer, &r.ya), 0); /* the real peer, not the squatter */
+    assert_string_equal(b.peer_name, "alice");
+    squat(&r, &b, per_round); /* once the peer is locked, the kernel drops the squatter's */
     exchange(&r, &a, &b, 2, 3000);
     leave_and_check(&r, &a, &b, 1000);
     side_close(&a);
     side_close(&b);
     relay_close(&r);
+}
+
+static void test_squatter_slow(void **state)
+{
+    (void)state;
+    squatted(1);
+}
+
+static void test_squatter_flood(void **state)
+{
+    (void)state;
+    squatted(50);
 }
 
 static void test_key_mismatch_never_joins(void **state)
@@ -520,9 +574,12 @@ static void test_key_mismatch_never_joins(void **state)
     relay_open(&r, 3);
     side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", k1, 0);
     side_open(&a, NL_CHAT_RELIABLE, &r.xa, "alice", k2, 0);
-    assert_false(run(&r, &a, &b, both_joined, 700));
+    assert_false(run(&r, &a, &b, both_joined, 1500));
     nl_chat_session_stats(b.s, &st);
-    assert_true(st.auth_failed >= 2); /* the HELLO and its retransmission */
+    assert_true(st.auth_failed >= 3); /* the HELLO and its retransmissions */
+    /* Issue 10, point 16: the waiting side says, once, that the keys probably differ. */
+    assert_int_equal(b.nwarn, 1);
+    assert_int_equal(b.warn[0], NL_EBADFRAME);
     side_close(&a);
     side_close(&b);
     relay_close(&r);
@@ -604,6 +661,12 @@ static void test_peer_lost(void **state)
     side_close(&a);
     side_close(&b);
     relay_close(&r);
+}
+
+static int a_has_some(side *a, side *b)
+{
+    (void)b;
+    return a->nmsg >= 3 && a->ndelivered >= 1; /* and our BYE confirmed with our message */
 }
 
 static int a_closed(side *a, side *b)
@@ -741,6 +804,359 @@ static void test_flood_bounded(void **state)
     relay_close(&r);
 }
 
+static int g_ticks;
+static void count_tick(nl_chat_session *s, void *user)
+{
+    (void)s;
+    (void)user;
+    g_ticks++;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* Issue 10, point 9: every call on a session that is over answers at once. run() used to poll
+ * with no timer at all and block until a signal came; an alarm in 1 s bounds the test. */
+static void test_calls_after_close(void **state)
+{
+    nl_chat_session *s;
+    nl_chat_opts o = {0};
+    nl_chat_event ev[4];
+    nl_chat_run_hooks hooks = {.input_fd = -1, .on_tick = count_tick};
+    struct sigaction sa = {0}, old;
+    int n;
+
+    (void)state;
+    o.bind = loopback0();
+    assert_int_equal(nl_chat_session_open(&s, &o), 0);
+    assert_int_equal(nl_chat_session_leave(s), 0); /* no peer yet: over at once */
+    n = nl_chat_session_step(s, ev, 4, 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].type, NL_CHAT_EV_CLOSED);
+    assert_int_equal(nl_chat_session_step(s, ev, 4, -1), NL_ECLOSED);
+    assert_int_equal(nl_chat_session_send(s, "x", 1), NL_ECLOSED);
+    assert_int_equal(nl_chat_session_send_room(s), 0);
+    assert_int_equal(nl_chat_session_leave(s), 0);
+    assert_int_equal(nl_chat_session_status(s), 0);
+    assert_int_equal(nl_chat_session_next_timeout_ms(s), -1);
+    sa.sa_handler = on_alarm; /* no SA_RESTART: the alarm interrupts a blocked poll() */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    g_ticks = 0;
+    alarm(1);
+    assert_int_equal(nl_chat_session_run(s, &hooks), 0);
+    alarm(1);
+    assert_int_equal(nl_chat_session_run(s, NULL), 0);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+    assert_int_equal(g_ticks, 0); /* returned without waiting for anything */
+    nl_chat_session_close(s);
+}
+
+static int any_closed(side *a, side *b)
+{
+    return a->closed || b->closed;
+}
+
+/* Issue 10, point 10: a peer-lost bound the protocol cannot honour is refused, and one it
+ * can is honoured: the keepalive follows it, so two idle, healthy peers stay together. */
+static void test_peer_lost_bound(void **state)
+{
+    relay r;
+    side a, b;
+    nl_chat_session *s = NULL;
+    nl_chat_opts o = {0};
+
+    (void)state;
+    o.bind = loopback0();
+    o.peer_lost_ms = NL_CHAT_PEER_LOST_MIN - 1;
+    assert_int_equal(nl_chat_session_open(&s, &o), NL_EINVAL);
+    o.peer_lost_ms = 500;
+    o.keepalive_ms = 300; /* more than half of it */
+    assert_int_equal(nl_chat_session_open(&s, &o), NL_EINVAL);
+    o.peer_lost_ms = 0;
+    o.keepalive_ms = 3000; /* more than half of the default 5000 */
+    assert_int_equal(nl_chat_session_open(&s, &o), NL_EINVAL);
+    assert_null(s);
+
+    relay_open(&r, 31);
+    side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", NULL, 500);
+    side_open(&a, NL_CHAT_RELIABLE, &r.xa, "alice", NULL, 500);
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    assert_false(run(&r, &a, &b, any_closed, 1500)); /* three times the bound, idle */
+    exchange(&r, &a, &b, 2, 3000);
+    leave_and_check(&r, &a, &b, 1000);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Issue 10, point 14: every message counts against the queue's bound, empty ones too. */
+static void test_empty_messages_count(void **state)
+{
+    nl_chat_session *s;
+    nl_chat_opts o = {0};
+    size_t room0, room1;
+    int64_t rc = 0;
+    int k;
+
+    (void)state;
+    o.bind = loopback0();
+    assert_int_equal(nl_chat_session_open(&s, &o), 0); /* no peer: everything stays queued */
+    room0 = nl_chat_session_send_room(s);
+    assert_true(room0 >= NL_CHAT_MSG_MAX);
+    assert_int_equal(nl_chat_session_send(s, "", 0), 1);
+    room1 = nl_chat_session_send_room(s);
+    assert_true(room1 < room0);
+    for (k = 0; k < 200000 && rc >= 0; k++)
+        rc = nl_chat_session_send(s, NULL, 0);
+    assert_int_equal(rc, NL_ENOBUFS);
+    assert_true(k <= NL__CHAT_QUEUE_MAX / NL__CHAT_FRAG_COST);
+    assert_int_equal(nl_chat_session_send_room(s), 0);
+    nl_chat_session_close(s);
+}
+
+/* Issue 10, point 12: A leaves while B still has much queued for it. B follows A out behind
+ * its queue, and A keeps reading until B's BYE: every message B accepted arrives, and both
+ * end with status 0. */
+static void test_drain_on_peer_bye(void **state)
+{
+    relay r;
+    side a, b;
+    nl_chat_stats st;
+    char *m = malloc(8192);
+
+    (void)state;
+    setup_pair(&r, &a, &b, 37, NULL);
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    for (int i = 0; i < 30; i++) {
+        memset(m, 'a' + i % 26, 8192);
+        assert_int_equal(nl_chat_session_send(b.s, m, 8192), i + 1);
+    }
+    assert_int_equal(nl_chat_session_send(a.s, "bye now", 7), 1);
+    assert_int_equal(nl_chat_session_leave(a.s), 0); /* before B's messages got anywhere */
+    assert_true(run(&r, &a, &b, both_closed, 10000));
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    assert_int_equal(b.nmsg, 1);
+    assert_int_equal(b.left, 1);
+    assert_int_equal(a.nmsg, 30);
+    for (int i = 0; i < 30; i++) {
+        memset(m, 'a' + i % 26, 8192);
+        assert_int_equal(a.msg_len[i], 8192);
+        assert_memory_equal(a.msg[i], m, 8192);
+    }
+    nl_chat_session_stats(b.s, &st);
+    assert_int_equal(st.messages_out, 30);
+    assert_int_equal(st.messages_acked, 30);
+    assert_int_equal(b.ndelivered, 30);
+    assert_int_equal(nl_chat_session_send(b.s, "late", 4), NL_ECLOSED);
+    free(m);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Issue 10, point 13: over a slow link, leaving takes longer than the leave timeout, but
+ * something is acknowledged all the time: the timeout counts from the last progress, and the
+ * exit completes with everything delivered. */
+static void test_leave_deadline_counts_from_progress(void **state)
+{
+    relay r;
+    side a, b;
+    size_t len = 40000;
+    char *m = malloc(len);
+
+    (void)state;
+    g_leave_ms = 500;
+    setup_pair(&r, &a, &b, 41, NULL);
+    g_leave_ms = 1500;
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    r.pace_ms = 20; /* 68 fragments: 1.4 s at least, the leave timeout is 0.5 s */
+    for (size_t k = 0; k < len; k++)
+        m[k] = (char)('A' + k % 23);
+    assert_int_equal(nl_chat_session_send(a.s, m, len), 1);
+    assert_int_equal(nl_chat_session_send(a.s, m, len), 2);
+    assert_int_equal(nl_chat_session_leave(a.s), 0);
+    assert_true(run(&r, &a, &b, both_closed, 20000));
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.nmsg, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(b.msg_len[i], len);
+        assert_memory_equal(b.msg[i], m, len);
+    }
+    assert_int_equal(a.ndelivered, 2);
+    free(m);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Issue 10, point 17: calling a port where nothing listens says so (the ICMP error on the
+ * connected socket), keeps calling, and gives up after the call timeout. A silent address
+ * (no ICMP) gives the "no answer yet" warning instead, then times out. */
+static void test_call_nobody(void **state)
+{
+    nl_chat_opts o = {0};
+    nl_udp *u;
+    nl_endpoint gone;
+    side c;
+    int64_t t0;
+
+    (void)state;
+    o.bind = loopback0();
+    assert_int_equal(nl_udp_open_bound(&u, &o.bind, NULL), 0);
+    assert_int_equal(nl_udp_local(u, &gone), 0);
+    nl_udp_close(u); /* a port where nothing listens */
+    memset(&c, 0, sizeof c);
+    o.peer = gone;
+    o.call_timeout_ms = 800;
+    assert_int_equal(nl_chat_session_open(&c.s, &o), 0);
+    t0 = now_ms();
+    while (!c.closed && now_ms() - t0 < 5000) {
+        poll(NULL, 0, 10);
+        side_step(&c);
+    }
+    assert_true(c.closed);
+    assert_true(now_ms() - t0 >= 700);
+    assert_int_equal(c.status, NL_ECONNREFUSED);
+    assert_int_equal(c.nwarn, 1);
+    assert_int_equal(c.warn[0], NL_ECONNREFUSED);
+    side_close(&c);
+
+    /* A socket that never answers: no ICMP, so the warning is the time-out one. */
+    assert_int_equal(nl_udp_open_bound(&u, &o.bind, NULL), 0);
+    assert_int_equal(nl_udp_local(u, &o.peer), 0);
+    o.call_timeout_ms = 2500;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(nl_chat_session_open(&c.s, &o), 0);
+    t0 = now_ms();
+    while (!c.closed && now_ms() - t0 < 6000) {
+        poll(NULL, 0, 20);
+        side_step(&c);
+    }
+    assert_true(c.closed);
+    assert_int_equal(c.status, NL_ETIMEDOUT);
+    assert_int_equal(c.nwarn, 1);
+    assert_int_equal(c.warn[0], NL_ETIMEDOUT);
+    side_close(&c);
+    nl_udp_close(u);
+    o.call_timeout_ms = -2;
+    assert_int_equal(nl_chat_session_open(&c.s, &o), NL_EINVAL);
+}
+
+/* The peer is killed while it drains its queue to us after our BYE: our BYE was confirmed,
+ * its BYE never comes. Leaving gives up when nothing moves, says the peer was lost, and the
+ * counters show that everything of ours was delivered. */
+static void test_peer_killed_while_draining(void **state)
+{
+    relay r;
+    side a, b;
+    nl_chat_stats st;
+    char *m = calloc(1, 8192);
+    int64_t t0;
+
+    (void)state;
+    g_leave_ms = 600;
+    setup_pair(&r, &a, &b, 43, NULL);
+    g_leave_ms = 1500;
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    for (int i = 0; i < 30; i++)
+        assert_true(nl_chat_session_send(b.s, m, 8192) > 0);
+    assert_int_equal(nl_chat_session_send(a.s, "x", 1), 1);
+    assert_int_equal(nl_chat_session_leave(a.s), 0);
+    assert_true(run(&r, &a, &b, a_has_some, 5000));
+    r.blackhole = 1; /* B is gone (kill -9): no more frames, and no ICMP through the relay */
+    b.closed = 1;
+    t0 = now_ms();
+    assert_true(run(&r, &a, &b, a_closed, 5000));
+    assert_int_equal(a.status, NL_EPEERLOST);
+    assert_true(now_ms() - t0 >= 500);
+    assert_true(a.nmsg >= 3 && a.nmsg < 30);
+    nl_chat_session_stats(a.s, &st);
+    assert_int_equal(st.messages_out, 1);
+    assert_int_equal(st.messages_acked, 1); /* ours arrived; only the peer's rest is lost */
+    free(m);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* Frames with a whole session id at a waiting side, from anywhere, are refused unless their
+ * half is the cookie of their own sender and address: a replay of another session's handshake
+ * end, or a guess, opens nothing. */
+static void test_forged_handshake_end_is_refused(void **state)
+{
+    relay r;
+    side a, b, c;
+    nl_chat_stats st;
+
+    (void)state;
+    setup_pair(&r, &a, &b, 47, NULL);
+    assert_true(run(&r, &a, &b, both_joined, 3000));
+    /* r.last_a is a frame of A's session with B (whole id, B's cookie for the relay's X). */
+    side_open(&c, NL_CHAT_RELIABLE, NULL, "carol", NULL, 0);
+    nl_udp_send_to(r.x, r.last_a, r.last_a_len, &c.addr, 0);        /* same address, replayed */
+    nl_udp_send_to(r.intruder, r.last_a, r.last_a_len, &c.addr, 0); /* another address */
+    for (int i = 0; i < 20 && !c.joined; i++) {
+        poll(NULL, 0, 5);
+        side_step(&c);
+    }
+    assert_int_equal(c.joined, 0);
+    nl_chat_session_stats(c.s, &st);
+    assert_int_equal(st.bad_session, 2);
+    side_close(&c);
+    leave_and_check(&r, &a, &b, 1000);
+    side_close(&a);
+    side_close(&b);
+    relay_close(&r);
+}
+
+/* The peer confirms our BYE, then closes its session without leaving (an application that
+ * stops at PEER_LEFT): the ICMP port unreachable for our next frame ends our wait at once,
+ * instead of after the leave time-out. Direct sockets: the relay would hide the ICMP. */
+static void test_peer_closes_after_our_bye(void **state)
+{
+    side a, b;
+    char *m = calloc(1, 8192);
+    int64_t t0;
+
+    (void)state;
+    g_leave_ms = 10000;
+    side_open(&b, NL_CHAT_RELIABLE, NULL, "bob", NULL, 0);
+    side_open(&a, NL_CHAT_RELIABLE, &b.addr, "alice", NULL, 20000);
+    g_leave_ms = 1500;
+    for (int i = 0; i < 300 && !(a.joined && b.joined); i++) {
+        poll(NULL, 0, 5);
+        side_step(&a);
+        side_step(&b);
+    }
+    assert_true(a.joined && b.joined);
+    for (int i = 0; i < 30; i++)
+        assert_true(nl_chat_session_send(b.s, m, 8192) > 0);
+    assert_int_equal(nl_chat_session_leave(a.s), 0);
+    for (int i = 0; i < 300 && !b.left; i++) {
+        poll(NULL, 0, 2);
+        side_step(&b);
+    }
+    assert_int_equal(b.left, 1);
+    nl_chat_session_close(b.s); /* gone without its BYE; its queue never goes out */
+    b.s = NULL;
+    t0 = now_ms();
+    while (!a.closed && now_ms() - t0 < 8000) {
+        poll(NULL, 0, 5);
+        side_step(&a);
+    }
+    assert_true(a.closed);
+    assert_int_equal(a.status, NL_EPEERLOST);
+    assert_true(now_ms() - t0 < 5000); /* the ICMP, not the 10 s leave time-out */
+    free(m);
+    side_close(&a);
+    side_close(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,7 +1165,8 @@ int main(void)
         cmocka_unit_test(test_lossy_seed2),
         cmocka_unit_test(test_interference),
         cmocka_unit_test(test_interference_keyed),
-        cmocka_unit_test(test_wrong_source),
+        cmocka_unit_test(test_squatter_slow),
+        cmocka_unit_test(test_squatter_flood),
         cmocka_unit_test(test_key_mismatch_never_joins),
         cmocka_unit_test(test_limits_and_errors),
         cmocka_unit_test(test_peer_lost),
@@ -757,6 +1174,15 @@ int main(void)
         cmocka_unit_test(test_simultaneous_open),
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_flood_bounded),
+        cmocka_unit_test(test_calls_after_close),
+        cmocka_unit_test(test_peer_lost_bound),
+        cmocka_unit_test(test_empty_messages_count),
+        cmocka_unit_test(test_drain_on_peer_bye),
+        cmocka_unit_test(test_leave_deadline_counts_from_progress),
+        cmocka_unit_test(test_call_nobody),
+        cmocka_unit_test(test_peer_killed_while_draining),
+        cmocka_unit_test(test_forged_handshake_end_is_refused),
+        cmocka_unit_test(test_peer_closes_after_our_bye),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

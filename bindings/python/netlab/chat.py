@@ -10,12 +10,14 @@
 
 Events are ChatEvent tuples ``(type, data, peer, msg_id, code)``:
 
-- ``type``: an EventType (MESSAGE, PEER_JOINED, DELIVERED, PEER_LEFT, PEER_LOST, ERROR, CLOSED).
+- ``type``: an EventType (MESSAGE, PEER_JOINED, DELIVERED, PEER_LEFT, PEER_LOST, ERROR, CLOSED,
+  WARNING).
 - ``data``: MESSAGE: the text; PEER_JOINED: the peer's name ('' when it sent none). A ``str``
   when the bytes are valid UTF-8, otherwise the raw ``bytes``. ``None`` for the other types.
 - ``peer``: the peer's address tuple, as the socket class shows addresses (``None`` if unknown).
 - ``msg_id``: MESSAGE: its number from the peer (1, 2, ...); DELIVERED: the id send() returned.
-- ``code``: ERROR, PEER_LOST, CLOSED: 0 or a negative libnetlab code (``netlab.nl_err_name``).
+- ``code``: ERROR, PEER_LOST, CLOSED, WARNING: 0 or a negative libnetlab code
+  (``netlab.nl_err_name``); WARNING: what the session suspects (see nl_chat_event_type).
 
 The session runs on the calling threads, with no thread of its own: events only happen while
 some thread waits in poll(), events() or the iteration. One thread may wait for events while
@@ -41,6 +43,7 @@ class EventType(_enum.IntEnum):
     PEER_LOST = _netlab.CHAT_EV_PEER_LOST
     ERROR = _netlab.CHAT_EV_ERROR
     CLOSED = _netlab.CHAT_EV_CLOSED
+    WARNING = _netlab.CHAT_EV_WARNING
 
 
 class ChatEvent(_typing.NamedTuple):
@@ -72,7 +75,8 @@ class ChatStats:
     datagrams_out: int
     retransmits: int
     messages_in: int
-    messages_out: int
+    messages_out: int   # accepted by send()
+    messages_acked: int  # of those, acknowledged by the peer (reliable mode)
 
     @property
     def dropped(self):
