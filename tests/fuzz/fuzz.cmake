@@ -2,6 +2,8 @@
 # NETLAB_BUILD_FUZZ is on (clang only; tests/chat.cmake checks the compiler).
 #   fuzz_endpoint  nl_endpoint_parse / _parse_port / _format, round trip parse(format(ep)) == ep
 #   fuzz_args      the example programs' argument parsing, in-process (see fuzz_args.c)
+#   fuzz_chat_core the chat's sans-I/O core: two of them through a scripted network and clocks,
+#                  with the delivery invariants checked (see fuzz_chat_core.c)
 # Each gets a bounded CI run (label fuzz) on a copy of its corpus in tests/fuzz/corpus/<name>/.
 # NETLAB_FUZZ_SECONDS sets the length of every bounded run.
 set(NETLAB_FUZZ_SECONDS 30 CACHE STRING "Length of each bounded libFuzzer run in ctest (s)")
@@ -24,6 +26,13 @@ add_executable(fuzz_endpoint ${CMAKE_CURRENT_LIST_DIR}/fuzz_endpoint.c)
 target_compile_options(fuzz_endpoint PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
 target_link_options(fuzz_endpoint PRIVATE ${_nl_fuzz_flags})
 target_link_libraries(fuzz_endpoint PRIVATE netlab_fuzzlib)
+
+add_executable(fuzz_chat_core ${CMAKE_CURRENT_LIST_DIR}/fuzz_chat_core.c)
+target_compile_definitions(fuzz_chat_core PRIVATE _GNU_SOURCE)
+target_include_directories(fuzz_chat_core PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+target_compile_options(fuzz_chat_core PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
+target_link_options(fuzz_chat_core PRIVATE ${_nl_fuzz_flags})
+target_link_libraries(fuzz_chat_core PRIVATE netlab_fuzzlib)
 
 # The examples, unchanged, with main and two calls renamed (see the comment in fuzz_args.c).
 # Their own warnings are checked in the normal build; the renamed main has no prototype.
@@ -48,7 +57,7 @@ endforeach()
 target_link_libraries(fuzz_args PRIVATE netlab_fuzzlib PkgConfig::NL_FUZZ_EDIT)
 
 # A copy of the corpus, so that a run's discoveries do not land in the source tree.
-foreach(t endpoint args)
+foreach(t endpoint args chat_core)
   set(_extra "")
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.dict)
     set(_extra "-dict=${CMAKE_CURRENT_LIST_DIR}/${t}.dict")
