@@ -159,6 +159,8 @@ int nl__chat_core_new(nl__chat_core **out, const nl__chat_core_cfg *cfg,
     s->lost_ms = cfg->lost_ms;
     s->leave_ms = cfg->leave_ms;
     s->call_ms = cfg->call_ms > 0 ? cfg->call_ms : 0; /* -1: never give up */
+    s->queue_max = cfg->queue_max > 0 && cfg->queue_max < NL__CHAT_QUEUE_MAX ? cfg->queue_max
+                                                                            : NL__CHAT_QUEUE_MAX;
     if (cfg->name != NULL)
         memcpy(s->name, cfg->name, name_len);
     s->name_len = name_len;
@@ -513,7 +515,7 @@ static size_t msg_cost(size_t len)
  * after one more fragment's bookkeeping. 0 when not even an empty message fits. */
 static size_t proto_room(const nl__chat_core *s)
 {
-    size_t avail = s->queued >= NL__CHAT_QUEUE_MAX ? 0 : NL__CHAT_QUEUE_MAX - s->queued;
+    size_t avail = s->queued >= s->queue_max ? 0 : s->queue_max - s->queued;
     size_t full = avail / frag_cost(NL__FRAME_PAYLOAD_MAX);
     size_t rest = avail % frag_cost(NL__FRAME_PAYLOAD_MAX);
 
@@ -878,7 +880,7 @@ static int64_t proto_send(nl__chat_core *s, const void *text, size_t len, int64_
     nl__out_frag *first = NULL, *last = NULL, *f;
     uint64_t id;
 
-    if (s->queued + msg_cost(len) > NL__CHAT_QUEUE_MAX)
+    if (s->queued + msg_cost(len) > s->queue_max)
         return NL_ENOBUFS;
     /* Build the whole chain first, so that a failed allocation leaves the queue untouched. */
     for (size_t i = 0; i < count; i++) {

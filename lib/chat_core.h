@@ -32,7 +32,8 @@
 #define NL__CHAT_BYEACK_MS    150       /* BYE-ACK repeat interval while lingering            */
 #define NL__CHAT_NOANSWER_MS  2000      /* calling: warn that nobody answers after this long  */
 #define NL__CHAT_AUTH_WARN    3         /* auth failures from the peer before warning         */
-#define NL__CHAT_SEEN         4         /* names of HELLOs answered while waiting, kept       */
+#define NL__CHAT_SEEN         64        /* names of HELLOs answered while waiting, kept (a
+                                         * room host answers many at once)                   */
 #define NL__CHAT_OUT_MAX      256       /* datagrams waiting for the driver, at most: one call
                                          * makes at most NL__CHAT_SWIN + a few               */
 #define NL__CHAT_EVQ_MAX      (1 << 16) /* events waiting for the driver, at most             */
@@ -106,6 +107,7 @@ typedef struct nl__chat_core_cfg {
     const unsigned char *key;  /* NULL or NL_CHAT_KEY_BYTES; copied                    */
     const char *name;          /* NULL or at most NL_CHAT_NAME_MAX bytes; copied       */
     int keepalive_ms, lost_ms, leave_ms, call_ms; /* resolved: no zeros meaning "default" */
+    size_t queue_max;          /* cap on the send queue's cost; 0: NL__CHAT_QUEUE_MAX  */
     nl_trace_fn trace;         /* protocol trace lines (frame-in, frame-out, drop)     */
     void *trace_user;
     int trace_fd;              /* the fd shown in trace lines                           */
@@ -159,6 +161,7 @@ typedef struct nl__chat_core {
     /* Sending. */
     nl__out_frag *head, *tail;
     size_t queued; /* cost of the queue: text, and NL__CHAT_FRAG_COST per fragment  */
+    size_t queue_max; /* what queued may reach                                      */
     uint32_t seq_next;
     uint64_t msg_next;
 

@@ -8,7 +8,7 @@ set(NETLAB_PYTHON /usr/bin/python3 CACHE FILEPATH "Python used by the integratio
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 if(CMOCKA_FOUND)
-  foreach(t frame chat chat_core)
+  foreach(t frame chat chat_core chat_room)
     if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/unit/test_${t}.c)
       continue()
     endif()
