@@ -25,6 +25,7 @@
 #define ROOM_TEXT_MAX (NL_CHAT_MSG_MAX - ROOM_HDR - ROOM_NAME_MAX)
 #define ROOM_BUDGET   256  /* datagrams read per step at most (a host hears many)    */
 #define ROOM_LINGER   1500 /* member: after the room's end, finish the goodbye this long */
+#define ROOM_ENDED    1024 /* host: ids of ended member sessions remembered            */
 
 enum { RS_RUNNING, RS_ENDING, RS_CLOSED };
 
@@ -61,6 +62,11 @@ struct nl_chat_room {
     size_t ev_head, ev_count, ev_cap;
     char **lent;
     size_t lent_count, lent_cap;
+    uint64_t ended[ROOM_ENDED]; /* host: session ids that are over, the newest replacing
+                                 * the oldest: their late frames (a BYE-DONE, a copy, a
+                                 * replay) carry a valid cookie and would otherwise
+                                 * complete a new handshake, a member back from the dead */
+    size_t ended_next;
     nl_chat_room_counters st;
     nl_chat_stats gone_frames; /* counters of cores already freed                   */
     uint8_t rxbuf[NL_UDP_MAX_DATAGRAM + 1];
@@ -316,6 +322,7 @@ static void reap(nl_chat_room *r, int64_t now)
     }
     for (size_t i = 0; i < r->nm;) {
         if (r->m[i].gone) {
+            r->ended[r->ended_next++ % ROOM_ENDED] = r->m[i].c->sid;
             add_stats(&r->gone_frames, &r->m[i].c->st);
             nl__chat_core_free(r->m[i].c);
             r->m[i] = r->m[--r->nm];
@@ -339,6 +346,14 @@ static uint64_t drops(const nl_chat_stats *s)
 {
     return s->wrong_source + s->bad_length + s->bad_magic + s->bad_version + s->bad_header +
            s->auth_failed + s->bad_session + s->replayed + s->out_of_window + s->unexpected;
+}
+
+static int session_ended(const nl_chat_room *r, uint64_t sid)
+{
+    for (size_t i = 0; i < ROOM_ENDED && i < r->ended_next; i++)
+        if (r->ended[i] == sid)
+            return 1;
+    return 0;
 }
 
 static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl_endpoint *from,
@@ -370,6 +385,17 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
     flush(r, l);
     if (drops(&l->st) != before)
         r->st.non_member++;
+    if (l->state >= NL__ST_OPEN && l->state != NL__ST_CLOSED && session_ended(r, l->sid)) {
+        /* A frame of a session that is over: no join. A fresh listener takes over. */
+        r->st.non_member++;
+        r->listener = NULL;
+        if (new_listener(r, now) < 0)
+            r->listener = NULL;
+        else
+            memcpy(r->listener->seen, l->seen, sizeof l->seen);
+        nl__chat_core_free(l);
+        return;
+    }
     if (l->state >= NL__ST_OPEN && l->state != NL__ST_CLOSED) {
         /* A handshake completed: the listener is this member's core from now on. */
         member *m;
