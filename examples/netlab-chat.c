@@ -42,6 +42,8 @@
 #define TERM_READ 4096          /* bytes read from the terminal at a time                 */
 #define DEFER_MAX (1024 * 1024) /* bytes of events held while a key command is half typed */
 #define OUTBOX_MAX (1024 * 1024) /* typed lines waiting for room in the session's queue   */
+#define ESC_ALONE_MS 300        /* a lone ESC is given up after this long without a key   */
+#define ESC_STEP_MS 50
 #define HIDE_KEY 0x9b           /* U+009B (CSI): bound to our "hide the line" function; no
                                  * keyboard sends it, and a meta prefix leaves it unchanged */
 
@@ -81,6 +83,8 @@ typedef struct chat_app {
     int hiding;        /* the prompt is empty while a message is printed above it   */
     int cmd_start;     /* the next character read starts a key command             */
     int dry;           /* the command ended because no input was there             */
+    wchar_t last_char; /* the last character handed to libedit                     */
+    int esc_wait_ms;   /* how long we waited for the key after an ESC              */
     size_t dropped;    /* characters refused because the line was full             */
     unsigned char tbuf[TERM_READ + 8]; /* bytes read from the terminal, not yet edited */
     size_t t_len;
@@ -94,7 +98,7 @@ typedef struct chat_app {
 } chat_app;
 
 /* Signals, set by the handlers and acted on in the loop. */
-static volatile sig_atomic_t g_stop;   /* SIGINT, SIGTERM, SIGHUP: leave */
+static volatile sig_atomic_t g_stop;   /* SIGINT, SIGTERM, SIGHUP, SIGQUIT: leave */
 static volatile sig_atomic_t g_winch;  /* the terminal changed size      */
 static sigset_t g_waitmask;            /* the mask while waiting: our signals unblocked */
 
@@ -438,6 +442,8 @@ static int term_getc(EditLine *el, wchar_t *wc)
                     continue;
                 }
                 a->cmd_start = 0;
+                a->last_char = *wc;
+                a->esc_wait_ms = 0;
                 return 1;
             }
         }
@@ -446,11 +452,26 @@ static int term_getc(EditLine *el, wchar_t *wc)
             *wc = L'\0';
             return 0;
         }
+        if (a->last_char == 0x1b && a->esc_wait_ms >= ESC_ALONE_MS) {
+            /* A lone ESC: nothing follows, so it was not the start of a key's sequence. Give
+             * up the sequence (libedit then ends the command without effect), so that a stray
+             * ESC does not hold back the peer's messages until two more keys are pressed. */
+            a->dry = 1;
+            *wc = L'\0';
+            return 0;
+        }
         {
             struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
                                   {.fd = nl_chat_session_fd(a->s), .events = POLLIN}};
             int t = nl_chat_session_next_timeout_ms(a->s);
-            struct timespec ts = {t / 1000, (long)(t % 1000) * 1000000L};
+            struct timespec ts;
+
+            if (a->last_char == 0x1b && (t < 0 || t > ESC_STEP_MS))
+                t = ESC_STEP_MS;
+            ts.tv_sec = t / 1000;
+            ts.tv_nsec = (long)(t % 1000) * 1000000L;
+            if (a->last_char == 0x1b)
+                a->esc_wait_ms += t;
 
             if (ppoll(p, a->defer_bytes < DEFER_MAX ? 2 : 1, t < 0 ? NULL : &ts, &g_waitmask) >
                     0 &&
@@ -483,6 +504,12 @@ static int term_open(chat_app *a)
 
         el_wset(a->el, EL_BIND, key, L"nl-hide", NULL);
     }
+    /* Ctrl-S (alone or in a paste) would stop the terminal's output, and the chat with it,
+     * until a Ctrl-Q nobody thinks of: flow control is off while editing, and both keys do
+     * nothing. */
+    el_wset(a->el, EL_SETTY, L"-d", L"-ixon", NULL);
+    el_wset(a->el, EL_BIND, L"^S", L"ed-unassigned", NULL);
+    el_wset(a->el, EL_BIND, L"^Q", L"ed-unassigned", NULL);
     a->editing = 1;
     el_set(a->el, EL_UNBUFFERED, 1); /* raw mode, and the prompt appears */
     fflush(stdout);
@@ -1145,6 +1172,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL); /* Ctrl-\ (also in a paste): leave, not dump core */
+    sigaddset(&ours, SIGQUIT);
     sigaddset(&ours, SIGINT);
     sigaddset(&ours, SIGTERM);
     sigaddset(&ours, SIGHUP);
@@ -1159,6 +1188,7 @@ int main(int argc, char **argv)
     sigdelset(&g_waitmask, SIGINT);
     sigdelset(&g_waitmask, SIGTERM);
     sigdelset(&g_waitmask, SIGHUP);
+    sigdelset(&g_waitmask, SIGQUIT);
     sigdelset(&g_waitmask, SIGWINCH);
 
     rc = nl_chat_session_open(&app.s, &o);
