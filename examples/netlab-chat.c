@@ -132,14 +132,17 @@ static void print_help(void)
          "                     the line q ends the chat; only the source address is checked\n"
          "  --key-file PATH    pre-shared key: 32 bytes, raw or as 64 hex digits; frames are\n"
          "                     then encrypted and authenticated (both sides need the key)\n"
-         "  --name NAME        your name, shown to the peer (default: $USER)\n"
+         "  --name NAME        your name, shown to the peer, at most 64 bytes (default:\n"
+         "                     $USER, shortened to 64 bytes)\n"
          "  --peer-lost MS     silence after which the peer counts as lost (default 5000)\n"
          "  --stats            print the drop counters to stderr at exit\n"
          "  --trace            print every socket call and frame to stderr\n"
          "  --help             this text\n"
          "\n"
-         "Type q, Ctrl-D or Ctrl-C to leave. Without a terminal each input line is a message\n"
-         "and each received message is printed on its own line.\n"
+         "Type q, Ctrl-D or Ctrl-C (or close the terminal) to leave. Without a terminal each\n"
+         "input line is a message, each received message is printed on its own line, and\n"
+         "the end of input leaves (at once if no peer has joined and nothing was sent).\n"
+         "On a terminal the peer's control characters are shown, never obeyed.\n"
          "Exit status: 0 chat ended in agreement, 1 error, 2 usage, 3 peer lost (vanished or\n"
          "never confirmed our leaving).");
 }
@@ -365,8 +368,10 @@ static void term_restore(chat_app *a)
 }
 
 /* Editing is over (we leave, or the chat ended): take the prompt off the screen so that what
- * follows (status lines, --stats, the shell's prompt) starts at the left margin, and give the
- * terminal back its normal mode. A half-typed line is shown, not silently dropped. */
+ * follows (status lines, --stats, the shell's prompt) starts at the left margin. A half-typed
+ * line is shown, not silently dropped. The terminal stays in libedit's mode (no echo) until
+ * el_end() restores it and discards what was typed meanwhile: keys pressed while the leave
+ * completes must neither clutter the screen nor reach the shell as a command. */
 static void term_stop(chat_app *a, int show_unsent)
 {
     if (!a->editing)
@@ -374,7 +379,6 @@ static void term_stop(chat_app *a, int show_unsent)
     term_hide(a);
     a->editing = 0;
     a->hiding = 0;
-    el_set(a->el, EL_UNBUFFERED, 0);
     if (show_unsent && a->saved_len > 0) {
         size_t cap = a->saved_len * MB_CUR_MAX + 1, n;
         char *u = malloc(cap);

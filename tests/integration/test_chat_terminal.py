@@ -9,6 +9,7 @@ report goes to a file that a failing test prints."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -371,3 +372,42 @@ def test_binary_paste_and_escape_keys_keep_the_chat_alive(pair):
     term.keys("still fine", literal=True)
     term.keys("Enter")
     assert b.read_lines(1, 5) == [b"still fine"]
+
+
+def test_keys_pressed_while_leaving_reach_neither_screen_nor_shell():
+    """Attack: the peer is frozen (SIGSTOP), so leaving waits for a BYE-ACK that never comes
+    (4 s, then exit 3). Keys pressed meanwhile, Ctrl-C again among them, must not be echoed
+    over the status lines, and must not reach the shell afterwards as a command line."""
+    if shutil.which("tmux") is None:
+        pytest.skip("SKIP: tmux is not installed (Debian: tmux)")
+    logs, env = sanitizer_env()
+    term = Tmux(["sh", "-c", 'trap "" INT; env LC_ALL=C.UTF-8 %s "$0" "$@"; echo "EXIT=$?"; '
+                 'read -r x; echo "SHELL GOT [$x]"' % " ".join("%s=%s" % kv for kv in env.items()),
+                 CHAT, "--bind", "127.0.0.1:0", "--name", "alice"])
+    term.san_logs = logs
+    b = None
+    try:
+        m, _ = term.wait_for(r"listening on 127\.0\.0\.1:(\d+)")
+        b = Chat(["--bind", "127.0.0.1:0", "--peer", "127.0.0.1:%s" % m.group(1), "--name",
+                  "bob"])
+        term.wait_for(r"\*\*\* bob joined")
+        b.p.send_signal(signal.SIGSTOP)
+        term.keys("q", literal=True)
+        term.keys("Enter")
+        term.keys("C-c")
+        term.keys("leaked", literal=True)
+        term.keys("Enter")
+        m, screen = term.wait_for(r"^EXIT=(\d+)$", timeout=10)
+        assert m.group(1) == "3", screen
+        assert "leaked" not in screen and "^C" not in screen, screen
+        term.keys("ok", literal=True)
+        term.keys("Enter")
+        _, screen = term.wait_for(r"^SHELL GOT \[.*\]$", timeout=5)
+        assert "SHELL GOT [ok]" in screen, screen
+    finally:
+        if b is not None:
+            b.p.send_signal(signal.SIGCONT)
+            b.close()
+        reports = sanitizer_reports(term)
+        term.close()
+        assert reports == "", reports
