@@ -37,15 +37,16 @@
 #include "chat_text.h"
 #include "netlab.h"
 
-#define EXIT_LOST 3
-#define INBUF_MAX (2 * NL_CHAT_MSG_MAX + 2)
-#define TERM_READ 4096          /* bytes read from the terminal at a time                 */
-#define DEFER_MAX (1024 * 1024) /* bytes of events held while a key command is half typed */
-#define OUTBOX_MAX (1024 * 1024) /* typed lines waiting for room in the session's queue   */
-#define ESC_ALONE_MS 300        /* a lone ESC is given up after this long without a key   */
-#define ESC_STEP_MS 50
-#define HIDE_KEY 0x9b           /* U+009B (CSI): bound to our "hide the line" function; no
-                                 * keyboard sends it, and a meta prefix leaves it unchanged */
+#define EXIT_LOST    3
+#define INBUF_MAX    (2 * NL_CHAT_MSG_MAX + 2)
+#define TERM_READ    4096          /* bytes read from the terminal at a time                 */
+#define DEFER_MAX    (1024 * 1024) /* bytes of events held while a key command is half typed */
+#define OUTBOX_MAX   (1024 * 1024) /* typed lines waiting for room in the session's queue   */
+#define ESC_ALONE_MS 300           /* a lone ESC is given up after this long without a key   */
+#define ESC_STEP_MS  50
+#define HIDE_KEY                                                                                   \
+    0x9b /* U+009B (CSI): bound to our "hide the line" function; no                                \
+          * keyboard sends it, and a meta prefix leaves it unchanged */
 
 /* An event kept for later, or a typed line waiting for room in the send queue. */
 typedef struct chat_item {
@@ -73,8 +74,8 @@ typedef struct chat_app {
     int out_failed;    /* writing to stdout failed: exit 1                          */
     int discarding;    /* pipe mode: skipping the rest of an over-long line        */
     unsigned long line_no;
-    uint64_t queued;   /* messages handed to the session                           */
-    char *inbuf;       /* pipe mode: input not yet sent                            */
+    uint64_t queued; /* messages handed to the session                           */
+    char *inbuf;     /* pipe mode: input not yet sent                            */
     size_t in_len;
     /* terminal mode */
     EditLine *el;
@@ -88,7 +89,7 @@ typedef struct chat_app {
     size_t dropped;    /* characters refused because the line was full             */
     unsigned char tbuf[TERM_READ + 8]; /* bytes read from the terminal, not yet edited */
     size_t t_len;
-    wchar_t *saved;    /* the line, while hidden                                    */
+    wchar_t *saved; /* the line, while hidden                                    */
     size_t saved_len, saved_cap;
     int saved_cur;
     chat_item *defer, **defer_tail; /* events that arrived during a half-typed command */
@@ -98,9 +99,9 @@ typedef struct chat_app {
 } chat_app;
 
 /* Signals, set by the handlers and acted on in the loop. */
-static volatile sig_atomic_t g_stop;   /* SIGINT, SIGTERM, SIGHUP, SIGQUIT: leave */
-static volatile sig_atomic_t g_winch;  /* the terminal changed size      */
-static sigset_t g_waitmask;            /* the mask while waiting: our signals unblocked */
+static volatile sig_atomic_t g_stop;  /* SIGINT, SIGTERM, SIGHUP, SIGQUIT: leave */
+static volatile sig_atomic_t g_winch; /* the terminal changed size      */
+static sigset_t g_waitmask;           /* the mask while waiting: our signals unblocked */
 
 static void on_signal(int sig)
 {
@@ -385,7 +386,7 @@ static void term_stop(chat_app *a, int show_unsent)
 
         if (u != NULL && (n = wcstombs(u, a->saved, cap)) != (size_t)-1) {
             fputs("(not sent) ", stdout);
-            fwrite(u, 1, n, stdout);
+            chat_text_put_safe(stdout, u, n); /* a ^V ESC typed must not act either */
             fputs("\r\n", stdout);
         }
         free(u);
@@ -477,8 +478,7 @@ static int term_getc(EditLine *el, wchar_t *wc)
             if (a->last_char == 0x1b)
                 a->esc_wait_ms += t;
 
-            if (ppoll(p, a->defer_bytes < DEFER_MAX ? 2 : 1, t < 0 ? NULL : &ts, &g_waitmask) >
-                    0 &&
+            if (ppoll(p, a->defer_bytes < DEFER_MAX ? 2 : 1, t < 0 ? NULL : &ts, &g_waitmask) > 0 &&
                 p[0].revents != 0)
                 term_read(a);
             if (a->defer_bytes < DEFER_MAX)
@@ -789,14 +789,12 @@ static void pump_lines(chat_app *a)
     memmove(a->inbuf, a->inbuf + start, a->in_len - start);
     a->in_len -= start;
     if (a->eof && a->in_len == 0 && !a->left) {
-        if (a->joined) {
-            do_leave(a);
-        } else if (a->queued == 0) {
+        if (!a->joined && a->queued == 0)
             status_line(a, "end of input before any peer joined: nothing to send, leaving");
-            do_leave(a);
-        } else {
+        if (a->joined || a->plain || a->queued == 0)
+            do_leave(a); /* plain mode sent its lines at once */
+        else
             a->leave_pending = 1; /* deliver what was typed before quitting */
-        }
     }
 }
 
@@ -820,8 +818,9 @@ static void write_failed(chat_app *a)
     if (a->out_failed)
         return;
     a->out_failed = 1;
-    fprintf(stderr, "netlab-chat: cannot write a received message to standard output (%s): "
-                    "leaving\n",
+    fprintf(stderr,
+            "netlab-chat: cannot write a received message to standard output (%s): "
+            "leaving\n",
             strerror(errno));
     do_leave(a);
 }
@@ -979,9 +978,9 @@ static int chat_loop(chat_app *a)
         if (a->closed)
             break;
         if (!a->eof && !a->left) {
-            if (a->terminal ? a->outbox_bytes < OUTBOX_MAX
-                            : a->in_len < INBUF_MAX - 1 &&
-                                  nl_chat_session_send_room(a->s) >= a->msg_max)
+            if (a->terminal
+                    ? a->outbox_bytes < OUTBOX_MAX
+                    : a->in_len < INBUF_MAX - 1 && nl_chat_session_send_room(a->s) >= a->msg_max)
                 np = 2;
         }
         t = nl_chat_session_next_timeout_ms(a->s);
@@ -1165,6 +1164,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "netlab-chat: warning: standard output was closed: received messages "
                         "go to /dev/null\n");
 
+    rc = nl_chat_session_open(&app.s, &o);
+    memset(key, 0, sizeof key);
+    if (rc < 0) {
+        fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", bind_text, nl_strerror(rc));
+        return 1;
+    }
     /* A reader that goes away must not kill us before we say goodbye to the peer. Our signals
      * are blocked except while the loop waits (ppoll), so none is missed between a check of
      * the flags and the wait. Closing the terminal (SIGHUP) leaves like q does. */
@@ -1195,12 +1200,6 @@ int main(int argc, char **argv)
     sigdelset(&g_waitmask, SIGQUIT);
     sigdelset(&g_waitmask, SIGWINCH);
 
-    rc = nl_chat_session_open(&app.s, &o);
-    memset(key, 0, sizeof key);
-    if (rc < 0) {
-        fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", bind_text, nl_strerror(rc));
-        return 1;
-    }
     nl_chat_session_local(app.s, &ep);
     nl_endpoint_format(&ep, local, sizeof local);
     if (peer_text != NULL)
