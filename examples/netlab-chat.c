@@ -82,6 +82,7 @@ typedef struct chat_app {
     HistoryW *hist;
     int editing;       /* the prompt and the line being typed are on the screen    */
     int hiding;        /* the prompt is empty while a message is printed above it   */
+    int in_wgets;      /* inside el_wgets() for a key command                      */
     int cmd_start;     /* the next character read starts a key command             */
     int dry;           /* the command ended because no input was there             */
     wchar_t last_char; /* the last character handed to libedit                     */
@@ -345,8 +346,8 @@ static void term_hide(chat_app *a)
     static const wchar_t key[] = {HIDE_KEY, 0};
     int n;
 
-    if (!a->editing || a->hiding)
-        return;
+    if (!a->editing || a->hiding || a->in_wgets)
+        return; /* inside el_wgets() (only on a failed allocation): print below the line */
     a->hiding = 1;
     a->saved_len = 0;
     a->cmd_start = 0;
@@ -712,7 +713,9 @@ static void term_process(chat_app *a)
 
         a->cmd_start = 1;
         a->dry = 0;
+        a->in_wgets = 1;
         el_wgets(a->el, &n);
+        a->in_wgets = 0;
         a->cmd_start = 0;
         fflush(stdout);
         term_after_command(a);
