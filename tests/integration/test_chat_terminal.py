@@ -27,7 +27,9 @@ class Tmux:
         Tmux.count += 1
         self.sock = "nlchat-test-%d-%d" % (os.getpid(), Tmux.count)
         self.t = ["tmux", "-u", "-L", self.sock, "-f", "/dev/null"]
-        subprocess.run(self.t + ["new-session", "-d", "-s", "chat", "-x", str(width), "-y", str(height)]
+        # A long scrollback: a pasted 64 KB line fills hundreds of rows.
+        subprocess.run(self.t + ["start-server", ";", "set-option", "-g", "history-limit",
+                                 "50000", ";", "new-session", "-d", "-s", "chat", "-x", str(width), "-y", str(height)]
                        + argv + [";", "set-option", "-t", "chat", "remain-on-exit", "on"],
                        check=True, timeout=10)
 
@@ -411,3 +413,21 @@ def test_keys_pressed_while_leaving_reach_neither_screen_nor_shell():
         reports = sanitizer_reports(term)
         term.close()
         assert reports == "", reports
+
+
+def test_paste_storm_while_flooded(pair):
+    """Attack: 300 lines of 1,000 bytes pasted at once (more than the session's send queue
+    holds: the rest waits in order) while the peer sends 200 messages: every line arrives, in
+    order, and every message is received; then a normal exit."""
+    term, b = pair("--stats")
+    lines = ["line %04d " % i + "x" * 990 for i in range(300)]
+    term.paste("\n".join(lines) + "\n")
+    for i in range(200):
+        b.p.stdin.write(b"flood %d\n" % i)
+    b.p.stdin.flush()
+    assert b.read_lines(300, 60) == [x.encode() for x in lines]
+    term.wait_for(r"bob: flood 199$", timeout=20, joined=True)
+    term.keys("C-d")
+    assert b.wait_exit(10) == 0
+    _, screen = term.wait_for(r"^EXIT=0$", timeout=10)
+    assert re.search(r"messages in 200, out 300", screen), screen
