@@ -469,7 +469,8 @@ static int term_getc(EditLine *el, wchar_t *wc)
         {
             struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
                                   {.fd = nl_chat_session_fd(a->s), .events = POLLIN}};
-            int t = nl_chat_session_next_timeout_ms(a->s);
+            int full = a->defer_bytes >= DEFER_MAX; /* then the session waits for us */
+            int t = full ? -1 : nl_chat_session_next_timeout_ms(a->s);
             struct timespec ts;
 
             if (a->last_char == 0x1b && (t < 0 || t > ESC_STEP_MS))
@@ -479,10 +480,9 @@ static int term_getc(EditLine *el, wchar_t *wc)
             if (a->last_char == 0x1b)
                 a->esc_wait_ms += t;
 
-            if (ppoll(p, a->defer_bytes < DEFER_MAX ? 2 : 1, t < 0 ? NULL : &ts, &g_waitmask) > 0 &&
-                p[0].revents != 0)
+            if (ppoll(p, full ? 1 : 2, t < 0 ? NULL : &ts, &g_waitmask) > 0 && p[0].revents != 0)
                 term_read(a);
-            if (a->defer_bytes < DEFER_MAX)
+            if (!full)
                 session_pump(a, 1);
         }
     }
