@@ -83,6 +83,7 @@ typedef struct chat_app {
     int editing;       /* the prompt and the line being typed are on the screen    */
     int hiding;        /* the prompt is empty while a message is printed above it   */
     int in_wgets;      /* inside el_wgets() for a key command                      */
+    int in_cmd;        /* acting on the line a key command left                    */
     int cmd_start;     /* the next character read starts a key command             */
     int dry;           /* the command ended because no input was there             */
     wchar_t last_char; /* the last character handed to libedit                     */
@@ -216,17 +217,26 @@ static double mono_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Trace lines carry the seconds since start, so retransmission timing can be read off them. */
+static void term_log(chat_app *a, const char *who, const char *text, size_t len, int safe_text);
+
+/* Trace lines carry the seconds since start, so retransmission timing can be read off them. On
+ * an interactive terminal they go into the chat's log like any status line, so that they do not
+ * cut through the line being typed (inside a key command they cannot: stderr then). */
 static void on_trace(const nl_trace_event *ev, void *user)
 {
     static double t0;
-    char line[256];
+    chat_app *a = user;
+    char line[256], out[300];
+    int n;
 
-    (void)user;
     if (t0 == 0)
         t0 = mono_s();
     nl_trace_format(ev, line, sizeof line);
-    fprintf(stderr, "trace: [%8.3f] %s\n", mono_s() - t0, line);
+    n = snprintf(out, sizeof out, "trace: [%8.3f] %s", mono_s() - t0, line);
+    if (a->terminal && a->editing && !a->in_wgets && !a->in_cmd && n > 0)
+        term_log(a, NULL, out, strlen(out), 1);
+    else
+        fprintf(stderr, "%s\n", out);
 }
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -718,7 +728,9 @@ static void term_process(chat_app *a)
         a->in_wgets = 0;
         a->cmd_start = 0;
         fflush(stdout);
+        a->in_cmd = 1; /* trace lines of the sends it makes go to stderr, not the log */
         term_after_command(a);
+        a->in_cmd = 0;
         if (a->dropped > 0 && a->t_len == 0) {
             char msg[160];
 
@@ -1158,6 +1170,7 @@ int main(int argc, char **argv)
     o.name = name;
     if (app.trace)
         o.trace = on_trace;
+    o.trace_user = &app;
     app.msg_max = app.plain ? NL_CHAT_PLAIN_MAX : NL_CHAT_MSG_MAX;
     app.terminal = isatty(0) && isatty(1);
     app.out_tty = isatty(1);
