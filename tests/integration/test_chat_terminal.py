@@ -431,3 +431,51 @@ def test_paste_storm_while_flooded(pair):
     assert b.wait_exit(10) == 0
     _, screen = term.wait_for(r"^EXIT=0$", timeout=10)
     assert re.search(r"messages in 200, out 300", screen), screen
+
+
+def pane_child(term):
+    """The PID of the program the pane's shell started (netlab-chat: env execs it)."""
+    r = subprocess.run(term.t + ["display-message", "-p", "-t", "chat", "#{pane_pid}"],
+                       capture_output=True, text=True, timeout=10, check=True)
+    shell = r.stdout.strip()
+    with open("/proc/%s/task/%s/children" % (shell, shell)) as f:
+        kids = f.read().split()
+    assert len(kids) == 1, kids
+    return int(kids[0])
+
+
+def test_line_typed_after_the_peer_left_is_refused_and_counted(pair):
+    """Merge of chat-proto and chat-term: after the peer's BYE the session only finishes what it
+    had, so a line typed then cannot go. It said "message not sent: cannot send after socket
+    shutdown" and the exit status was 0. Now the screen says plainly that the peer has left,
+    and at exit the line is counted and the status is 4 (not everything was sent). To hold
+    that moment open, alice is stopped until bob's BYE is on its way, then bob is stopped so
+    that alice's own goodbye waits."""
+    term, b = pair(bob_extra=("--trace",))
+    alice = pane_child(term)
+    stopped = []
+    try:
+        os.kill(alice, signal.SIGSTOP)
+        stopped.append(alice)
+        b.p.stdin.close()  # end of bob's input: bob leaves, its BYE goes out
+        b.wait_err(r"frame-out\(\d+, BYE ")
+        b.wait_err(r"sendto\(\d+, \d+ bytes")  # the trace line comes before the datagram
+        b.p.send_signal(signal.SIGSTOP)
+        stopped.append(b.p.pid)
+        os.kill(alice, signal.SIGCONT)
+        stopped.remove(alice)
+        term.wait_for(r"\*\*\* bob left the chat$")
+        term.keys("too late", literal=True)
+        term.keys("Enter")
+        _, screen = term.wait_for(r"\*\*\* not sent: bob has left the chat")
+        assert "cannot send after socket shutdown" not in screen, screen
+        b.p.send_signal(signal.SIGCONT)
+        stopped.remove(b.p.pid)
+        assert b.wait_exit(5) == 0
+        m, screen = term.wait_for(r"^EXIT=(\d+)$", timeout=10)
+        assert m.group(1) == "4", screen
+        assert "bob left before 1 typed line was sent: not sent" in screen, screen
+        assert b.rest_of_output() == [], "the refused line reached bob"
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
