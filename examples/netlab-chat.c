@@ -1200,7 +1200,9 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
         snprintf(post, sizeof post, " left before %s%lu %sline%s %s sent: not sent",
                  more ? "at least " : "", unsent, a->terminal ? "typed " : "",
                  unsent == 1 ? "" : "s",
-                 !a->terminal ? "of input were" : unsent == 1 ? "was" : "were");
+                 !a->terminal  ? "of input were"
+                 : unsent == 1 ? "was"
+                               : "were");
         stderr3("warning: ", who, post);
     } else if (unsent > 0) {
         /* Terminal: we left (or lost the peer) while typed lines waited for room. */
