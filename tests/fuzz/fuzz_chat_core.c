@@ -89,7 +89,7 @@ static void drain(int w)
     int n;
 
     check(x->c->out_count <= NL__CHAT_OUT_MAX);
-    check(x->c->queued <= NL__CHAT_QUEUE_MAX);
+    check(x->c->queued <= x->c->queue_max && x->c->queue_max <= NL__CHAT_QUEUE_MAX);
     check(x->c->ev_count <= NL__CHAT_EVQ_MAX);
     while (nl__chat_core_pop_datagram(x->c, &d)) {
         const nl_endpoint *to = d->has_to ? &d->to : &x->c->peer;
