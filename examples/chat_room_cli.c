@@ -199,11 +199,13 @@ int chat_room_main(const chat_room_cli *cli)
         nl_chat_room_stats(r, &c);
         fprintf(stderr,
                 "netlab-chat: room stats: members %llu, joined %llu, non-member datagrams "
-                "%llu, dropped slow %llu, relayed %llu, in %llu, out %llu\n",
+                "%llu, dropped slow %llu, relayed %llu, in %llu, out %llu, retransmits %llu, "
+                "duplicates %llu\n",
                 (unsigned long long)c.members, (unsigned long long)c.joined,
                 (unsigned long long)c.non_member, (unsigned long long)c.dropped_slow,
                 (unsigned long long)c.relayed, (unsigned long long)c.messages_in,
-                (unsigned long long)c.messages_out);
+                (unsigned long long)c.messages_out, (unsigned long long)c.frames.retransmits,
+                (unsigned long long)c.frames.duplicates);
     }
     nl_chat_room_close(r);
     return result < 0 ? 1 : result;
