@@ -812,6 +812,23 @@ int nl_chat_room_send(nl_chat_room *r, const void *text, size_t len)
     return 0;
 }
 
+size_t nl_chat_room_send_room(const nl_chat_room *r)
+{
+    size_t least = NL_CHAT_MSG_MAX, room;
+
+    if (r == NULL || r->state != RS_RUNNING)
+        return 0;
+    if (!r->is_host)
+        return nl__chat_core_room(r->up);
+    for (size_t i = 0; i < r->nm; i++) {
+        if (r->m[i].gone || !r->m[i].joined)
+            continue;
+        room = nl__chat_core_room(r->m[i].c);
+        least = room < least ? room : least;
+    }
+    return least;
+}
+
 int nl_chat_room_leave(nl_chat_room *r)
 {
     int64_t now = nl__chat_now();

@@ -176,6 +176,16 @@ NL_EXTERN int nl_chat_room_step(nl_chat_room *r, nl_chat_room_event *events, siz
 NL_EXTERN int nl_chat_room_send(nl_chat_room *r, const void *text, size_t len);
 
 /**
+ * How much a send can take now without dropping anyone. Host: the least room left in any
+ * member's backlog (a message longer than that drops that member as too slow); member: the
+ * room in the queue to the host. In bytes of text, as nl_chat_session_send_room().
+ * @param r  the room.
+ * @return bytes; 0 when closed, ending or for NULL; NL_CHAT_MSG_MAX when the host has no
+ *         members.
+ */
+NL_EXTERN size_t nl_chat_room_send_room(const nl_chat_room *r);
+
+/**
  * Leave. Host: end the room: every member is told (ROOM_CLOSED with our name), and the room
  * closes (status 0) once all have confirmed it or after NL_CHAT_ROOM_END_MS. Member: leave
  * the room with the chat's BYE exchange (what we sent before still reaches the others).
