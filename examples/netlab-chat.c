@@ -156,7 +156,9 @@ static void print_help(void)
          "                     milliseconds (default 60000; 0: never)\n"
          "  --room NAME        host a chat room for a class: prints once on stderr the\n"
          "                     address members join; q, Ctrl-D or Ctrl-C ends the room for all\n"
-         "  --join HOST:PORT   join the room hosted there: every member sees every other\n"
+         "  --join HOST:PORT   join the room hosted there (any or any:PORT: look for rooms on\n"
+         "                     the local network, port 9000 by default; several: list, exit 2);\n"
+         "                     every member sees every other\n"
          "                     member's message once, in the same order (NAME: TEXT lines);\n"
          "                     q leaves only you; exit 0 when the host ends the room, 3 when\n"
          "                     the host vanished, 4 when no room answered\n"
@@ -1280,6 +1282,50 @@ static int open_std_descriptors(void)
     return closed;
 }
 
+/* --join any: a port number from 1 to 65535, or -1. */
+static int parse_port_arg(const char *text)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+
+    return *text != '\0' && *end == '\0' && v >= 1 && v <= 65535 ? (int)v : -1;
+}
+
+/* --join any: look for rooms on the local network for a second. One found: join it. None:
+ * say so (exit 4). Several: list them (exit 2: the user must choose with --join HOST:PORT). */
+static int find_room(const nl_endpoint *bind, int port, nl_endpoint *host)
+{
+    nl_chat_room_found found[16];
+    char addr[NL_ENDPOINT_STRLEN];
+    int n = nl_chat_room_discover(bind, port, 1000, found, 16);
+
+    if (n < 0) {
+        fprintf(stderr, "netlab-chat: cannot look for rooms: %s\n", nl_strerror(n));
+        return n == NL_EAFNOSUPPORT ? 2 : 1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "netlab-chat: no room answered on port %d of the local network\n", port);
+        return 4;
+    }
+    for (int i = 0; i < n && i < 16; i++) {
+        /* Names from the network: no control characters reach the terminal. */
+        for (char *c = found[i].room; *c != '\0'; c++)
+            *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        for (char *c = found[i].name; *c != '\0'; c++)
+            *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        if (nl_endpoint_format(&found[i].host, addr, sizeof addr) < 0)
+            snprintf(addr, sizeof addr, "?");
+        fprintf(stderr, "%s room %s of %s at %s\n", n == 1 ? "*** found" : "netlab-chat:",
+                found[i].room, found[i].name, addr);
+    }
+    if (n > 1) {
+        fprintf(stderr, "netlab-chat: %d rooms answered: choose one with --join HOST:PORT\n", n);
+        return 2;
+    }
+    *host = found[0].host;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"bind", required_argument, NULL, 'b'},
@@ -1403,9 +1449,16 @@ int main(int argc, char **argv)
         rc_cli.bind_text = bind_text;
         rc_cli.room = room;
         rc_cli.host_text = join;
-        if (join != NULL &&
-            (nl_endpoint_resolve(&rc_cli.host, join, 0, NL_RESOLVE_ANY) < 0 ||
-             rc_cli.host.port == 0))
+        if (join != NULL && (strcmp(join, "any") == 0 || strncmp(join, "any:", 4) == 0)) {
+            int port = join[3] == ':' ? parse_port_arg(join + 4) : NL_CHAT_ROOM_PORT;
+            if (port <= 0)
+                usage_error("--join: bad port in '%s' (any or any:PORT)", join);
+            rc = find_room(&o.bind, port, &rc_cli.host);
+            if (rc != 0)
+                return rc;
+        } else if (join != NULL &&
+                   (nl_endpoint_resolve(&rc_cli.host, join, 0, NL_RESOLVE_ANY) < 0 ||
+                    rc_cli.host.port == 0))
             usage_error("--join: bad address '%s' (HOST:PORT with a port from 1 to 65535)",
                         join);
         if (join != NULL && rc_cli.host.family != o.bind.family && o.bind.family != NL_AF_INET6)

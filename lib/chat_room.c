@@ -8,8 +8,13 @@
  *   host -> member: type (1 byte: M J L D X E), room seq (8, big-endian), name length (1),
  *                   name, then the text (M only)
  *   member -> host: 'M', then the text. The host names it after the session it came on. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +33,8 @@
 #define ROOM_ENDED    1024 /* host: ids of ended member sessions remembered            */
 
 enum { RS_RUNNING, RS_ENDING, RS_CLOSED };
+
+static int probe(nl_chat_room *r, const uint8_t *buf, size_t len, const nl_endpoint *from);
 
 typedef struct member {
     nl__chat_core *c;
@@ -51,6 +58,7 @@ struct nl_chat_room {
     unsigned char key[NL_CHAT_KEY_BYTES];
     nl__chat_core_seed seed; /* host: shared by every listener (see new_listener) */
     int max_members;
+    char room[NL_CHAT_NAME_MAX + 1];
     nl__chat_core *listener; /* host: answers HELLOs                                */
     member *m;
     size_t nm, mcap;
@@ -370,6 +378,8 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
             return;
         }
     }
+    if (probe(r, buf, len, from))
+        return;
     /* Not a member: only the handshake may use it, and only while there is room. */
     if (r->state != RS_RUNNING || l == NULL) {
         r->st.non_member++;
@@ -422,6 +432,122 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
         while (nl__chat_core_events(l, ev, 4) > 0)
             ;
     }
+}
+
+/* ---- Discovery ---- */
+
+#define PROBE_LEN 160 /* a probe: "NLR?" and padding; no answer is longer */
+
+/* A probe from anyone: answer with "NLR!", the room's name and ours, no longer than it. */
+static int probe(nl_chat_room *r, const uint8_t *buf, size_t len, const nl_endpoint *from)
+{
+    uint8_t ans[PROBE_LEN];
+    size_t rl = strlen(r->room), nl = strlen(r->name);
+
+    if (len != PROBE_LEN || memcmp(buf, "NLR?", 4) != 0)
+        return 0;
+    if (r->state == RS_RUNNING) {
+        memcpy(ans, "NLR!", 4);
+        ans[4] = (uint8_t)rl;
+        memcpy(ans + 5, r->room, rl);
+        ans[5 + rl] = (uint8_t)nl;
+        memcpy(ans + 6 + rl, r->name, nl);
+        nl_udp_send_to(r->udp, ans, 6 + rl + nl, from, 0);
+        r->st.probes++;
+    }
+    return 1;
+}
+
+/* One probe to 127.0.0.1 and to the broadcast address of every IPv4 interface that has one. */
+static void send_probes(nl_udp *u, int port)
+{
+    uint8_t buf[PROBE_LEN];
+    struct ifaddrs *ifs = NULL;
+    nl_endpoint to;
+
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, "NLR?", 4);
+    if (nl_endpoint_parse(&to, "127.0.0.1", port) == 0)
+        nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
+    if (getifaddrs(&ifs) == 0) {
+        for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+            char a[INET_ADDRSTRLEN];
+            struct in_addr bc;
+            if (!(i->ifa_flags & IFF_BROADCAST) || !(i->ifa_flags & IFF_UP) ||
+                i->ifa_addr == NULL || i->ifa_netmask == NULL ||
+                i->ifa_addr->sa_family != AF_INET)
+                continue;
+            /* The subnet's broadcast address from address and mask: an address added without
+             * "brd +" has none of its own. */
+            bc.s_addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr |
+                        ~((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
+            if (inet_ntop(AF_INET, &bc, a, sizeof a) != NULL &&
+                nl_endpoint_parse(&to, a, port) == 0)
+                nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
+        }
+        freeifaddrs(ifs);
+    }
+}
+
+int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms,
+                          nl_chat_room_found *found, size_t max)
+{
+    uint8_t buf[PROBE_LEN + 1];
+    nl_endpoint local, from;
+    nl_udp *u;
+    int on = 1, rc, count = 0;
+    int64_t end;
+
+    if (bind == NULL || port <= 0 || port > 65535 || wait_ms <= 0 || (found == NULL && max > 0))
+        return NL_EINVAL;
+    if (bind->family != NL_AF_INET)
+        return NL_EAFNOSUPPORT;
+    local = *bind;
+    local.port = 0;
+    if ((rc = nl_udp_open_bound(&u, &local, NULL)) < 0)
+        return rc;
+    (void)setsockopt(nl_udp_fd(u), SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
+    /* A probe or its answer may be lost: probe again every 250 ms while waiting. */
+    end = nl__chat_now() + wait_ms;
+    for (int64_t next = 0;;) {
+        int64_t left = end - nl__chat_now();
+        if (nl__chat_now() >= next) {
+            send_probes(u, port);
+            next = nl__chat_now() + 250;
+        }
+        if (left > next - nl__chat_now())
+            left = next - nl__chat_now();
+        struct pollfd p = {.fd = nl_udp_fd(u), .events = POLLIN};
+        ssize_t n;
+        size_t rl, nl;
+        int dup = 0;
+        if (end - nl__chat_now() <= 0)
+            break;
+        if (poll(&p, 1, (int)(left > 0 ? left : 0)) <= 0)
+            continue;
+        n = nl_udp_recv_from(u, buf, sizeof buf, &from, 0);
+        if (n < 6 || memcmp(buf, "NLR!", 4) != 0)
+            continue;
+        rl = buf[4];
+        if ((size_t)n < 6 + rl || (nl = buf[5 + rl]) + 6 + rl != (size_t)n ||
+            rl > NL_CHAT_NAME_MAX || nl > NL_CHAT_NAME_MAX)
+            continue;
+        nl_endpoint_normalize(&from);
+        for (int k = 0; k < count && (size_t)k < max; k++)
+            dup |= nl_endpoint_compare(&found[k].host, &from) == 0;
+        if (dup)
+            continue;
+        if ((size_t)count < max) {
+            found[count].host = from;
+            memcpy(found[count].room, buf + 5, rl);
+            found[count].room[rl] = '\0';
+            memcpy(found[count].name, buf + 6 + rl, nl);
+            found[count].name[nl] = '\0';
+        }
+        count++;
+    }
+    nl_udp_close(u);
+    return count;
 }
 
 /* ---- Member ---- */
@@ -627,6 +753,8 @@ int nl_chat_room_open(nl_chat_room **out, const nl_chat_room_opts *o)
     r->max_members = o->max_members ? o->max_members : NL_CHAT_ROOM_MEMBERS_DEFAULT;
     if (o->name != NULL)
         snprintf(r->name, sizeof r->name, "%s", o->name);
+    if (o->room != NULL)
+        snprintf(r->room, sizeof r->room, "%s", o->room);
     if (o->key != NULL)
         memcpy(r->key, o->key, sizeof r->key);
     r->cfg.mode = NL_CHAT_RELIABLE;

@@ -108,6 +108,7 @@ typedef struct nl_chat_room_counters {
     uint64_t refused_full;   /**< host: HELLOs not answered because the room was full  */
     uint64_t dropped_slow;   /**< host: members dropped for a backlog over the cap     */
     uint64_t relayed;        /**< host: messages queued to members (one per member)    */
+    uint64_t probes;         /**< host: discovery probes answered                      */
     uint64_t messages_in;    /**< messages received (host: from members)               */
     uint64_t messages_out;   /**< messages we sent                                     */
     nl_chat_stats frames;    /**< the sessions' counters, summed                       */
@@ -210,6 +211,33 @@ NL_EXTERN int nl_chat_room_stats(const nl_chat_room *r, nl_chat_room_counters *o
  * @return 0 or the errors of nl_udp_local().
  */
 NL_EXTERN int nl_chat_room_local(const nl_chat_room *r, nl_endpoint *out);
+
+#define NL_CHAT_ROOM_PORT 9000 /**< the port `--join any` looks for rooms on by default  */
+
+/** A room found by nl_chat_room_discover(). */
+typedef struct nl_chat_room_found {
+    nl_endpoint host;                 /**< the address to join                             */
+    char room[NL_CHAT_NAME_MAX + 1];  /**< the room's name                                 */
+    char name[NL_CHAT_NAME_MAX + 1];  /**< the host's name                                 */
+} nl_chat_room_found;
+
+/**
+ * Look for rooms on the local network: send a probe to the broadcast address of every IPv4
+ * interface that has one (and to 127.0.0.1) on the given port, and collect the hosts' answers
+ * for wait_ms. A host answers a probe (with its room's and its own name) while its room runs;
+ * an answer is never longer than the probe, so hosts cannot be used to amplify traffic.
+ * Blocks for wait_ms.
+ *
+ * @param bind     local IPv4 address to send from (its port is ignored: a free one is used).
+ * @param port     the hosts' port (NL_CHAT_ROOM_PORT by default).
+ * @param wait_ms  how long to collect answers (> 0).
+ * @param found    receives up to max rooms, each host once.
+ * @param max      size of found.
+ * @return the number of rooms found (may be more than max: only max are written);
+ *         NL_EINVAL; NL_EAFNOSUPPORT (bind not IPv4); the errors of nl_udp_open_bound().
+ */
+NL_EXTERN int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms,
+                                    nl_chat_room_found *found, size_t max);
 
 /**
  * The name of a room event type ("JOINED", ...), for logs. Never NULL ("?" if unknown).

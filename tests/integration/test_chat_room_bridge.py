@@ -115,3 +115,40 @@ def test_room_of_32_across_a_lossy_bridge(bridge):
     finally:
         for c in ms + [h]:
             c.close()
+
+
+def test_join_any_finds_the_room_across_the_bridge(bridge):
+    """--join any: a member in another namespace finds the only room by broadcast and joins;
+    with two rooms on the network it lists both and exits 2; with none, exit 4."""
+    b = bridge
+    none = Chat(["--bind", b.addr(1) + ":0", "--join", "any", "--name", "early"],
+                prefix=b.run_in(1, []))
+    ms, h = [], None
+    try:
+        assert none.wait_exit(10) == 4, none.err_lines  # nobody hosts yet
+        h = Chat(["--bind", "0.0.0.0:9000", "--room", "class", "--name", "teacher"],
+                 prefix=b.run_in(0, []))
+        h.wait_err(r"join with --join", 5)
+        for i in (1, 2):
+            ms.append(Chat(["--bind", b.addr(i) + ":0", "--join", "any", "--name", "s%d" % i],
+                           prefix=b.run_in(i, [])))
+        for m in ms:
+            m.wait_err(r"\*\*\* found room class of teacher at 10\.202\.0\.1:9000", 10)
+            m.wait_err("in the room of teacher", 20)
+        ms[0].send("found you")
+        assert ms[1].read_lines(1, 10) == [b"s1: found you"]
+        h2 = Chat(["--bind", "0.0.0.0:9000", "--room", "other", "--name", "t2"],
+                  prefix=b.run_in(3, []))
+        ms.append(h2)
+        h2.wait_err(r"join with --join", 5)
+        two = Chat(["--bind", b.addr(4) + ":0", "--join", "any"], prefix=b.run_in(4, []))
+        ms.append(two)
+        assert two.wait_exit(10) == 2, two.err_lines
+        text = b"".join(two.err_lines)
+        assert b"room class of teacher" in text and b"room other of t2" in text, text
+        h.send("q")
+        assert ms[0].wait_exit(5) == 0 and ms[1].wait_exit(5) == 0
+    finally:
+        for c in ms + [h, none]:
+            if c is not None:
+                c.close()
