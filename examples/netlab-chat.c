@@ -136,8 +136,7 @@ static void print_help(void)
 {
     puts("usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT] [--plain] [--key-file PATH]\n"
          "                   [--name NAME] [--peer-lost MS] [--give-up MS] [--stats] [--trace]\n"
-         "       netlab-chat --bind HOST:PORT --room NAME [--name N] [--key-file PATH]\n"
-         "       netlab-chat --bind HOST:PORT --join HOST:PORT [--name N] [--key-file PATH]\n"
+         "                   [--room NAME | --join HOST:PORT]\n"
          "\n"
          "A point-to-point chat over UDP: messages arrive while you type, both sides exit\n"
          "when either quits, and nobody else's datagrams get in.\n"
