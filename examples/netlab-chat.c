@@ -1314,8 +1314,8 @@ static int find_room(const nl_endpoint *bind, int port, nl_endpoint *host)
             *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
         if (nl_endpoint_format(&found[i].host, addr, sizeof addr) < 0)
             snprintf(addr, sizeof addr, "?");
-        fprintf(stderr, "%s room %s of %s at %s\n", n == 1 ? "*** found" : "netlab-chat:",
-                found[i].room, found[i].name, addr);
+        fprintf(stderr, "%s room %s of %s at %s\n",
+                n == 1 ? "*** found" : "netlab-chat:", found[i].room, found[i].name, addr);
     }
     if (n > 1) {
         fprintf(stderr, "netlab-chat: %d rooms answered: choose one with --join HOST:PORT\n", n);
@@ -1458,8 +1458,7 @@ int main(int argc, char **argv)
         } else if (join != NULL &&
                    (nl_endpoint_resolve(&rc_cli.host, join, 0, NL_RESOLVE_ANY) < 0 ||
                     rc_cli.host.port == 0))
-            usage_error("--join: bad address '%s' (HOST:PORT with a port from 1 to 65535)",
-                        join);
+            usage_error("--join: bad address '%s' (HOST:PORT with a port from 1 to 65535)", join);
         if (join != NULL && rc_cli.host.family != o.bind.family && o.bind.family != NL_AF_INET6)
             usage_error("--join '%s' is not of the --bind address's family", join);
         rc_cli.name = name;

@@ -24,8 +24,8 @@
 
 static void queue_bye(nl__chat_core *s, int64_t now);
 static void core_pump(nl__chat_core *s, int64_t now);
-static int push(nl__chat_core *s, nl_chat_event_type type, int code, uint64_t id,
-                const void *data, size_t len);
+static int push(nl__chat_core *s, nl_chat_event_type type, int code, uint64_t id, const void *data,
+                size_t len);
 static void finish(nl__chat_core *s, int status);
 
 static int min_int(int a, int b)
@@ -143,7 +143,8 @@ int nl__chat_core_new(nl__chat_core **out, const nl__chat_core_cfg *cfg,
     if (out == NULL)
         return NL_EINVAL;
     *out = NULL;
-    if (cfg == NULL || seed == NULL || (cfg->mode != NL_CHAT_RELIABLE && cfg->mode != NL_CHAT_PLAIN) ||
+    if (cfg == NULL || seed == NULL ||
+        (cfg->mode != NL_CHAT_RELIABLE && cfg->mode != NL_CHAT_PLAIN) ||
         (cfg->name != NULL && (name_len = strlen(cfg->name)) > NL_CHAT_NAME_MAX) ||
         cfg->keepalive_ms <= 0 || cfg->lost_ms <= 0 || cfg->leave_ms <= 0 || cfg->call_ms < -1)
         return NL_EINVAL;
@@ -160,7 +161,7 @@ int nl__chat_core_new(nl__chat_core **out, const nl__chat_core_cfg *cfg,
     s->leave_ms = cfg->leave_ms;
     s->call_ms = cfg->call_ms > 0 ? cfg->call_ms : 0; /* -1: never give up */
     s->queue_max = cfg->queue_max > 0 && cfg->queue_max < NL__CHAT_QUEUE_MAX ? cfg->queue_max
-                                                                            : NL__CHAT_QUEUE_MAX;
+                                                                             : NL__CHAT_QUEUE_MAX;
     if (cfg->name != NULL)
         memcpy(s->name, cfg->name, name_len);
     s->name_len = name_len;
@@ -747,8 +748,8 @@ static void auth_failed(nl__chat_core *s, const uint8_t *buf)
         warn_once(s, NL__WARN_AUTH, NL_EBADFRAME);
 }
 
-static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len,
-                          const nl_endpoint *from, int64_t now)
+static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len, const nl_endpoint *from,
+                        int64_t now)
 {
     nl__frame_hdr h;
     int n, reason;
@@ -1148,8 +1149,8 @@ static int push_event(nl__chat_core *s, nl_chat_event_type type, int code, uint6
     return 0;
 }
 
-static int push(nl__chat_core *s, nl_chat_event_type type, int code, uint64_t id,
-                const void *data, size_t len)
+static int push(nl__chat_core *s, nl_chat_event_type type, int code, uint64_t id, const void *data,
+                size_t len)
 {
     int rc = push_event(s, type, code, id, data, len);
 
@@ -1237,8 +1238,8 @@ static void plain_input(nl__chat_core *s, const uint8_t *buf, size_t len, const 
     push(s, NL_CHAT_EV_MESSAGE, 0, ++s->msgs_in, buf, len);
 }
 
-void nl__chat_core_input(nl__chat_core *s, const uint8_t *buf, size_t len,
-                         const nl_endpoint *from, int64_t now)
+void nl__chat_core_input(nl__chat_core *s, const uint8_t *buf, size_t len, const nl_endpoint *from,
+                         int64_t now)
 {
     if (s->state == NL__ST_CLOSED)
         return;

@@ -20,23 +20,25 @@
 #include "netlab/chat.h"
 #include "netlab/error.h"
 
-#define NL__CHAT_RWIN         128       /* receive window, in fragments                       */
-#define NL__CHAT_SWIN         64        /* fragments in flight at most (<= NL__CHAT_RWIN)     */
-#define NL__CHAT_QUEUE_MAX    (1 << 20) /* queue cost (text + bookkeeping) allowed at most    */
-#define NL__CHAT_FRAG_COST    64        /* what a queued fragment costs on top of its text    */
-#define NL__CHAT_BUDGET       64        /* datagrams read per step at most                    */
-#define NL__CHAT_RTO_INIT     200       /* first retransmission timeout, ms                   */
-#define NL__CHAT_RTO_MAX      1000      /* the backoff stops doubling here                    */
-#define NL__CHAT_RTO_BYE_MAX  400       /* BYE is repeated more often: the exit is timed      */
-#define NL__CHAT_LINGER_MS    1500      /* after the peer's BYE: keep answering it this long  */
-#define NL__CHAT_BYEACK_MS    150       /* BYE-ACK repeat interval while lingering            */
-#define NL__CHAT_NOANSWER_MS  2000      /* calling: warn that nobody answers after this long  */
-#define NL__CHAT_AUTH_WARN    3         /* auth failures from the peer before warning         */
-#define NL__CHAT_SEEN         64        /* names of HELLOs answered while waiting, kept (a
-                                         * room host answers many at once)                   */
-#define NL__CHAT_OUT_MAX      256       /* datagrams waiting for the driver, at most: one call
-                                         * makes at most NL__CHAT_SWIN + a few               */
-#define NL__CHAT_EVQ_MAX      (1 << 16) /* events waiting for the driver, at most             */
+#define NL__CHAT_RWIN        128       /* receive window, in fragments                       */
+#define NL__CHAT_SWIN        64        /* fragments in flight at most (<= NL__CHAT_RWIN)     */
+#define NL__CHAT_QUEUE_MAX   (1 << 20) /* queue cost (text + bookkeeping) allowed at most    */
+#define NL__CHAT_FRAG_COST   64        /* what a queued fragment costs on top of its text    */
+#define NL__CHAT_BUDGET      64        /* datagrams read per step at most                    */
+#define NL__CHAT_RTO_INIT    200       /* first retransmission timeout, ms                   */
+#define NL__CHAT_RTO_MAX     1000      /* the backoff stops doubling here                    */
+#define NL__CHAT_RTO_BYE_MAX 400       /* BYE is repeated more often: the exit is timed      */
+#define NL__CHAT_LINGER_MS   1500      /* after the peer's BYE: keep answering it this long  */
+#define NL__CHAT_BYEACK_MS   150       /* BYE-ACK repeat interval while lingering            */
+#define NL__CHAT_NOANSWER_MS 2000      /* calling: warn that nobody answers after this long  */
+#define NL__CHAT_AUTH_WARN   3         /* auth failures from the peer before warning         */
+#define NL__CHAT_SEEN                                                                              \
+    64 /* names of HELLOs answered while waiting, kept (a                                          \
+        * room host answers many at once)                   */
+#define NL__CHAT_OUT_MAX                                                                           \
+    256                            /* datagrams waiting for the driver, at most: one call          \
+                                    * makes at most NL__CHAT_SWIN + a few               */
+#define NL__CHAT_EVQ_MAX (1 << 16) /* events waiting for the driver, at most             */
 
 #define NL__WARN_AUTH     1u
 #define NL__WARN_REFUSED  2u
@@ -102,23 +104,23 @@ typedef struct nl__chat_dgram {
 
 /* What the core is made with: the session's options, checked by the driver. */
 typedef struct nl__chat_core_cfg {
-    int mode;                  /* NL_CHAT_RELIABLE or NL_CHAT_PLAIN                    */
-    nl_endpoint peer;          /* family 0: wait for one                               */
-    const unsigned char *key;  /* NULL or NL_CHAT_KEY_BYTES; copied                    */
-    const char *name;          /* NULL or at most NL_CHAT_NAME_MAX bytes; copied       */
+    int mode;                 /* NL_CHAT_RELIABLE or NL_CHAT_PLAIN                    */
+    nl_endpoint peer;         /* family 0: wait for one                               */
+    const unsigned char *key; /* NULL or NL_CHAT_KEY_BYTES; copied                    */
+    const char *name;         /* NULL or at most NL_CHAT_NAME_MAX bytes; copied       */
     int keepalive_ms, lost_ms, leave_ms, call_ms; /* resolved: no zeros meaning "default" */
-    size_t queue_max;          /* cap on the send queue's cost; 0: NL__CHAT_QUEUE_MAX  */
-    nl_trace_fn trace;         /* protocol trace lines (frame-in, frame-out, drop)     */
+    size_t queue_max;  /* cap on the send queue's cost; 0: NL__CHAT_QUEUE_MAX  */
+    nl_trace_fn trace; /* protocol trace lines (frame-in, frame-out, drop)     */
     void *trace_user;
-    int trace_fd;              /* the fd shown in trace lines                           */
+    int trace_fd; /* the fd shown in trace lines                           */
 } nl__chat_core_cfg;
 
 /* The randomness a core needs, drawn by the driver (the kernel's CSPRNG) or a test. Zero ids
  * mean "not set" on the wire: the core turns them into 1. */
 typedef struct nl__chat_core_seed {
-    uint64_t me;             /* our sender id                                          */
-    uint32_t half;           /* our initiator half of the session id                   */
-    uint8_t cookie_key[16];  /* keys the responder's cookie                            */
+    uint64_t me;            /* our sender id                                          */
+    uint32_t half;          /* our initiator half of the session id                   */
+    uint8_t cookie_key[16]; /* keys the responder's cookie                            */
 } nl__chat_core_seed;
 
 typedef struct nl__chat_core {
@@ -160,7 +162,7 @@ typedef struct nl__chat_core {
 
     /* Sending. */
     nl__out_frag *head, *tail;
-    size_t queued; /* cost of the queue: text, and NL__CHAT_FRAG_COST per fragment  */
+    size_t queued;    /* cost of the queue: text, and NL__CHAT_FRAG_COST per fragment  */
     size_t queue_max; /* what queued may reach                                      */
     uint32_t seq_next;
     uint64_t msg_next;
@@ -208,8 +210,8 @@ int nl__chat_core_new(nl__chat_core **out, const nl__chat_core_cfg *cfg,
 void nl__chat_core_free(nl__chat_core *s);
 
 /* A datagram arrived from from (normalized). Plain mode: the text of a message. */
-void nl__chat_core_input(nl__chat_core *s, const uint8_t *buf, size_t len,
-                         const nl_endpoint *from, int64_t now);
+void nl__chat_core_input(nl__chat_core *s, const uint8_t *buf, size_t len, const nl_endpoint *from,
+                         int64_t now);
 /* Timers: retransmissions, keepalive, liveness, give-up times. Call at the deadline or later. */
 void nl__chat_core_timers(nl__chat_core *s, int64_t now);
 /* The absolute time of the next thing to do: 0 when events wait, -1 for none. */

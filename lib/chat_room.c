@@ -64,8 +64,8 @@ struct nl_chat_room {
     size_t nm, mcap;
     nl__chat_core *up; /* member: the session with the host                       */
     char host_name[NL_CHAT_NAME_MAX + 1];
-    uint64_t seq;            /* host: the last room sequence number given           */
-    int64_t end_deadline;    /* host ending / member lingering                       */
+    uint64_t seq;         /* host: the last room sequence number given           */
+    int64_t end_deadline; /* host ending / member lingering                       */
     room_ev *evq;
     size_t ev_head, ev_count, ev_cap;
     char **lent;
@@ -87,15 +87,15 @@ const char *nl_chat_room_event_name(int type)
                                         "LOST", "DROPPED", "ROOM_CLOSED", "CLOSED"};
 
     return type >= NL_CHAT_ROOM_EV_ENTERED && type <= NL_CHAT_ROOM_EV_CLOSED ? names[type]
-                                                                              : names[0];
+                                                                             : names[0];
 }
 
 /* ---- Events ---- */
 
 /* Queue a room event (name and data copied). No memory: the room ends with NL_ENOMEM rather
  * than lose an event silently; its CLOSED event needs none. */
-static void room_push(nl_chat_room *r, nl_chat_room_event_type type, uint64_t seq,
-                      const char *name, const void *data, size_t len)
+static void room_push(nl_chat_room *r, nl_chat_room_event_type type, uint64_t seq, const char *name,
+                      const void *data, size_t len)
 {
     size_t nlen = strlen(name);
     room_ev *it;
@@ -193,8 +193,8 @@ static size_t encode(nl_chat_room *r, int type, uint64_t seq, const char *name, 
 
 /* Give the next sequence number to something that happened and tell every member but one
  * (skip, or -1). A member whose backlog is over its cap is marked for dropping. */
-static uint64_t broadcast(nl_chat_room *r, int type, const char *name, const void *text,
-                          size_t len, long skip, int64_t now)
+static uint64_t broadcast(nl_chat_room *r, int type, const char *name, const void *text, size_t len,
+                          long skip, int64_t now)
 {
     uint64_t seq = ++r->seq;
     size_t n = encode(r, type, seq, name, text, len);
@@ -234,14 +234,14 @@ static void unique_name(const nl_chat_room *r, member *m, const char *want, size
 
     if (len == 0) {
         if (nl_endpoint_format(&m->c->peer, base, sizeof base) < 0)
-            snprintf(base, sizeof base, "member");
+            (void)snprintf(base, sizeof base, "member");
     } else {
         memcpy(base, want, len);
         base[len] = '\0';
     }
-    snprintf(m->name, sizeof m->name, "%s", base);
+    (void)snprintf(m->name, sizeof m->name, "%s", base);
     for (unsigned k = 2; name_taken(r, m->name); k++)
-        snprintf(m->name, sizeof m->name, "%.64s#%u", base, k);
+        (void)snprintf(m->name, sizeof m->name, "%.64s#%u", base, k);
 }
 
 static void member_gone(nl_chat_room *r, size_t i, int type, int64_t now)
@@ -423,7 +423,7 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
         r->listener = NULL;
         if (new_listener(r, now) < 0)
             r->listener = NULL; /* no more joins; the room goes on */
-        else /* the names of HELLOs answered but not yet completed */
+        else                    /* the names of HELLOs answered but not yet completed */
             memcpy(r->listener->seen, l->seen, sizeof l->seen);
         member_events(r, r->nm - 1, now);
     } else {
@@ -447,7 +447,8 @@ static int probe(nl_chat_room *r, const uint8_t *buf, size_t len, const nl_endpo
     if (len != PROBE_LEN || memcmp(buf, "NLR?", 4) != 0)
         return 0;
     if (r->state == RS_RUNNING) {
-        memcpy(ans, "NLR!", 4);
+        static const uint8_t magic[4] = {'N', 'L', 'R', '!'};
+        memcpy(ans, magic, sizeof magic);
         ans[4] = (uint8_t)rl;
         memcpy(ans + 5, r->room, rl);
         ans[5 + rl] = (uint8_t)nl;
@@ -465,8 +466,10 @@ static void send_probes(nl_udp *u, int port)
     struct ifaddrs *ifs = NULL;
     nl_endpoint to;
 
+    static const uint8_t magic[4] = {'N', 'L', 'R', '?'};
+
     memset(buf, 0, sizeof buf);
-    memcpy(buf, "NLR?", 4);
+    memcpy(buf, magic, sizeof magic);
     if (nl_endpoint_parse(&to, "127.0.0.1", port) == 0)
         nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
     if (getifaddrs(&ifs) == 0) {
@@ -474,8 +477,7 @@ static void send_probes(nl_udp *u, int port)
             char a[INET_ADDRSTRLEN];
             struct in_addr bc;
             if (!(i->ifa_flags & IFF_BROADCAST) || !(i->ifa_flags & IFF_UP) ||
-                i->ifa_addr == NULL || i->ifa_netmask == NULL ||
-                i->ifa_addr->sa_family != AF_INET)
+                i->ifa_addr == NULL || i->ifa_netmask == NULL || i->ifa_addr->sa_family != AF_INET)
                 continue;
             /* The subnet's broadcast address from address and mask: an address added without
              * "brd +" has none of its own. */
@@ -489,8 +491,8 @@ static void send_probes(nl_udp *u, int port)
     }
 }
 
-int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms,
-                          nl_chat_room_found *found, size_t max)
+int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms, nl_chat_room_found *found,
+                          size_t max)
 {
     uint8_t buf[PROBE_LEN + 1];
     nl_endpoint local, from;
@@ -565,7 +567,7 @@ static void member_up_events(nl_chat_room *r, int64_t now)
             size_t nlen;
             switch (ev[k].type) {
             case NL_CHAT_EV_PEER_JOINED:
-                snprintf(r->host_name, sizeof r->host_name, "%s", ev[k].data);
+                (void)snprintf(r->host_name, sizeof r->host_name, "%s", ev[k].data);
                 room_push(r, NL_CHAT_ROOM_EV_ENTERED, 0, r->host_name, NULL, 0);
                 break;
             case NL_CHAT_EV_MESSAGE:
@@ -752,9 +754,9 @@ int nl_chat_room_open(nl_chat_room **out, const nl_chat_room_opts *o)
     r->status = NL_EAGAIN;
     r->max_members = o->max_members ? o->max_members : NL_CHAT_ROOM_MEMBERS_DEFAULT;
     if (o->name != NULL)
-        snprintf(r->name, sizeof r->name, "%s", o->name);
+        (void)snprintf(r->name, sizeof r->name, "%s", o->name);
     if (o->room != NULL)
-        snprintf(r->room, sizeof r->room, "%s", o->room);
+        (void)snprintf(r->room, sizeof r->room, "%s", o->room);
     if (o->key != NULL)
         memcpy(r->key, o->key, sizeof r->key);
     r->cfg.mode = NL_CHAT_RELIABLE;
@@ -764,15 +766,13 @@ int nl_chat_room_open(nl_chat_room **out, const nl_chat_room_opts *o)
     r->cfg.keepalive_ms = lost_ms / 4 < 1000 ? lost_ms / 4 : 1000;
     r->cfg.leave_ms = 4000;
     r->cfg.call_ms = o->call_timeout_ms ? o->call_timeout_ms : 60000;
-    r->cfg.queue_max = r->is_host ? (o->member_queue_max ? o->member_queue_max
-                                                         : NL_CHAT_ROOM_QUEUE_DEFAULT)
-                                  : 0;
+    r->cfg.queue_max =
+        r->is_host ? (o->member_queue_max ? o->member_queue_max : NL_CHAT_ROOM_QUEUE_DEFAULT) : 0;
     r->cfg.trace = o->trace;
     r->cfg.trace_user = o->trace_user;
     r->cfg.trace_fd = nl_udp_fd(r->udp);
     if (r->is_host) {
-        if ((rc = nl__chat_random(&r->seed, sizeof r->seed)) < 0 ||
-            (rc = new_listener(r, now)) < 0)
+        if ((rc = nl__chat_random(&r->seed, sizeof r->seed)) < 0 || (rc = new_listener(r, now)) < 0)
             goto fail;
     } else {
         nl__chat_core_seed seed = {0};

@@ -7,9 +7,9 @@
  *   room_bench --members N --count COUNT [--burst B]
  *
  * The host sends up to B messages per loop turn (default 8), and only while every member's
- * backlog has room (nl_chat_room_send_room()), so no member is dropped (the run checks it). Throughput is deliveries to all
- * members per second, from the first send to the last arrival; host CPU is per delivered
- * message (deliveries = N x COUNT). Prints
+ * backlog has room (nl_chat_room_send_room()), so no member is dropped (the run checks it).
+ * Throughput is deliveries to all members per second, from the first send to the last arrival; host
+ * CPU is per delivered message (deliveries = N x COUNT). Prints
  * {"impl":"room","members":..,"deliveries":..,"mps":..,"p50_us":..,"p99_us":..,
  *  "host_cpu_ns":..,"rss_per_member":..,"dropped":..}. */
 #include "common.h"
@@ -194,7 +194,6 @@ int main(int argc, char **argv)
                                          : 0.0,
            r.p50_ns / 1e3, r.p99_ns / 1e3,
            r.delivered ? (double)(cpu1 - cpu0) / (double)r.delivered : 0.0,
-           rss0 >= 0 && rss1 >= 0 ? (rss1 - rss0) / n : -1L,
-           (unsigned long long)c.dropped_slow);
+           rss0 >= 0 && rss1 >= 0 ? (rss1 - rss0) / n : -1L, (unsigned long long)c.dropped_slow);
     return r.delivered == (uint64_t)n * count ? 0 : 1;
 }

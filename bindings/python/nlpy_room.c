@@ -142,13 +142,13 @@ void nlpy_room_events_free(nlpy_room_events *out)
     out->n = 0;
 }
 
-#define LOCKED(b, expr)                                                                    \
-    do {                                                                                   \
-        int rc_;                                                                           \
-        pthread_mutex_lock(&(b)->mu);                                                      \
-        rc_ = (b)->r == NULL ? NL_EBADF : (expr);                                          \
-        pthread_mutex_unlock(&(b)->mu);                                                    \
-        return rc_;                                                                        \
+#define LOCKED(b, expr)                                                                            \
+    do {                                                                                           \
+        int rc_;                                                                                   \
+        pthread_mutex_lock(&(b)->mu);                                                              \
+        rc_ = (b)->r == NULL ? NL_EBADF : (expr);                                                  \
+        pthread_mutex_unlock(&(b)->mu);                                                            \
+        return rc_;                                                                                \
     } while (0)
 
 nlpy_rc nlpy_room_send(nlpy_room *b, const void *buf, size_t len)

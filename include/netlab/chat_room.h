@@ -48,8 +48,9 @@ typedef struct nl_chat_room nl_chat_room;
 
 #define NL_CHAT_ROOM_MEMBERS_DEFAULT 256    /**< max_members when 0 is given          */
 #define NL_CHAT_ROOM_QUEUE_DEFAULT   262144 /**< member_queue_max when 0 is given, bytes */
-#define NL_CHAT_ROOM_END_MS          5000   /**< the host waits at most this long for
-                                             *   members to confirm the room's end   */
+#define NL_CHAT_ROOM_END_MS                                                                        \
+    5000 /**< the host waits at most this long for                                                 \
+          *   members to confirm the room's end   */
 
 /** Options for nl_chat_room_open(). Zero-initialise, then set what you need. */
 typedef struct nl_chat_room_opts {
@@ -91,27 +92,27 @@ typedef enum nl_chat_room_event_type {
 typedef struct nl_chat_room_event {
     nl_chat_room_event_type type; /**< what happened                                    */
     int code;                     /**< CLOSED: the outcome                              */
-    uint64_t seq;      /**< the room's sequence number (same on every member), 0 for
-                        *   events that are not in the room's order (ENTERED, CLOSED,
-                        *   and on the host, which makes the order, its own view)     */
-    const char *name;  /**< who; NUL-terminated                                         */
-    const char *data;  /**< MESSAGE: the text, NUL-terminated (may hold NULs itself)    */
-    size_t len;        /**< bytes in data                                               */
+    uint64_t seq;                 /**< the room's sequence number (same on every member), 0 for
+                                   *   events that are not in the room's order (ENTERED, CLOSED,
+                                   *   and on the host, which makes the order, its own view)     */
+    const char *name; /**< who; NUL-terminated                                         */
+    const char *data; /**< MESSAGE: the text, NUL-terminated (may hold NULs itself)    */
+    size_t len;       /**< bytes in data                                               */
 } nl_chat_room_event;
 
 /** Room counters. */
 typedef struct nl_chat_room_counters {
-    uint64_t members;        /**< host: members now                                    */
-    uint64_t joined;         /**< host: members that ever joined                       */
-    uint64_t non_member;     /**< host: datagrams from non-members that were refused
-                              *   (not a handshake step, or a failed one)            */
-    uint64_t refused_full;   /**< host: HELLOs not answered because the room was full  */
-    uint64_t dropped_slow;   /**< host: members dropped for a backlog over the cap     */
-    uint64_t relayed;        /**< host: messages queued to members (one per member)    */
-    uint64_t probes;         /**< host: discovery probes answered                      */
-    uint64_t messages_in;    /**< messages received (host: from members)               */
-    uint64_t messages_out;   /**< messages we sent                                     */
-    nl_chat_stats frames;    /**< the sessions' counters, summed                       */
+    uint64_t members;      /**< host: members now                                    */
+    uint64_t joined;       /**< host: members that ever joined                       */
+    uint64_t non_member;   /**< host: datagrams from non-members that were refused
+                            *   (not a handshake step, or a failed one)            */
+    uint64_t refused_full; /**< host: HELLOs not answered because the room was full  */
+    uint64_t dropped_slow; /**< host: members dropped for a backlog over the cap     */
+    uint64_t relayed;      /**< host: messages queued to members (one per member)    */
+    uint64_t probes;       /**< host: discovery probes answered                      */
+    uint64_t messages_in;  /**< messages received (host: from members)               */
+    uint64_t messages_out; /**< messages we sent                                     */
+    nl_chat_stats frames;  /**< the sessions' counters, summed                       */
 } nl_chat_room_counters;
 
 /**
@@ -216,9 +217,9 @@ NL_EXTERN int nl_chat_room_local(const nl_chat_room *r, nl_endpoint *out);
 
 /** A room found by nl_chat_room_discover(). */
 typedef struct nl_chat_room_found {
-    nl_endpoint host;                 /**< the address to join                             */
-    char room[NL_CHAT_NAME_MAX + 1];  /**< the room's name                                 */
-    char name[NL_CHAT_NAME_MAX + 1];  /**< the host's name                                 */
+    nl_endpoint host;                /**< the address to join                             */
+    char room[NL_CHAT_NAME_MAX + 1]; /**< the room's name                                 */
+    char name[NL_CHAT_NAME_MAX + 1]; /**< the host's name                                 */
 } nl_chat_room_found;
 
 /**

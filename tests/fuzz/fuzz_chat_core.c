@@ -22,8 +22,8 @@
 
 #include "chat_core.h"
 
-#define NET_MAX  64   /* datagrams in flight                                    */
-#define SENT_MAX 256  /* messages each side may send in one run                  */
+#define NET_MAX  64  /* datagrams in flight                                    */
+#define SENT_MAX 256 /* messages each side may send in one run                  */
 
 typedef struct pkt {
     int to;
@@ -191,8 +191,8 @@ static void inject(void)
         buf[i] = (uint8_t)byte();
     /* From the peer's own address only with a key: without one, a forger who knows the ids
      * is the peer, as far as anyone can tell. */
-    nl__chat_core_input(F.s[w].c, buf, n,
-                        F.keyed && (how & 2) ? &F.s[!w].addr : &F.stranger, side_now(w));
+    nl__chat_core_input(F.s[w].c, buf, n, F.keyed && (how & 2) ? &F.s[!w].addr : &F.stranger,
+                        side_now(w));
     drain(w);
 }
 

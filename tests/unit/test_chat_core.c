@@ -41,9 +41,9 @@ typedef struct side {
     uint64_t want_send; /* messages to send in all                                  */
     uint64_t nsent;     /* accepted by send()                                       */
     uint64_t ndelivered, last_delivered;
-    size_t big;         /* every big-th message is long (several fragments); 0: none */
-    uint64_t out;       /* datagrams given out                                      */
-    uint64_t hash;      /* of everything given out, in order                        */
+    size_t big;    /* every big-th message is long (several fragments); 0: none */
+    uint64_t out;  /* datagrams given out                                      */
+    uint64_t hash; /* of everything given out, in order                        */
 } side;
 
 typedef struct sim {
@@ -97,7 +97,8 @@ static void put(sim *m, int to, const uint8_t *d, size_t len)
     p->to = to;
     p->len = len;
     memcpy(p->data, d, len);
-    p->at = m->now + m->dmin + (m->dmax > m->dmin ? (int64_t)(rnd(m) % (uint64_t)(m->dmax - m->dmin + 1)) : 0);
+    p->at = m->now + m->dmin +
+            (m->dmax > m->dmin ? (int64_t)(rnd(m) % (uint64_t)(m->dmax - m->dmin + 1)) : 0);
 }
 
 /* Take what side w gives out into the network; datagrams addressed elsewhere vanish. */
@@ -245,8 +246,7 @@ static void run(sim *m, int64_t until, sim_done done)
             pkt p = m->q[best];
             memmove(&m->q[best], &m->q[best + 1], (m->nq - best - 1) * sizeof *m->q);
             m->nq--;
-            nl__chat_core_input(m->s[p.to].c, p.data, p.len, &m->s[!p.to].addr,
-                                side_now(m, p.to));
+            nl__chat_core_input(m->s[p.to].c, p.data, p.len, &m->s[!p.to].addr, side_now(m, p.to));
             m->s[p.to].last_heard = m->now;
             drain_out(m, p.to);
         }
@@ -326,8 +326,8 @@ static int one_closed(const sim *m)
 }
 
 /* Messages both ways, then A leaves: everything arrives once and in order, both end with 0. */
-static void exchange(uint64_t seed, int loss, int dup, int dmin, int dmax, uint64_t n,
-                     size_t big, const unsigned char *key)
+static void exchange(uint64_t seed, int loss, int dup, int dmin, int dmax, uint64_t n, size_t big,
+                     const unsigned char *key)
 {
     sim m;
     int64_t t0;
@@ -346,11 +346,13 @@ static void exchange(uint64_t seed, int loss, int dup, int dmin, int dmax, uint6
         assert_true(m.s[0].c->st.retransmits > 0 && m.s[1].c->st.retransmits > 0);
     if (dup > 0)
         assert_true(m.s[0].c->st.duplicates > 0 && m.s[1].c->st.duplicates > 0);
-    fprintf(stderr, "seed %llu: delivered %llu each way by %lld ms, retransmits %llu/%llu, "
-                    "copies %llu/%llu\n", (unsigned long long)seed, (unsigned long long)n,
-            (long long)m.now, (unsigned long long)m.s[0].c->st.retransmits,
-            (unsigned long long)m.s[1].c->st.retransmits,
-            (unsigned long long)m.s[0].c->st.duplicates, (unsigned long long)m.s[1].c->st.duplicates);
+    fprintf(
+        stderr,
+        "seed %llu: delivered %llu each way by %lld ms, retransmits %llu/%llu, "
+        "copies %llu/%llu\n",
+        (unsigned long long)seed, (unsigned long long)n, (long long)m.now,
+        (unsigned long long)m.s[0].c->st.retransmits, (unsigned long long)m.s[1].c->st.retransmits,
+        (unsigned long long)m.s[0].c->st.duplicates, (unsigned long long)m.s[1].c->st.duplicates);
     t0 = m.now;
     nl__chat_core_leave(m.s[0].c, side_now(&m, 0));
     run(&m, t0 + 60000, both_closed);

@@ -26,7 +26,7 @@ typedef struct who {
     int entered, room_closed, closed, status;
     char closer[32];
     int nev;
-    uint64_t seq[MAXEV];  /* room sequence numbers of MESSAGE events, in arrival order */
+    uint64_t seq[MAXEV]; /* room sequence numbers of MESSAGE events, in arrival order */
     char *text[MAXEV];
     int joined, left, lost;
     char last_lost[32];
@@ -128,8 +128,7 @@ static nl_endpoint host_open(who *h, const char *name, const unsigned char *key)
     return ep;
 }
 
-static void member_open(who *m, const nl_endpoint *host, const char *name,
-                        const unsigned char *key)
+static void member_open(who *m, const nl_endpoint *host, const char *name, const unsigned char *key)
 {
     nl_chat_room_opts o = {0};
 
@@ -378,10 +377,8 @@ static void test_non_member_flood(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_room_order_and_end),
-        cmocka_unit_test(test_room_keyed),
-        cmocka_unit_test(test_member_leave_lost_names),
-        cmocka_unit_test(test_host_vanishes),
+        cmocka_unit_test(test_room_order_and_end),      cmocka_unit_test(test_room_keyed),
+        cmocka_unit_test(test_member_leave_lost_names), cmocka_unit_test(test_host_vanishes),
         cmocka_unit_test(test_non_member_flood),
     };
 
