@@ -231,7 +231,7 @@ NL_EXTERN const char *nl_capture_step_name(int step);
  *
  * @param p      the packet.
  * @param style  NL_CAPTURE_TEXT or NL_CAPTURE_JSON.
- * @param buf    receives the line; 320 bytes hold any.
+ * @param buf    receives the line; 512 bytes hold any.
  * @param size   size of buf.
  * @return the length of the whole line (as snprintf: >= size means it was cut; the text is
  *         always NUL-terminated when size > 0); NL_EINVAL for NULL p, NULL buf with size > 0,
