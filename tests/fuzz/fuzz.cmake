@@ -34,7 +34,7 @@ target_link_libraries(fuzz_capture PRIVATE netlab_fuzzlib)
 
 # The examples, unchanged, with main and two calls renamed (see the comment in fuzz_args.c).
 # Their own warnings are checked in the normal build; the renamed main has no prototype.
-set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server)
+set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server wire)
 add_executable(fuzz_args ${CMAKE_CURRENT_LIST_DIR}/fuzz_args.c)
 foreach(ex ${_nl_examples})
   string(REPLACE "-" "_" _fn ${ex})
@@ -49,7 +49,7 @@ target_compile_definitions(fuzz_args PRIVATE _GNU_SOURCE)
 target_compile_options(fuzz_args PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
 target_link_options(fuzz_args PRIVATE ${_nl_fuzz_flags})
 foreach(fn getaddrinfo nl_udp_open nl_udp_open_bound nl_tcp_listen nl_tcp_connect
-           nl_chat_session_open nl_tcp_server_open)
+           nl_chat_session_open nl_tcp_server_open nl_capture_open)
   target_link_options(fuzz_args PRIVATE "LINKER:--wrap=${fn}")
 endforeach()
 target_link_libraries(fuzz_args PRIVATE netlab_fuzzlib PkgConfig::NL_FUZZ_EDIT)
