@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,8 @@ typedef struct nl__cap_flow {
 
 struct nl_capture {
     int fd; /* -1 offline */
+    int vnet;     /* each packet read starts with a struct virtio_net_hdr */
+    int link_len; /* then a link-layer header of this many bytes (Ethernet), or none */
     uint16_t port;
     uint64_t index;
     nl_capture_counts st;
@@ -129,6 +133,7 @@ static int decode_l4(const unsigned char *l4, size_t n, int proto, uint16_t port
         out->wscale = out->flags & NL_CAPTURE_SYN ? tcp_wscale(l4 + 20, hl - 20) : -1;
         out->len = (uint32_t)(n - hl);
     }
+    out->segs = 1;
     out->step = step_of_flags(out);
     return 1;
 }
@@ -286,31 +291,31 @@ int nl_capture_feed(nl_capture *c, const void *pkt, size_t len, nl_capture_packe
 /* ---- the packet socket ------------------------------------------------------------------ */
 
 /* Accept IPv4 (first fragments) and IPv6 (no extension headers) TCP and UDP packets whose
- * source or destination port is `port`. Offsets are from the IP header: a SOCK_DGRAM packet
- * socket runs its filter on the packet without the link-layer header. */
-static int attach_filter(int fd, uint16_t port)
+ * source or destination port is `port`. The IP header starts at `off`: after the 14-byte
+ * Ethernet header on a SOCK_RAW socket (Ethernet, loopback), at 0 on a SOCK_DGRAM one. */
+static int attach_filter(int fd, uint16_t port, unsigned off)
 {
     struct sock_filter code[] = {
-        /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+        /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 0),
         /* 1 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
         /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x60, 11, 0), /* IPv6: to 14 */
         /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, 18), /* not IPv4: drop */
-        /* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),            /* IPv4 protocol */
+        /* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 9),            /* IPv4 protocol */
         /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 1, 0),
         /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 15),
-        /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),
+        /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, off + 6),
         /* 8 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 13, 0), /* later fragment: drop */
-        /* 9 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),               /* X = IP header length */
-        /* 10 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0),               /* source port */
+        /* 9 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, off),               /* X = IP header length */
+        /* 10 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, off),               /* source port */
         /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 9, 0),
-        /* 12 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),               /* destination port */
+        /* 12 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, off + 2),               /* destination port */
         /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 7, 8),
-        /* 14 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),               /* IPv6 next header */
+        /* 14 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 6),               /* IPv6 next header */
         /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 1, 0),
         /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 5),
-        /* 17 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 40),
+        /* 17 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, off + 40),
         /* 18 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 2, 0),
-        /* 19 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 42),
+        /* 19 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, off + 42),
         /* 20 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 1),
         /* 21 */ BPF_STMT(BPF_RET | BPF_K, 0x40000), /* accept the whole packet */
         /* 22 */ BPF_STMT(BPF_RET | BPF_K, 0),       /* drop */
@@ -326,7 +331,7 @@ static int open_socket(nl_capture *c, const char *ifname)
     int one = 1, size = NL__CAP_RCVBUF;
 
     /* Protocol 0: the socket receives nothing until bound, after its filter is in place. */
-    c->fd = nl__fd_above_stdio(socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    c->fd = nl__fd_above_stdio(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
     if (c->fd < 0)
         return nl__err(errno);
     if (strlen(ifname) >= sizeof ifr.ifr_name)
@@ -335,6 +340,22 @@ static int open_socket(nl_capture *c, const char *ifname)
     if (ioctl(c->fd, SIOCGIFINDEX, &ifr) < 0)
         return errno == ENODEV ? NL_EINVAL : nl__err(errno);
     sll.sll_ifindex = ifr.ifr_ifindex;
+    if (ioctl(c->fd, SIOCGIFHWADDR, &ifr) < 0)
+        return nl__err(errno);
+    /* Ethernet and loopback frames are read whole (SOCK_RAW), because only then does the
+     * kernel add the virtio-net header that tells an offloaded packet's segment size. Other
+     * link types (tunnels, ...) are read from their IP header on (SOCK_DGRAM). */
+    if (ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER || ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK) {
+        c->link_len = ETH_HLEN;
+        /* Without the header (an old kernel) it still captures; every packet is then one
+         * segment. */
+        c->vnet = setsockopt(c->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
+    } else {
+        close(c->fd);
+        c->fd = nl__fd_above_stdio(socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (c->fd < 0)
+            return nl__err(errno);
+    }
     if (ioctl(c->fd, SIOCGIFFLAGS, &ifr) < 0)
         return nl__err(errno);
     if ((ifr.ifr_flags & IFF_LOOPBACK) &&
@@ -344,7 +365,7 @@ static int open_socket(nl_capture *c, const char *ifname)
      * it needs CAP_NET_ADMIN; without it the system's limit applies. */
     if (setsockopt(c->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
         setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    if (attach_filter(c->fd, c->port) < 0)
+    if (attach_filter(c->fd, c->port, (unsigned)c->link_len) < 0)
         return nl__err(errno);
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
@@ -424,7 +445,25 @@ int nl_capture_read(nl_capture *c, nl_capture_packet *pkts, int max, int timeout
         }
         if (got < 0)
             return nl__err(errno);
-        n += nl_capture_feed(c, c->buf, (size_t)got, &pkts[n]);
+        /* [virtio-net header] [Ethernet header] IP packet */
+        size_t skip = (c->vnet ? sizeof(struct virtio_net_hdr) : 0) + (size_t)c->link_len;
+        const unsigned char *eth = c->buf + skip - (size_t)c->link_len;
+        if ((size_t)got < skip || (c->link_len && !(eth[12] == 0x08 && eth[13] == 0x00) &&
+                                   !(eth[12] == 0x86 && eth[13] == 0xdd))) {
+            c->st.ignored++; /* not IP (the filter lets none through: a defence only) */
+            continue;
+        }
+        if (!nl_capture_feed(c, c->buf + skip, (size_t)got - skip, &pkts[n]))
+            continue; /* counted as ignored */
+        if (c->vnet) {
+            struct virtio_net_hdr vh;
+            memcpy(&vh, c->buf, sizeof vh);
+            /* In host byte order here: the packet socket writes it for this host. */
+            if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE && vh.gso_size > 0 && pkts[n].len > 0 &&
+                pkts[n].proto == NL_CAPTURE_TCP)
+                pkts[n].segs = (pkts[n].len + vh.gso_size - 1u) / vh.gso_size;
+        }
+        n++;
     }
     return n;
 }
@@ -516,10 +555,11 @@ int nl_capture_format(const nl_capture_packet *p, int style, char *buf, size_t s
         return snprintf(buf, size,
                         "{\"i\":%llu,\"proto\":\"tcp\",\"dir\":\"%s\",\"step\":\"%s\","
                         "\"src\":\"%s\",\"dst\":\"%s\",\"flags\":\"%s\",\"seq\":%u,\"ack\":%u,"
-                        "\"len\":%u,\"win\":%u,\"win_scaled\":%s,\"answers\":%llu}",
+                        "\"len\":%u,\"segs\":%u,\"win\":%u,\"win_scaled\":%s,\"answers\":%llu}",
                         (unsigned long long)p->index, p->to_server ? "c2s" : "s2c",
                         nl_capture_step_name(p->step), src, dst, flags, (unsigned)p->rel_seq,
-                        (unsigned)p->rel_ack, (unsigned)p->len, (unsigned)p->window,
+                        (unsigned)p->rel_ack, (unsigned)p->len, (unsigned)p->segs,
+                        (unsigned)p->window,
                         p->window_scaled ? "true" : "false", (unsigned long long)p->answers);
     }
     if (p->proto == NL_CAPTURE_UDP)
@@ -532,6 +572,8 @@ int nl_capture_format(const nl_capture_packet *p, int style, char *buf, size_t s
         k += snprintf(nums + k, sizeof nums - (size_t)k, " ack=%u", (unsigned)p->rel_ack);
     if (p->len)
         k += snprintf(nums + k, sizeof nums - (size_t)k, " len=%u", (unsigned)p->len);
+    if (p->segs > 1) /* one offloaded packet: the interface cuts it into segs segments */
+        k += snprintf(nums + k, sizeof nums - (size_t)k, " (%u segs)", (unsigned)p->segs);
     snprintf(nums + k, sizeof nums - (size_t)k, " win=%u", (unsigned)p->window);
     if (p->step == NL_CAPTURE_STEP_ACK)
         return snprintf(buf, size, "#%-3llu %s  %-9s  %-30s  %s #%llu)",

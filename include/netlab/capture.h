@@ -18,7 +18,11 @@
  * out, once coming in); the outgoing copy is ignored (PACKET_IGNORE_OUTGOING). The kernel
  * queues what it captured until it is read, in a bounded buffer: read while the exchange runs.
  * A packet the kernel had to drop is counted (PACKET_STATISTICS, see nl_capture_stats()), so
- * a missed packet is never silent. No libpcap: the filter is a dozen instructions and the
+ * a missed packet is never silent. A large TCP send leaves as one packet of up to 64 KiB that
+ * the interface (or the kernel, just before a card that cannot) cuts into segments of the
+ * connection's MSS: segmentation offload. The capture sees that one packet before it is cut,
+ * and reports how many segments it stands for (nl_capture_packet.segs, from the packet
+ * socket's virtio-net header), which is what the kernel's own counters (TCP_INFO) count. No libpcap: the filter is a dozen instructions and the
  * library keeps no dependency for it.
  *
  * Privilege: a packet socket needs CAP_NET_RAW in the network namespace of the interface.
@@ -91,6 +95,10 @@ typedef struct nl_capture_packet {
     int window_scaled;  /**< TCP: 1 when window is scaled (both SYNs seen with the option) */
     int wscale;         /**< TCP SYN: its window-scale option (shift count), -1 if absent */
     uint16_t udp_len;   /**< UDP: the length field (8-byte header + data) */
+    uint32_t segs;      /**< TCP: segments it stands for on a physical wire: 1, or, for a
+                             packet sent with segmentation offload (GSO/TSO: loopback, and
+                             most cards, take up to 64 KiB from TCP at once and cut it into
+                             MSS-sized segments later), how many it is cut into; UDP: 1 */
     nl_capture_step step; /**< what this packet is in the exchange */
     uint64_t answers;   /**< index of the latest data segment, SYN or FIN in the other
                              direction that this packet's ACK acknowledges in full; 0 none */

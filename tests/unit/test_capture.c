@@ -284,7 +284,7 @@ static void format_lines(void **state)
     nl_capture_format(&p, NL_CAPTURE_JSON, line, sizeof line);
     assert_string_equal(line, "{\"i\":3,\"proto\":\"tcp\",\"dir\":\"c2s\",\"step\":\"handshake-ack\","
                               "\"src\":\"127.0.0.1:50000\",\"dst\":\"127.0.0.2:9000\","
-                              "\"flags\":\"ACK\",\"seq\":1,\"ack\":1,\"len\":0,\"win\":65536,"
+                              "\"flags\":\"ACK\",\"seq\":1,\"ack\":1,\"len\":0,\"segs\":1,\"win\":65536,"
                               "\"win_scaled\":true,\"answers\":2}");
     p = feed(c, 1, PSH | ACK, 2, 2, 512, -1, 5);
     p = feed(c, 0, ACK, 2, 7, 512, -1, 0);
@@ -378,6 +378,7 @@ static void live_loopback(void **state)
     }
     assert_int_equal(p[4].answers, 4);
     assert_int_equal(p[3].len, 5);
+    assert_int_equal(p[3].segs, 1);
     assert_int_equal(nl_capture_stats(c, &st), 0);
     assert_int_equal(st.received, 5);
     assert_int_equal(st.drops, 0);
