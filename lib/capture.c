@@ -334,9 +334,10 @@ static int open_socket(nl_capture *c, const char *ifname)
     c->fd = nl__fd_above_stdio(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
     if (c->fd < 0)
         return nl__err(errno);
-    if (strlen(ifname) >= sizeof ifr.ifr_name)
+    size_t namelen = strlen(ifname);
+    if (namelen >= sizeof ifr.ifr_name)
         return NL_EINVAL;
-    strcpy(ifr.ifr_name, ifname);
+    memcpy(ifr.ifr_name, ifname, namelen + 1);
     if (ioctl(c->fd, SIOCGIFINDEX, &ifr) < 0)
         return errno == ENODEV ? NL_EINVAL : nl__err(errno);
     sll.sll_ifindex = ifr.ifr_ifindex;
@@ -574,7 +575,7 @@ int nl_capture_format(const nl_capture_packet *p, int style, char *buf, size_t s
         k += snprintf(nums + k, sizeof nums - (size_t)k, " len=%u", (unsigned)p->len);
     if (p->segs > 1) /* one offloaded packet: the interface cuts it into segs segments */
         k += snprintf(nums + k, sizeof nums - (size_t)k, " (%u segs)", (unsigned)p->segs);
-    snprintf(nums + k, sizeof nums - (size_t)k, " win=%u", (unsigned)p->window);
+    (void)snprintf(nums + k, sizeof nums - (size_t)k, " win=%u", (unsigned)p->window);
     if (p->step == NL_CAPTURE_STEP_ACK)
         return snprintf(buf, size, "#%-3llu %s  %-9s  %-30s  %s #%llu)",
                         (unsigned long long)p->index, dir, flags, nums, step_label(p),
