@@ -1,6 +1,7 @@
 /* The wire: a packet socket with a BPF filter on one port, a pure decoder of IP packets and a
  * small per-connection tracker that labels the steps of the exchange. See netlab/capture.h. */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
@@ -484,6 +485,103 @@ int nl_capture_stats(nl_capture *c, nl_capture_counts *out)
     }
     *out = c->st;
     return 0;
+}
+
+int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, nl_capture_fn fn, void *user)
+{
+    nl_capture_packet p[16];
+    int total = 0;
+
+    if (!c || c->fd < 0 || quiet_ms <= 0 || max_ms < quiet_ms)
+        return NL_EINVAL;
+    int64_t end = nl__deadline(max_ms);
+    for (;;) {
+        int64_t left = end - nl__deadline(0);
+        if (left <= 0)
+            return total;
+        int n = nl_capture_read(c, p, 16, left < quiet_ms ? (int)left : quiet_ms);
+        if (n == NL_ETIMEDOUT)
+            return total; /* quiet: the step has settled */
+        if (n < 0)
+            return n;
+        for (int i = 0; i < n && fn; i++)
+            fn(&p[i], user);
+        total += n;
+    }
+}
+
+/* Is addr one of this machine's addresses? Binding a UDP socket to it succeeds only then. */
+static int is_local(const nl__sockaddr *sa, socklen_t len)
+{
+    int fd = socket(sa->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), ok;
+    if (fd < 0)
+        return 0;
+    nl__sockaddr any = *sa;
+    if (any.sa.sa_family == AF_INET)
+        any.in4.sin_port = 0;
+    else
+        any.in6.sin6_port = 0;
+    ok = bind(fd, &any.sa, len) == 0;
+    close(fd);
+    return ok;
+}
+
+int nl_capture_interface(const nl_endpoint *addr, char *buf, size_t size)
+{
+    static const uint8_t zero[16];
+    nl__sockaddr sa, me;
+    socklen_t len, melen = sizeof me;
+    struct ifaddrs *ifs, *i;
+    const char *name = "lo";
+    int rc = 0, fd;
+
+    if (!addr || !buf || (addr->family != NL_AF_INET && addr->family != NL_AF_INET6))
+        return NL_EINVAL;
+    if (!(len = nl__ep_to_sockaddr(addr, addr->family == NL_AF_INET ? AF_INET : AF_INET6, &sa)))
+        return NL_EINVAL;
+    int wildcard = !memcmp(addr->addr, zero, addr->family == NL_AF_INET ? 4 : 16);
+    if (wildcard || is_local(&sa, len))
+        return snprintf(buf, size, "%s", name) < (int)size ? 0 : NL_ENOSPC;
+    /* connect() on a UDP socket only looks up the route; getsockname() then tells the source
+     * address it chose, whose interface getifaddrs() names. */
+    if ((fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+        return nl__err(errno);
+    if (connect(fd, &sa.sa, len) < 0 || getsockname(fd, &me.sa, &melen) < 0)
+        rc = nl__err(errno);
+    close(fd);
+    if (rc < 0)
+        return rc;
+    if (getifaddrs(&ifs) < 0)
+        return nl__err(errno);
+    name = NULL;
+    for (i = ifs; i && !name; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != me.sa.sa_family)
+            continue;
+        if (me.sa.sa_family == AF_INET
+                ? ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr ==
+                      me.in4.sin_addr.s_addr
+                : !memcmp(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
+                          &me.in6.sin6_addr, 16))
+            name = i->ifa_name;
+    }
+    rc = !name ? NL_EADDRNOTAVAIL : snprintf(buf, size, "%s", name) < (int)size ? 0 : NL_ENOSPC;
+    freeifaddrs(ifs);
+    return rc;
+}
+
+int nl_capture_open_for(nl_capture **out, const nl_endpoint *addr)
+{
+    char ifname[IFNAMSIZ];
+    int rc;
+
+    if (!out)
+        return NL_EINVAL;
+    *out = NULL;
+    if (!addr)
+        return NL_EINVAL;
+    if ((rc = nl_capture_interface(addr, ifname, sizeof ifname)) < 0)
+        return rc;
+    return nl_capture_open(out, ifname, addr->port, 0);
 }
 
 /* ---- formatting --------------------------------------------------------------------------- */

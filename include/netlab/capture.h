@@ -219,6 +219,51 @@ NL_EXTERN int nl_capture_decode(const void *pkt, size_t len, uint16_t port,
  */
 NL_EXTERN int nl_capture_stats(nl_capture *c, nl_capture_counts *out);
 
+/** nl_capture_drain() callback: called for each packet, on the calling thread. */
+typedef void (*nl_capture_fn)(const nl_capture_packet *p, void *user);
+
+/**
+ * Report the packets of a step that just ran: read until no packet has come for quiet_ms
+ * (the exchange has settled: a delayed ACK comes within 40-200 ms on Linux), or until max_ms
+ * have passed in all, calling fn for each packet in order.
+ *
+ * @param c         the capture (not offline).
+ * @param quiet_ms  how long no packet must come (> 0).
+ * @param max_ms    the longest it takes in all (>= quiet_ms).
+ * @param fn        called for each packet; NULL to just count them.
+ * @param user      passed to fn as is.
+ * @return the number of packets reported (>= 0); NL_EINVAL for a NULL or offline capture or
+ *         bad times; a read error. Blocks up to max_ms. Thread-safety: as the handle.
+ */
+NL_EXTERN int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, nl_capture_fn fn,
+                               void *user);
+
+/**
+ * The interface whose packets a program talking to addr would see: "lo" for an address of
+ * this machine (127.0.0.1, ::1, any local address, and the wildcard 0.0.0.0 or ::, whose
+ * clients on this machine come over loopback), else the interface that the route to addr
+ * leaves by. Sends nothing (it asks the routing table through an unconnected UDP socket).
+ *
+ * @param addr  the peer (for a client) or the bound address (for a server); port ignored.
+ * @param buf   receives the interface name.
+ * @param size  size of buf (16 is enough: IFNAMSIZ).
+ * @return 0; NL_EINVAL for NULL arguments or an unset address; NL_ENOSPC when buf is too
+ *         small; NL_ENETUNREACH (no route), NL_EADDRNOTAVAIL (no interface has the source
+ *         address), or another system error. Thread-safe.
+ */
+NL_EXTERN int nl_capture_interface(const nl_endpoint *addr, char *buf, size_t size);
+
+/**
+ * Capture a program's own traffic: nl_capture_open() on the interface that
+ * nl_capture_interface() names for addr, watching addr's port.
+ *
+ * @param out   receives the handle; NULL on failure.
+ * @param addr  the server a client talks to, or the address a server is bound to (port 1-65535).
+ * @return 0, or the errors of nl_capture_interface() and nl_capture_open() (NL_EPERM without
+ *         CAP_NET_RAW). The caller owns the handle. Thread-safe.
+ */
+NL_EXTERN int nl_capture_open_for(nl_capture **out, const nl_endpoint *addr);
+
 /**
  * A short, stable name for a step, for machine-readable output: "syn", "syn-ack",
  * "handshake-ack", "data", "ack", "fin", "rst", "udp", "other".
