@@ -49,7 +49,8 @@ target_compile_definitions(fuzz_args PRIVATE _GNU_SOURCE)
 target_compile_options(fuzz_args PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
 target_link_options(fuzz_args PRIVATE ${_nl_fuzz_flags})
 foreach(fn getaddrinfo nl_udp_open nl_udp_open_bound nl_tcp_listen nl_tcp_connect
-           nl_chat_session_open nl_tcp_server_open nl_capture_open)
+           nl_chat_session_open nl_tcp_server_open nl_capture_open
+           nl_capture_open_for)
   target_link_options(fuzz_args PRIVATE "LINKER:--wrap=${fn}")
 endforeach()
 target_link_libraries(fuzz_args PRIVATE netlab_fuzzlib PkgConfig::NL_FUZZ_EDIT)

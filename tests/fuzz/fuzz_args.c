@@ -9,9 +9,9 @@
  *                       fails with ENOENT except "good.key" and "raw.key", served from memory.
  *
  * The programs' first network call (nl_udp_open, nl_udp_open_bound, nl_tcp_listen,
- * nl_tcp_connect, nl_chat_session_open, nl_tcp_server_open, nl_capture_open) is wrapped at
- * link time (-Wl,--wrap): the wrapper checks what validation let through and fails with NL_EACCES,
- * so a server never reaches its endless loop and nothing is sent anywhere. getaddrinfo() is
+ * nl_tcp_connect, nl_chat_session_open, nl_tcp_server_open, nl_capture_open[_for]) is
+ * wrapped at link time (-Wl,--wrap): the wrapper checks what validation let through and fails
+ * with NL_EACCES, so a server never reaches its endless loop and nothing is sent anywhere. getaddrinfo() is
  * wrapped to add AI_NUMERICHOST, so a host name in the input is "not found" instead of a DNS
  * query. Everything before the first socket, i.e. all parsing and validation, runs for real.
  * Standard input is /dev/null.
@@ -62,6 +62,7 @@ int __wrap_nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_m
                           const nl_opts *opts);
 int __wrap_nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts);
 int __wrap_nl_capture_open(nl_capture **out, const char *ifname, uint16_t port, int flags);
+int __wrap_nl_capture_open_for(nl_capture **out, const nl_endpoint *addr);
 int __wrap_nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
                               const nl_tcp_server_config *cfg);
 
@@ -143,6 +144,13 @@ int __wrap_nl_capture_open(nl_capture **out, const char *ifname, uint16_t port, 
 {
     *out = NULL;
     return refuse(ifname != NULL && port != 0 && flags == 0);
+}
+
+/* The course programs' --wire: their own traffic, to or from a valid endpoint with a port. */
+int __wrap_nl_capture_open_for(nl_capture **out, const nl_endpoint *addr)
+{
+    *out = NULL;
+    return refuse(valid_ep(addr) && addr->port != 0);
 }
 
 int __wrap_nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts)
