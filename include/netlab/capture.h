@@ -22,8 +22,12 @@
  * the interface (or the kernel, just before a card that cannot) cuts into segments of the
  * connection's MSS: segmentation offload. The capture sees that one packet before it is cut,
  * and reports how many segments it stands for (nl_capture_packet.segs, from the packet
- * socket's virtio-net header), which is what the kernel's own counters (TCP_INFO) count. No libpcap: the filter is a dozen instructions and the
- * library keeps no dependency for it.
+ * socket's virtio-net header), which is what the kernel's own counters (TCP_INFO) count.
+ *
+ * Why not libpcap: the filter is two dozen classic BPF instructions, and the packet socket's
+ * own options (ignore outgoing copies, drop counters, the virtio-net header) are what a
+ * capture of one's own traffic needs; libpcap would add a dependency to the core library for
+ * little more than that.
  *
  * Privilege: a packet socket needs CAP_NET_RAW in the network namespace of the interface.
  * Without it nl_capture_open() fails with NL_EPERM; an unprivileged user has the capability

@@ -11,10 +11,10 @@
  * The programs' first network call (nl_udp_open, nl_udp_open_bound, nl_tcp_listen,
  * nl_tcp_connect, nl_chat_session_open, nl_tcp_server_open, nl_capture_open[_for]) is
  * wrapped at link time (-Wl,--wrap): the wrapper checks what validation let through and fails
- * with NL_EACCES, so a server never reaches its endless loop and nothing is sent anywhere. getaddrinfo() is
- * wrapped to add AI_NUMERICHOST, so a host name in the input is "not found" instead of a DNS
- * query. Everything before the first socket, i.e. all parsing and validation, runs for real.
- * Standard input is /dev/null.
+ * with NL_EACCES, so a server never reaches its endless loop and nothing is sent anywhere.
+ * getaddrinfo() is wrapped to add AI_NUMERICHOST, so a host name in the input is "not found"
+ * instead of a DNS query. Everything before the first socket, i.e. all parsing and
+ * validation, runs for real. Standard input is /dev/null.
  *
  * Input: first byte picks the program, the rest is split at NUL bytes into at most 16
  * arguments. Checked invariants (abort on violation):
