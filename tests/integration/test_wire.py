@@ -10,8 +10,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -171,3 +173,84 @@ def test_wire_bad_interface():
                        timeout=30)
     assert r.returncode == 1
     assert r.stderr.decode() == "netlab-wire: capture on nosuch0: invalid argument\n"
+
+
+def wire_lines(stderr):
+    """The [wire] JSON lines a course program printed on stderr, and its closing count."""
+    pk, counts = [], None
+    for line in stderr.decode().splitlines():
+        if line.startswith("[wire] {"):
+            pk.append(json.loads(line[7:]))
+        elif line.startswith("[wire] ") and line.endswith(" missed"):
+            counts = line
+    return pk, counts
+
+
+def echo_server():
+    """A Python echo server on a free port, one connection, on a thread. Returns (port, thread)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(10)
+
+    def serve():
+        with srv:
+            c, _ = srv.accept()
+            with c:
+                while data := c.recv(65536):
+                    c.sendall(data)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return srv.getsockname()[1], t
+
+
+def test_tcp_client_wire():
+    """netlab-tcp-client --wire=json: its own connection, handshake to close, none missed."""
+    need_root()
+    port, t = echo_server()
+    r = subprocess.run([program("tcp_client"), "--wire=json", "127.0.0.1", str(port)],
+                       input="hello\n你好\n".encode(), capture_output=True, timeout=60)
+    t.join(10)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == "hello\n你好\n"
+    pk, counts = wire_lines(r.stderr)
+    steps = [(p["dir"], p["step"]) for p in pk]
+    assert steps[:3] == [("c2s", "syn"), ("s2c", "syn-ack"), ("c2s", "handshake-ack")], steps
+    sent = [p for p in pk if p["dir"] == "c2s" and p["len"]]
+    echoed = [p for p in pk if p["dir"] == "s2c" and p["len"]]
+    assert sum(p["len"] for p in sent) == sum(p["len"] for p in echoed) == 5 + 6, pk
+    # Every data segment is answered, in both directions; each side's FIN too.
+    assert all(any(q["answers"] >= p["i"] for q in pk if q["dir"] != p["dir"])
+               for p in pk if p["len"] or p["step"] == "fin"), pk
+    assert sorted(p["dir"] for p in pk if p["step"] == "fin") == ["c2s", "s2c"], pk
+    assert counts == f"[wire] {len(pk)} packets, 0 missed", counts
+
+
+def test_udp_client_wire():
+    """netlab-udp-client --wire=json: one datagram per line, nothing back."""
+    need_root()
+    with socket.socket(type=socket.SOCK_DGRAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        port = srv.getsockname()[1]
+        r = subprocess.run([program("udp_client"), "--wire=json", "127.0.0.1", str(port)],
+                           input=b"hello\nworld!\n", capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    pk, counts = wire_lines(r.stderr)
+    assert [(p["step"], p["dir"], p["len"], p["udp_len"]) for p in pk] == \
+        [("udp", "c2s", 5, 13), ("udp", "c2s", 6, 14)], pk
+    assert counts == "[wire] 2 packets, 0 missed"
+
+
+def test_programs_wire_unprivileged():
+    """Without CAP_NET_RAW the course programs say why and go on without --wire."""
+    with socket.socket(type=socket.SOCK_DGRAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        port = srv.getsockname()[1]
+        r = as_nobody([program("udp_client"), "--wire", "127.0.0.1", str(port)], input=b"hi\n")
+        assert srv.recv(16) == b"hi"
+    if os.geteuid() != 0 and b"going on without it" not in r.stderr:
+        pytest.skip("SKIP (loud): this user may capture")
+    assert r.returncode == 0
+    assert r.stderr.decode() == ("netlab-udp-client: --wire: operation not permitted (capturing "
+                                 "needs CAP_NET_RAW: root, or unshare -rn); going on without "
+                                 "it\n")
