@@ -40,12 +40,12 @@
 /* ---- the wire ------------------------------------------------------------------------------ */
 
 typedef struct wire {
-    int on;              /* --wire given */
-    int style;           /* NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
-    int counters;        /* capture impossible: show TCP_INFO counters instead */
-    nl_capture *cap;     /* the capture of the flow running now */
-    uint32_t acked[2];   /* highest relative ACK seen for data sent [0] to, [1] by the server */
-    int datagrams;       /* UDP datagrams seen */
+    int on;            /* --wire given */
+    int style;         /* NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+    int counters;      /* capture impossible: show TCP_INFO counters instead */
+    nl_capture *cap;   /* the capture of the flow running now */
+    uint32_t acked[2]; /* highest relative ACK seen for data sent [0] to, [1] by the server */
+    int datagrams;     /* UDP datagrams seen */
 } wire;
 
 static int write_file(const char *path, const char *text)
@@ -67,9 +67,10 @@ static int enter_namespace(char *why, size_t size)
     if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
         int err = errno;
         snprintf(why, size, "unshare(CLONE_NEWUSER|CLONE_NEWNET): %s%s", strerror(err),
-                 err == ENOSPC ? ": user namespaces are off or at their limit "
-                                 "(/proc/sys/user/max_user_namespaces)"
-                 : err == EPERM ? ": this system does not let users make namespaces" : "");
+                 err == ENOSPC  ? ": user namespaces are off or at their limit "
+                                  "(/proc/sys/user/max_user_namespaces)"
+                 : err == EPERM ? ": this system does not let users make namespaces"
+                                : "");
         return -1;
     }
     /* Map ourselves to root inside; setgroups must be denied before gid_map is written. */

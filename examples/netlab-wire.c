@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     int rc = nl_capture_open(&cap, ifname, (uint16_t)port, 0);
     if (rc == NL_EPERM) {
         fprintf(stderr, NAME ": capture needs CAP_NET_RAW: run it as root, or inside a user and "
-                        "network namespace of your own (unshare -rn)\n");
+                             "network namespace of your own (unshare -rn)\n");
         return 1;
     } else if (rc < 0) {
         fprintf(stderr, NAME ": capture on %s: %s\n", ifname, nl_strerror(rc));

@@ -23,9 +23,9 @@
 #define PACKET_IGNORE_OUTGOING 23 /* Linux 4.20; older headers lack the name */
 #endif
 
-#define NL__CAP_FLOWS 64   /* connections followed at once */
+#define NL__CAP_FLOWS   64 /* connections followed at once */
 #define NL__CAP_PENDING 64 /* unacknowledged segments remembered per direction */
-#define NL__CAP_RCVBUF (4 << 20)
+#define NL__CAP_RCVBUF  (4 << 20)
 
 /* A segment (data, SYN or FIN) waiting for the ACK that covers its end. */
 typedef struct nl__cap_pending {
@@ -35,9 +35,9 @@ typedef struct nl__cap_pending {
 
 /* One direction of a connection: 0 = client -> server, 1 = server -> client. */
 typedef struct nl__cap_dir {
-    int based;      /* base (initial sequence number) known */
+    int based; /* base (initial sequence number) known */
     uint32_t base;
-    int wscale;     /* from its SYN, -1 none or not seen */
+    int wscale; /* from its SYN, -1 none or not seen */
     int syn_seen;
     nl__cap_pending pend[NL__CAP_PENDING];
     int npend;
@@ -45,14 +45,14 @@ typedef struct nl__cap_dir {
 
 typedef struct nl__cap_flow {
     int used;
-    uint64_t last;     /* index of its latest packet, to reuse the oldest slot */
+    uint64_t last; /* index of its latest packet, to reuse the oldest slot */
     nl_endpoint client;
-    int hs_done;       /* the handshake's third packet was seen */
+    int hs_done; /* the handshake's third packet was seen */
     nl__cap_dir d[2];
 } nl__cap_flow;
 
 struct nl_capture {
-    int fd; /* -1 offline */
+    int fd;       /* -1 offline */
     int vnet;     /* each packet read starts with a struct virtio_net_hdr */
     int link_len; /* then a link-layer header of this many bytes (Ethernet), or none */
     uint16_t port;
@@ -64,7 +64,10 @@ struct nl_capture {
 
 /* ---- the pure decoder ---------------------------------------------------------------- */
 
-static uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t get16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t get32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -222,14 +225,17 @@ static void remember(nl__cap_dir *d, uint64_t index, uint32_t end)
 }
 
 /* Sequence arithmetic modulo 2^32: a is at or after b. */
-static int seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+static int seq_ge(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
 
 static void track(nl_capture *c, nl_capture_packet *p)
 {
     nl__cap_flow *f = flow_for(c, p);
     nl__cap_dir *me = &f->d[p->to_server ? 0 : 1], *peer = &f->d[p->to_server ? 1 : 0];
-    uint32_t seglen = p->len + (p->flags & NL_CAPTURE_SYN ? 1u : 0u) +
-                      (p->flags & NL_CAPTURE_FIN ? 1u : 0u);
+    uint32_t seglen =
+        p->len + (p->flags & NL_CAPTURE_SYN ? 1u : 0u) + (p->flags & NL_CAPTURE_FIN ? 1u : 0u);
 
     f->last = p->index;
     if (p->flags & NL_CAPTURE_SYN) {
@@ -301,17 +307,17 @@ static int attach_filter(int fd, uint16_t port, unsigned off)
         /* 1 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
         /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x60, 11, 0), /* IPv6: to 14 */
         /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, 18), /* not IPv4: drop */
-        /* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 9),            /* IPv4 protocol */
+        /* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 9),      /* IPv4 protocol */
         /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 1, 0),
         /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 15),
         /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, off + 6),
         /* 8 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 13, 0), /* later fragment: drop */
-        /* 9 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, off),               /* X = IP header length */
-        /* 10 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, off),               /* source port */
+        /* 9 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, off),            /* X = IP header length */
+        /* 10 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, off),            /* source port */
         /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 9, 0),
-        /* 12 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, off + 2),               /* destination port */
+        /* 12 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, off + 2), /* destination port */
         /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 7, 8),
-        /* 14 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 6),               /* IPv6 next header */
+        /* 14 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 6), /* IPv6 next header */
         /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 1, 0),
         /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 5),
         /* 17 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, off + 40),
@@ -588,8 +594,8 @@ int nl_capture_open_for(nl_capture **out, const nl_endpoint *addr)
 
 const char *nl_capture_step_name(int step)
 {
-    static const char *const names[] = {"other", "syn", "syn-ack", "handshake-ack", "data",
-                                        "ack",   "fin", "rst",     "udp"};
+    static const char *const names[] = {"other", "syn", "syn-ack", "handshake-ack", "data", "ack",
+                                        "fin",   "rst", "udp"};
     return step >= 0 && step < (int)(sizeof names / sizeof *names) ? names[step] : "other";
 }
 
@@ -658,13 +664,13 @@ int nl_capture_format(const nl_capture_packet *p, int style, char *buf, size_t s
                         (unsigned long long)p->index, p->to_server ? "c2s" : "s2c",
                         nl_capture_step_name(p->step), src, dst, flags, (unsigned)p->rel_seq,
                         (unsigned)p->rel_ack, (unsigned)p->len, (unsigned)p->segs,
-                        (unsigned)p->window,
-                        p->window_scaled ? "true" : "false", (unsigned long long)p->answers);
+                        (unsigned)p->window, p->window_scaled ? "true" : "false",
+                        (unsigned long long)p->answers);
     }
     if (p->proto == NL_CAPTURE_UDP)
         return snprintf(buf, size, "#%-3llu %s  UDP        len=%u (%u bytes of data)  %s",
-                        (unsigned long long)p->index, dir, (unsigned)p->udp_len,
-                        (unsigned)p->len, step_label(p));
+                        (unsigned long long)p->index, dir, (unsigned)p->udp_len, (unsigned)p->len,
+                        step_label(p));
     char nums[96];
     int k = snprintf(nums, sizeof nums, "seq=%u", (unsigned)p->rel_seq);
     if (p->flags & NL_CAPTURE_ACK)

@@ -114,8 +114,8 @@ static PyObject *packet_to_py(const nl_capture_packet *p)
             (unsigned long)p->len, "window", (unsigned long)p->window, "window_scaled",
             p->window_scaled ? Py_True : Py_False, "wscale", p->wscale, "udp_len",
             (unsigned)p->udp_len, "segs", (unsigned long)p->segs, "step",
-            nl_capture_step_name(p->step), "answers", (unsigned long long)p->answers, "text",
-            text, "json", json);
+            nl_capture_step_name(p->step), "answers", (unsigned long long)p->answers, "text", text,
+            "json", json);
     Py_XDECREF(src);
     Py_XDECREF(dst);
     return d;

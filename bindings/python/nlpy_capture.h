@@ -23,7 +23,7 @@ typedef struct nlpy_capture nlpy_capture;
 
 /** Packets out of a read or a feed. */
 typedef struct nlpy_packets {
-    int n;                                      /* how many of p are filled */
+    int n; /* how many of p are filled */
     nl_capture_packet p[NLPY_CAPTURE_BATCH];
 } nlpy_packets;
 

@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
     }
-    if (nl_capture_stats(c, &st) != 0 || st.decoded != decoded ||
-        st.decoded + st.ignored != fed || st.drops != 0)
+    if (nl_capture_stats(c, &st) != 0 || st.decoded != decoded || st.decoded + st.ignored != fed ||
+        st.drops != 0)
         abort();
     nl_capture_close(c);
     return 0;

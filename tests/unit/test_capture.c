@@ -13,7 +13,7 @@
 
 #include "testutil.h"
 
-#define PORT 9000
+#define PORT  9000
 #define CPORT 50000
 
 static void put16(unsigned char *p, unsigned v)
@@ -474,10 +474,10 @@ static void drain_own_traffic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(decode_tcp_syn), cmocka_unit_test(decode_udp6),
-        cmocka_unit_test(track_exchange), cmocka_unit_test(track_midstream),
-        cmocka_unit_test(format_lines),   cmocka_unit_test(open_arguments),
-        cmocka_unit_test(live_loopback),  cmocka_unit_test(interface_for),
+        cmocka_unit_test(decode_tcp_syn),    cmocka_unit_test(decode_udp6),
+        cmocka_unit_test(track_exchange),    cmocka_unit_test(track_midstream),
+        cmocka_unit_test(format_lines),      cmocka_unit_test(open_arguments),
+        cmocka_unit_test(live_loopback),     cmocka_unit_test(interface_for),
         cmocka_unit_test(drain_own_traffic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
