@@ -29,14 +29,9 @@ static void print_trace(const nl_trace_event *ev, void *user)
 }
 
 /* --wire: the connection's packets on stderr, like the trace, after each step (netlab-wire). */
-static int wire_style = -1; /* -1: off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
-static nl_capture *wire;
-
-static void print_packet(const nl_capture_packet *p, void *user)
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
 {
-    char line[512];
-    (void)user;
-    nl_capture_format(p, wire_style, line, sizeof line);
+    (void)p, (void)user;
     fprintf(stderr, "[wire] %s\n", line);
 }
 
@@ -155,6 +150,8 @@ int main(int argc, char **argv)
 {
     const char *args[2] = {"127.0.0.1", "9000"};
     nl_opts opts = {0};
+    int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+    nl_capture *wire = NULL;
     int nargs = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
@@ -188,11 +185,11 @@ int main(int argc, char **argv)
         char text[NL_ENDPOINT_STRLEN];
         nl_endpoint_format(&server, text, sizeof text);
         fprintf(stderr, NAME ": connect %s: %s\n", text, nl_strerror(rc));
-        nl_capture_drain(wire, 100, 1000, print_packet, NULL); /* the SYN and the RST */
+        nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL); /* SYN, RST */
         nl_capture_close(wire);
         return 1;
     }
-    nl_capture_drain(wire, 100, 1000, print_packet, NULL); /* the handshake */
+    nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL); /* the handshake */
     static char data[CHUNK];
     int tty = isatty(STDIN_FILENO), ended;
     for (rc = 0; rc == 0;) {
@@ -211,11 +208,11 @@ int main(int argc, char **argv)
         if (len == 1 && ended && data[0] == 'q')
             break;
         rc = exchange(sd, data, len, ended);
-        nl_capture_drain(wire, 100, 1000, print_packet, NULL); /* the data and its ACKs */
+        nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL); /* data, ACKs */
     }
     nl_tcp_close(sd);
     nl_capture_counts st;
-    if (wire && nl_capture_drain(wire, 100, 1000, print_packet, NULL) >= 0 &&
+    if (wire && nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL) >= 0 &&
         nl_capture_stats(wire, &st) == 0) { /* the close, and whether anything was missed */
         fprintf(stderr, "[wire] %llu packets, %llu missed\n", (unsigned long long)st.decoded,
                 (unsigned long long)st.drops);

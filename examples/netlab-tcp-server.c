@@ -22,14 +22,9 @@ static void print_trace(const nl_trace_event *ev, void *user)
 }
 
 /* --wire: the packets of the port on stderr, like the trace, after each step (netlab-wire). */
-static int wire_style = -1; /* -1: off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
-static nl_capture *wire;
-
-static void print_packet(const nl_capture_packet *p, void *user)
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
 {
-    char line[512];
-    (void)user;
-    nl_capture_format(p, wire_style, line, sizeof line);
+    (void)p, (void)user;
     fprintf(stderr, "[wire] %s\n", line);
 }
 
@@ -39,6 +34,9 @@ static int usage_error(const char *what, const char *arg, const char *why)
     fprintf(stderr, NAME ": %s '%s'%s%s; " USAGE "\n", what, arg, *why ? ": " : "", why);
     return 2;
 }
+
+static int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+static nl_capture *wire;     /* its capture, shown after each step of each client */
 
 /* The notes' server calls recv() once per client and never closes the client's socket: the
  * second line a client sends is never answered, and every client leaks a descriptor until the
@@ -54,7 +52,7 @@ static void serve(nl_tcp *cli)
             n = rc;
             break;
         }
-        nl_capture_drain(wire, 50, 500, print_packet, NULL); /* the data and its ACKs */
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* data, ACKs */
     }
     if (n != NL_EOF) /* NL_EOF is the client closing normally; anything else is worth a word */
         fprintf(stderr, NAME ": client: %s\n", nl_strerror((int)n));
@@ -115,7 +113,7 @@ int main(int argc, char **argv)
             continue;
         }
         nl_endpoint_format(&addr, who, sizeof who);
-        nl_capture_drain(wire, 50, 500, print_packet, NULL); /* the handshake */
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* the handshake */
         /* A reader that went away (EPIPE), a full disk (ENOSPC): stop, do not print into the
          * void. The message first, while errno still tells why. */
         if (printf("%s connected\n", who) < 0 || fflush(stdout) != 0) {
@@ -126,7 +124,7 @@ int main(int argc, char **argv)
         }
         serve(cli);
         nl_tcp_close(cli);
-        nl_capture_drain(wire, 50, 500, print_packet, NULL); /* the close */
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* the close */
         if (printf("%s disconnected\n", who) < 0 || fflush(stdout) != 0) {
             perror(NAME ": standard output");
             nl_tcp_close(sd);

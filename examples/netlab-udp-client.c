@@ -25,14 +25,9 @@ static void print_trace(const nl_trace_event *ev, void *user)
 }
 
 /* --wire: the datagrams on stderr, like the trace, after each one is sent (netlab-wire). */
-static int wire_style = -1; /* -1: off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
-static nl_capture *wire;
-
-static void print_packet(const nl_capture_packet *p, void *user)
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
 {
-    char line[512];
-    (void)user;
-    nl_capture_format(p, wire_style, line, sizeof line);
+    (void)p, (void)user;
     fprintf(stderr, "[wire] %s\n", line);
 }
 
@@ -65,6 +60,8 @@ int main(int argc, char **argv)
 {
     const char *args[2] = {"127.0.0.1", "9000"}; /* the notes use a LAN address; we loopback */
     nl_opts opts = {0};
+    int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+    nl_capture *wire = NULL;
     int nargs = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
@@ -137,7 +134,7 @@ int main(int argc, char **argv)
             fprintf(stderr, NAME ": line %lu: sendto: %s\n", lineno, nl_strerror((int)n));
             status = 1;
         }
-        nl_capture_drain(wire, 50, 500, print_packet, NULL); /* one datagram, nothing back */
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* nothing comes back */
     }
     nl_udp_close(sd); /* sd.close() */
     nl_capture_counts st;

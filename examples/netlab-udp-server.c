@@ -20,14 +20,9 @@ static void print_trace(const nl_trace_event *ev, void *user)
 }
 
 /* --wire: the datagrams on stderr, like the trace, as each one is received (netlab-wire). */
-static int wire_style = -1; /* -1: off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
-static nl_capture *wire;
-
-static void print_packet(const nl_capture_packet *p, void *user)
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
 {
-    char line[512];
-    (void)user;
-    nl_capture_format(p, wire_style, line, sizeof line);
+    (void)p, (void)user;
     fprintf(stderr, "[wire] %s\n", line);
 }
 
@@ -42,6 +37,8 @@ int main(int argc, char **argv)
 {
     const char *host = "0.0.0.0", *port_text = "9000";
     nl_opts opts = {0};
+    int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+    nl_capture *wire = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
             host = argv[++i];
@@ -93,7 +90,7 @@ int main(int argc, char **argv)
             nl_udp_close(sd);
             return 1;
         }
-        nl_capture_drain(wire, 20, 200, print_packet, NULL); /* the datagram: nothing answers */
+        nl_capture_drain(wire, 20, 200, wire_style, print_packet, NULL); /* nothing answers */
         /* print("%s: %s" % (addr, data)): Python puts an IPv6 zone in the tuple only,
          * ('fe80::1', 9000, 0, 2), never inside the address text. */
         uint32_t scope = addr.scope_id;

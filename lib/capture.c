@@ -493,12 +493,15 @@ int nl_capture_stats(nl_capture *c, nl_capture_counts *out)
     return 0;
 }
 
-int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, nl_capture_fn fn, void *user)
+int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, int style, nl_capture_fn fn,
+                     void *user)
 {
     nl_capture_packet p[16];
+    char line[512];
     int total = 0;
 
-    if (!c || c->fd < 0 || quiet_ms <= 0 || max_ms < quiet_ms)
+    if (!c || c->fd < 0 || quiet_ms <= 0 || max_ms < quiet_ms ||
+        (style != NL_CAPTURE_TEXT && style != NL_CAPTURE_JSON))
         return NL_EINVAL;
     int64_t end = nl__deadline(max_ms);
     for (;;) {
@@ -510,8 +513,10 @@ int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, nl_capture_fn fn, 
             return total; /* quiet: the step has settled */
         if (n < 0)
             return n;
-        for (int i = 0; i < n && fn; i++)
-            fn(&p[i], user);
+        for (int i = 0; i < n && fn; i++) {
+            nl_capture_format(&p[i], style, line, sizeof line);
+            fn(&p[i], line, user);
+        }
         total += n;
     }
 }
@@ -535,7 +540,7 @@ static int is_local(const nl__sockaddr *sa, socklen_t len)
 int nl_capture_interface(const nl_endpoint *addr, char *buf, size_t size)
 {
     static const uint8_t zero[16];
-    nl__sockaddr sa, me;
+    nl__sockaddr sa, me = {0};
     socklen_t len, melen = sizeof me;
     struct ifaddrs *ifs, *i;
     const char *name = "lo";

@@ -223,8 +223,9 @@ NL_EXTERN int nl_capture_decode(const void *pkt, size_t len, uint16_t port,
  */
 NL_EXTERN int nl_capture_stats(nl_capture *c, nl_capture_counts *out);
 
-/** nl_capture_drain() callback: called for each packet, on the calling thread. */
-typedef void (*nl_capture_fn)(const nl_capture_packet *p, void *user);
+/** nl_capture_drain() callback: called for each packet, on the calling thread, with the packet
+ *  formatted as nl_capture_format() does in the style asked for (valid during the call). */
+typedef void (*nl_capture_fn)(const nl_capture_packet *p, const char *line, void *user);
 
 /**
  * Report the packets of a step that just ran: read until no packet has come for quiet_ms
@@ -234,13 +235,15 @@ typedef void (*nl_capture_fn)(const nl_capture_packet *p, void *user);
  * @param c         the capture (not offline).
  * @param quiet_ms  how long no packet must come (> 0).
  * @param max_ms    the longest it takes in all (>= quiet_ms).
+ * @param style     NL_CAPTURE_TEXT or NL_CAPTURE_JSON: the format of the line passed to fn.
  * @param fn        called for each packet; NULL to just count them.
  * @param user      passed to fn as is.
- * @return the number of packets reported (>= 0); NL_EINVAL for a NULL or offline capture or
- *         bad times; a read error. Blocks up to max_ms. Thread-safety: as the handle.
+ * @return the number of packets reported (>= 0); NL_EINVAL for a NULL or offline capture, bad
+ *         times or an unknown style; a read error. Blocks up to max_ms. Thread-safety: as the
+ *         handle.
  */
-NL_EXTERN int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, nl_capture_fn fn,
-                               void *user);
+NL_EXTERN int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, int style,
+                               nl_capture_fn fn, void *user);
 
 /**
  * The interface whose packets a program talking to addr would see: "lo" for an address of

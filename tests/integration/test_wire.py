@@ -134,9 +134,13 @@ def test_demo_wire_fallback():
     # Handshake: SYN and ACK out, SYN+ACK in, the SYN acknowledged (1 byte of sequence space).
     assert "    [tcp_info] client after connect: segments out 2, in 1; bytes acknowledged 1\n" \
         in out
-    # Three lines (39 bytes) sent and each acknowledged: 3 data segments and 3 ACKs out.
-    assert "    [tcp_info] client after the echoes: segments out 6, in 5; bytes acknowledged 40" \
-        in out
+    # Three lines (39 bytes) sent and echoed. Out: SYN, ACK, 3 data segments, and up to 3
+    # ACKs of the echoes (an ACK may ride on the next line or wait: timing). In: SYN+ACK, 3
+    # echoes, and up to 3 ACKs of the lines (likewise). All 39 bytes are acknowledged (the
+    # last echo carries the ACK of the last line), plus the SYN: 40.
+    m = re.search(r"^    \[tcp_info\] client after the echoes: segments out (\d+), in (\d+); "
+                  r"bytes acknowledged 40$", out, re.M)
+    assert m and 5 <= int(m.group(1)) <= 8 and 4 <= int(m.group(2)) <= 7, out
     assert "[wire]" not in out
 
 

@@ -130,12 +130,18 @@ def check_close(flow, n_data):
     assert i == list(range(i[0], i[0] + len(i))), i
 
 
+def listener(backlog):
+    """A TCP socket listening on a free loopback port, and the port."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(backlog)
+    return srv, srv.getsockname()[1]
+
+
 def handshakes(binary, runs):
     """`runs` connect / send / close runs, each captured whole and cross-checked."""
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(16)
-        port = srv.getsockname()[1]
+    srv, port = listener(16)
+    with srv:
         wire = Wire(binary, port)
         try:
             for run in range(runs):
@@ -177,10 +183,8 @@ def handshakes(binary, runs):
 def bulk(binary, size=1 << 20, mss=1400):
     """A 1 MiB transfer in segments of at most `mss` bytes: every segment captured, none
     dropped, every byte acknowledged; counts equal to TCP_INFO's."""
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        port = srv.getsockname()[1]
+    srv, port = listener(1)
+    with srv:
         wire = Wire(binary, port)
         try:
             c = socket.socket()

@@ -391,10 +391,11 @@ static void live_loopback(void **state)
     nl_capture_close(c);
 }
 
-static void count_packet(const nl_capture_packet *p, void *user)
+static void count_packet(const nl_capture_packet *p, const char *line, void *user)
 {
     int *steps = user;
     steps[p->index - 1] = p->step;
+    assert_int_equal(line[0], '{'); /* asked for as JSON */
 }
 
 /* The interface of one's own traffic: loopback for this machine's addresses and the wildcard.
@@ -438,7 +439,8 @@ static void drain_own_traffic(void **state)
     (void)state;
 
     assert_int_equal(nl_capture_open(&c, NULL, PORT, NL_CAPTURE_OFFLINE), 0);
-    assert_int_equal(nl_capture_drain(c, 10, 100, NULL, NULL), NL_EINVAL); /* no socket */
+    /* Offline: no socket to read. */
+    assert_int_equal(nl_capture_drain(c, 10, 100, NL_CAPTURE_TEXT, NULL, NULL), NL_EINVAL);
     nl_capture_close(c);
     assert_int_equal(nl_tcp_listen(&l, &ep, 0, NULL), 0);
     assert_int_equal(nl_tcp_local(l, &ep), 0);
@@ -448,16 +450,17 @@ static void drain_own_traffic(void **state)
         skip();
     }
     assert_int_equal(rc, 0);
-    assert_int_equal(nl_capture_drain(c, 0, 100, NULL, NULL), NL_EINVAL);
-    assert_int_equal(nl_capture_drain(c, 100, 50, NULL, NULL), NL_EINVAL);
-    assert_int_equal(nl_capture_drain(c, 10, 50, NULL, NULL), 0); /* nothing yet: quiet */
+    assert_int_equal(nl_capture_drain(c, 0, 100, NL_CAPTURE_TEXT, NULL, NULL), NL_EINVAL);
+    assert_int_equal(nl_capture_drain(c, 100, 50, NL_CAPTURE_TEXT, NULL, NULL), NL_EINVAL);
+    assert_int_equal(nl_capture_drain(c, 10, 50, 7, NULL, NULL), NL_EINVAL);
+    assert_int_equal(nl_capture_drain(c, 10, 50, NL_CAPTURE_TEXT, NULL, NULL), 0); /* quiet */
     assert_int_equal(nl_tcp_connect(&cl, &ep, 5000, NULL), 0);
     assert_int_equal(nl_tcp_accept(l, &conn, NULL, 5000), 0);
     /* The handshake: three packets. A loaded machine may deliver them to the capture with
      * gaps longer than the quiet time, so drain until all three came (5 s at most). */
     int n = 0;
     for (int round = 0; n < 3 && round < 50; round++) {
-        rc = nl_capture_drain(c, 100, 100, count_packet, steps);
+        rc = nl_capture_drain(c, 100, 100, NL_CAPTURE_JSON, count_packet, steps);
         assert_true(rc >= 0);
         n += rc;
     }
