@@ -496,7 +496,7 @@ int nl_capture_stats(nl_capture *c, nl_capture_counts *out)
 int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, int style, nl_capture_fn fn,
                      void *user)
 {
-    nl_capture_packet p[16];
+    nl_capture_packet p[16] = {{0}}; /* (filled by the read; zeroed for the analyzer) */
     char line[512];
     int total = 0;
 
