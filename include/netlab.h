@@ -25,5 +25,6 @@
 #include "netlab/chat.h"
 #include "netlab/udp_batch.h"
 #include "netlab/server.h"
+#include "netlab/capture.h"
 
 #endif /* NETLAB_H */

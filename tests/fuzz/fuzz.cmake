@@ -2,6 +2,7 @@
 # NETLAB_BUILD_FUZZ is on (clang only; tests/chat.cmake checks the compiler).
 #   fuzz_endpoint  nl_endpoint_parse / _parse_port / _format, round trip parse(format(ep)) == ep
 #   fuzz_args      the example programs' argument parsing, in-process (see fuzz_args.c)
+#   fuzz_capture   the wire: nl_capture_decode / _feed / _format on sequences of IP packets
 # Each gets a bounded CI run (label fuzz) on a copy of its corpus in tests/fuzz/corpus/<name>/.
 # NETLAB_FUZZ_SECONDS sets the length of every bounded run.
 set(NETLAB_FUZZ_SECONDS 30 CACHE STRING "Length of each bounded libFuzzer run in ctest (s)")
@@ -25,9 +26,15 @@ target_compile_options(fuzz_endpoint PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS
 target_link_options(fuzz_endpoint PRIVATE ${_nl_fuzz_flags})
 target_link_libraries(fuzz_endpoint PRIVATE netlab_fuzzlib)
 
+# The wire's decoder and tracker (issue 15): packets fed through an offline capture.
+add_executable(fuzz_capture ${CMAKE_CURRENT_LIST_DIR}/fuzz_capture.c)
+target_compile_options(fuzz_capture PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
+target_link_options(fuzz_capture PRIVATE ${_nl_fuzz_flags})
+target_link_libraries(fuzz_capture PRIVATE netlab_fuzzlib)
+
 # The examples, unchanged, with main and two calls renamed (see the comment in fuzz_args.c).
 # Their own warnings are checked in the normal build; the renamed main has no prototype.
-set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server)
+set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server wire)
 add_executable(fuzz_args ${CMAKE_CURRENT_LIST_DIR}/fuzz_args.c ${PROJECT_SOURCE_DIR}/examples/chat_text.c)
 foreach(ex ${_nl_examples})
   string(REPLACE "-" "_" _fn ${ex})
@@ -42,13 +49,14 @@ target_compile_definitions(fuzz_args PRIVATE _GNU_SOURCE)
 target_compile_options(fuzz_args PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
 target_link_options(fuzz_args PRIVATE ${_nl_fuzz_flags})
 foreach(fn getaddrinfo nl_udp_open nl_udp_open_bound nl_tcp_listen nl_tcp_connect
-           nl_chat_session_open nl_tcp_server_open)
+           nl_chat_session_open nl_tcp_server_open nl_capture_open
+           nl_capture_open_for)
   target_link_options(fuzz_args PRIVATE "LINKER:--wrap=${fn}")
 endforeach()
 target_link_libraries(fuzz_args PRIVATE netlab_fuzzlib PkgConfig::NL_FUZZ_EDIT)
 
 # A copy of the corpus, so that a run's discoveries do not land in the source tree.
-foreach(t endpoint args)
+foreach(t endpoint args capture)
   set(_extra "")
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.dict)
     set(_extra "-dict=${CMAKE_CURRENT_LIST_DIR}/${t}.dict")
