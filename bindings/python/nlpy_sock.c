@@ -307,34 +307,45 @@ static int dst_endpoint(pysock *self, PyObject *address, nl_endpoint *ep)
 /* ---- Receiving ---------------------------------------------------------------------------- */
 
 /* nlpy_recv() under the socket's time-out: retried after a signal whose handlers did not
- * raise, the GIL released only when the call may wait. -1 with an exception set on failure. */
+ * raise, the GIL released only when the call may wait. -1 with an exception set on failure.
+ * The handle object is held meanwhile, so that the box outlives the call whatever other
+ * threads do to the socket object. */
 static long recv_loop(pysock *self, void *buf, size_t cap, nlpy_addr *from)
 {
     budget b = {self->timeout, 0};
+    PyObject *hold = self->h_obj;
+    nlpy_sock *h = self->h;
     long n;
     int ms;
 
+    Py_INCREF(hold);
     for (;;) {
         if ((ms = next_ms(&b)) == TIMED_OUT) {
             raise_timeout();
-            return -1;
+            n = -1;
+            break;
         }
         if (ms == 0) {
-            n = nlpy_recv(self->h, buf, cap, from, 0);
+            n = nlpy_recv(h, buf, cap, from, 0);
         } else {
             Py_BEGIN_ALLOW_THREADS
-            n = nlpy_recv(self->h, buf, cap, from, ms);
+            n = nlpy_recv(h, buf, cap, from, ms);
             Py_END_ALLOW_THREADS
         }
         if (n >= 0)
-            return n;
+            break;
         if (n != NL_EINTR) {
             hooks.raise(n);
-            return -1;
+            n = -1;
+            break;
         }
-        if (after_signal() < 0)
-            return -1;
+        if (after_signal() < 0) {
+            n = -1;
+            break;
+        }
     }
+    Py_DECREF(hold);
+    return n;
 }
 
 static PyObject *recv_common(pysock *self, PyObject *const *args, Py_ssize_t nargs,
@@ -456,32 +467,39 @@ static PyObject *sock_recvfrom_into(pysock *self, PyObject *const *args, Py_ssiz
 static PyObject *send_loop(pysock *self, const Py_buffer *view, const nl_endpoint *ep)
 {
     budget b = {self->timeout, 0};
+    PyObject *hold = self->h_obj, *res = NULL;
+    nlpy_sock *h = self->h;
     long n;
     int ms;
 
+    Py_INCREF(hold); /* see recv_loop() */
     for (;;) {
         if ((ms = next_ms(&b)) == TIMED_OUT) {
             raise_timeout();
-            return NULL;
+            break;
         }
         if (ms == 0) {
-            n = ep ? nlpy_sendto_ep(self->h, view->buf, (size_t)view->len, ep, 0)
-                   : nlpy_send(self->h, view->buf, (size_t)view->len, 0);
+            n = ep ? nlpy_sendto_ep(h, view->buf, (size_t)view->len, ep, 0)
+                   : nlpy_send(h, view->buf, (size_t)view->len, 0);
         } else {
             Py_BEGIN_ALLOW_THREADS
-            n = ep ? nlpy_sendto_ep(self->h, view->buf, (size_t)view->len, ep, ms)
-                   : nlpy_send(self->h, view->buf, (size_t)view->len, ms);
+            n = ep ? nlpy_sendto_ep(h, view->buf, (size_t)view->len, ep, ms)
+                   : nlpy_send(h, view->buf, (size_t)view->len, ms);
             Py_END_ALLOW_THREADS
         }
-        if (n >= 0)
-            return PyLong_FromLong(n);
+        if (n >= 0) {
+            res = PyLong_FromLong(n);
+            break;
+        }
         if (n != NL_EINTR) {
             hooks.raise(n);
-            return NULL;
+            break;
         }
         if (after_signal() < 0)
-            return NULL;
+            break;
     }
+    Py_DECREF(hold);
+    return res;
 }
 
 static PyObject *sock_send(pysock *self, PyObject *const *args, Py_ssize_t nargs)
@@ -531,6 +549,8 @@ static PyObject *sock_sendto(pysock *self, PyObject *const *args, Py_ssize_t nar
 static PyObject *sock_sendall(pysock *self, PyObject *const *args, Py_ssize_t nargs)
 {
     budget b;
+    PyObject *hold;
+    nlpy_sock *h;
     Py_buffer view;
     size_t done = 0;
     long n;
@@ -543,6 +563,9 @@ static PyObject *sock_sendall(pysock *self, PyObject *const *args, Py_ssize_t na
         return NULL;
     b.timeout = self->timeout;
     b.deadline = 0;
+    hold = self->h_obj;
+    h = self->h;
+    Py_INCREF(hold); /* see recv_loop() */
     for (;;) {
         const char *p = (const char *)view.buf + done;
         size_t left = (size_t)view.len - done;
@@ -552,10 +575,10 @@ static PyObject *sock_sendall(pysock *self, PyObject *const *args, Py_ssize_t na
             goto fail;
         }
         if (ms == 0) {
-            n = nlpy_sendall(self->h, p, left, 0);
+            n = nlpy_sendall(h, p, left, 0);
         } else {
             Py_BEGIN_ALLOW_THREADS
-            n = nlpy_sendall(self->h, p, left, ms);
+            n = nlpy_sendall(h, p, left, ms);
             Py_END_ALLOW_THREADS
         }
         if (n == NL_ETIMEDOUT && b.timeout > 0)
@@ -578,9 +601,11 @@ static PyObject *sock_sendall(pysock *self, PyObject *const *args, Py_ssize_t na
         }
     }
     PyBuffer_Release(&view);
+    Py_DECREF(hold);
     Py_RETURN_NONE;
 fail:
     PyBuffer_Release(&view);
+    Py_DECREF(hold);
     return NULL;
 }
 
@@ -593,15 +618,17 @@ static PyObject *sock_accept(pysock *self, PyObject *Py_UNUSED(unused))
     budget b = {self->timeout, 0};
     nlpy_sock *c = NULL;
     nlpy_addr peer;
-    PyObject *h, *conn, *addr;
+    PyObject *hold, *h, *conn, *addr;
     int ms, rc;
 
     if (have_handle(self) < 0)
         return NULL;
+    hold = self->h_obj;
+    Py_INCREF(hold); /* see recv_loop() */
     for (;;) {
         if ((ms = next_ms(&b)) == TIMED_OUT) {
             raise_timeout();
-            return NULL;
+            goto fail;
         }
         Py_BEGIN_ALLOW_THREADS
         rc = nlpy_accept(self->h, ms, &c, &peer);
@@ -610,27 +637,31 @@ static PyObject *sock_accept(pysock *self, PyObject *Py_UNUSED(unused))
             break;
         if (rc != NL_EINTR) {
             hooks.raise(rc);
-            return NULL;
+            goto fail;
         }
         if (after_signal() < 0)
-            return NULL;
+            goto fail;
     }
     if ((h = hooks.handle_obj(c)) == NULL) {
         nlpy_free(c);
-        return NULL;
+        goto fail;
     }
     if ((addr = hooks.addr_to_py(&peer)) == NULL) {
         Py_DECREF(h);
-        return NULL;
+        goto fail;
     }
     conn = PyObject_CallMethod((PyObject *)self, "_adopt", "(Oii)", h, nlpy_family(self->h),
                                nlpy_type(self->h));
     Py_DECREF(h);
+    Py_DECREF(hold);
     if (conn == NULL) {
         Py_DECREF(addr);
         return NULL;
     }
     return Py_BuildValue("(NN)", conn, addr);
+fail:
+    Py_DECREF(hold);
+    return NULL;
 }
 
 /* _connect(host, port, scope_id): connect under the time-out; a TCP handshake that a signal
@@ -641,9 +672,12 @@ static PyObject *sock_connect(pysock *self, PyObject *args)
     const char *host;
     unsigned int scope;
     int port, ms, rc;
+    PyObject *hold;
 
     if (!PyArg_ParseTuple(args, "siI:_connect", &host, &port, &scope) || have_handle(self) < 0)
         return NULL;
+    hold = self->h_obj;
+    Py_INCREF(hold); /* see recv_loop() */
     ms = next_ms(&b);
     if (ms == 0) {
         rc = nlpy_connect(self->h, host, port, scope, 0);
@@ -654,20 +688,24 @@ static PyObject *sock_connect(pysock *self, PyObject *args)
     }
     while (rc == NL_EINTR || (rc == NL_ETIMEDOUT && b.timeout < 0)) {
         if (rc == NL_EINTR && after_signal() < 0)
-            return NULL;
+            goto fail;
         if ((ms = next_ms(&b)) == TIMED_OUT) {
             raise_timeout();
-            return NULL;
+            goto fail;
         }
         Py_BEGIN_ALLOW_THREADS
         rc = nlpy_connect_wait(self->h, ms);
         Py_END_ALLOW_THREADS
     }
+    Py_DECREF(hold);
     if (rc < 0) {
         hooks.raise(rc);
         return NULL;
     }
     Py_RETURN_NONE;
+fail:
+    Py_DECREF(hold);
+    return NULL;
 }
 
 /* ---- Time-out calls ----------------------------------------------------------------------- */
