@@ -1,6 +1,6 @@
 """The UDP echo loop of one Python process, to profile (strace -c, valgrind --tool=callgrind):
 
-  profile_udp.py [--netlab] [--count N] [--size B] [--queued]
+  profile_udp.py [--netlab] [--count N] [--size B] [--gap-us U] [--queued]
 
 This process is the server: N times recvfrom() (blocking, so every call waits for the next
 datagram, as in a round trip) and sendto() back. The client is a separate process using the
@@ -16,12 +16,14 @@ import subprocess
 import sys
 
 CLIENT = r"""
-import socket, sys
-port, count, size = map(int, sys.argv[1:4])
+import socket, sys, time
+port, count, size, gap_us = map(int, sys.argv[1:5])
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 c.settimeout(5)
 payload = b"p" * size
 for _ in range(count):
+    if gap_us:
+        time.sleep(gap_us / 1e6)  # the server waits for each datagram
     c.sendto(payload, ("127.0.0.1", port))
     try:
         c.recvfrom(2048)
@@ -36,6 +38,8 @@ def main():
     p.add_argument("--count", type=int, default=20000)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--queued", action="store_true")
+    p.add_argument("--gap-us", type=int, default=0,
+                   help="the client waits this long before each datagram")
     a = p.parse_args()
     if a.netlab:
         import netlab as mod
@@ -52,7 +56,7 @@ def main():
         s.close()
         return 0
     client = subprocess.Popen([sys.executable, "-c", CLIENT, str(s.getsockname()[1]),
-                               str(a.count), str(a.size)])
+                               str(a.count), str(a.size), str(a.gap_us)])
     recvfrom, sendto = s.recvfrom, s.sendto
     try:
         for _ in range(a.count):
