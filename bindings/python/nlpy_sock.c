@@ -463,18 +463,26 @@ static PyObject *sock_recvfrom_into(pysock *self, PyObject *const *args, Py_ssiz
 
 /* ---- Sending ------------------------------------------------------------------------------ */
 
-/* One send (to ep, or to the connected peer when ep is NULL) under the time-out. */
+/* One send (to ep, or to the connected peer when ep is NULL) under the time-out. A datagram
+ * socket that may wait first tries without waiting and without releasing the GIL: a datagram
+ * goes whole or not at all, and nearly always at once (the send buffer is rarely full), so
+ * the GIL's release and retaking is saved on nearly every call; only when there is no room
+ * does the call wait, with the GIL released. A stream socket waits as asked from the start,
+ * so that a blocking send() sends as much as a blocking send(2) does. */
 static PyObject *send_loop(pysock *self, const Py_buffer *view, const nl_endpoint *ep)
 {
     budget b = {self->timeout, 0};
     PyObject *hold = self->h_obj, *res = NULL;
     nlpy_sock *h = self->h;
+    int try_first = b.timeout != 0 && nlpy_type(h) == NLPY_SOCK_DGRAM;
     long n;
     int ms;
 
     Py_INCREF(hold); /* see recv_loop() */
     for (;;) {
-        if ((ms = next_ms(&b)) == TIMED_OUT) {
+        if (try_first) {
+            ms = 0;
+        } else if ((ms = next_ms(&b)) == TIMED_OUT) {
             raise_timeout();
             break;
         }
@@ -486,6 +494,11 @@ static PyObject *send_loop(pysock *self, const Py_buffer *view, const nl_endpoin
             n = ep ? nlpy_sendto_ep(h, view->buf, (size_t)view->len, ep, ms)
                    : nlpy_send(h, view->buf, (size_t)view->len, ms);
             Py_END_ALLOW_THREADS
+        }
+        if (try_first) {
+            try_first = 0;
+            if (n == NL_EAGAIN)
+                continue; /* no room: now wait, without the GIL */
         }
         if (n >= 0) {
             res = PyLong_FromLong(n);
