@@ -70,6 +70,13 @@ static void raise_timeout(void)
     hooks.raise(NL_ETIMEDOUT);
 }
 
+/* Whether a call that timed out in the library should wait again: a time-out longer than a C
+ * int of milliseconds (24.8 days) is waited for in pieces. */
+static int wait_more(const budget *b, long rc)
+{
+    return rc == NL_ETIMEDOUT && b->deadline != 0 && now_ns() < b->deadline;
+}
+
 /* After NL_EINTR: run the signal handlers. -1 when one raised (the call ends with it). */
 static int after_signal(void)
 {
@@ -103,7 +110,7 @@ static int parse_timeout(PyObject *v, double *out)
         return -1;
     }
     if (t * 1e9 >= 9.2e18) { /* the stdlib keeps time-outs in int64 nanoseconds */
-        PyErr_SetString(PyExc_OverflowError, "timeout doesn't fit into C timeval");
+        PyErr_SetString(PyExc_OverflowError, "timestamp too large to convert to C _PyTime_t");
         return -1;
     }
     *out = t;
@@ -334,6 +341,8 @@ static long recv_loop(pysock *self, void *buf, size_t cap, nlpy_addr *from)
         }
         if (n >= 0)
             break;
+        if (wait_more(&b, n))
+            continue;
         if (n != NL_EINTR) {
             hooks.raise(n);
             n = -1;
@@ -504,6 +513,8 @@ static PyObject *send_loop(pysock *self, const Py_buffer *view, const nl_endpoin
             res = PyLong_FromLong(n);
             break;
         }
+        if (wait_more(&b, n))
+            continue;
         if (n != NL_EINTR) {
             hooks.raise(n);
             break;
@@ -648,6 +659,8 @@ static PyObject *sock_accept(pysock *self, PyObject *Py_UNUSED(unused))
         Py_END_ALLOW_THREADS
         if (rc == 0)
             break;
+        if (wait_more(&b, rc))
+            continue;
         if (rc != NL_EINTR) {
             hooks.raise(rc);
             goto fail;

@@ -246,3 +246,8 @@ def test_settimeout_rejects_what_the_stdlib_rejects():
             with socket.socket(type=socket.SOCK_DGRAM) as ref, pytest.raises(exc):
                 ref.settimeout(bad)
         assert s.gettimeout() is None
+        with pytest.raises(OverflowError):
+            s.settimeout(1e10)  # more nanoseconds than an int64 holds, as the stdlib says
+        with pytest.raises(OverflowError):
+            netlab.setdefaulttimeout(float("inf"))
+        assert netlab.getdefaulttimeout() is None

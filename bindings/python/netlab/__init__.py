@@ -120,6 +120,8 @@ def _check_timeout(value):
         raise ValueError("Invalid value NaN (not a number)")
     if value < 0:
         raise ValueError("Timeout value out of range")
+    if value * 1e9 >= 9.2e18:  # the stdlib keeps time-outs in int64 nanoseconds
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")
     return value
 
 
