@@ -117,18 +117,30 @@ static int parse_timeout(PyObject *v, double *out)
     return 0;
 }
 
-/* The descriptor follows the time-out mode: blocking only when the socket blocks. A closed
- * socket has nothing to set; that is not an error here, as before. */
-static void sync_nonblocking(pysock *self, int force)
+/* The descriptor follows the time-out mode: blocking only when the socket blocks. Returns
+ * 0, or the fcntl() error (a closed or foreign-closed descriptor: EBADF), which the time-out
+ * calls raise as the stdlib's do (the new mode stays set, as there). */
+static int sync_nonblocking(pysock *self, int force)
 {
-    int want = self->timeout >= 0;
+    int want = self->timeout >= 0, rc;
 
     if (self->h == NULL || (!force && self->fd_nonblock == want))
-        return;
-    if (nlpy_set_nonblocking(self->h, want) == 0)
-        self->fd_nonblock = want;
-    else
-        self->fd_nonblock = -1;
+        return 0;
+    rc = nlpy_set_nonblocking(self->h, want);
+    self->fd_nonblock = rc == 0 ? want : -1;
+    return rc;
+}
+
+/* sync_nonblocking() for the time-out calls: -1 with OSError set when it failed. */
+static int sync_or_raise(pysock *self)
+{
+    int rc = sync_nonblocking(self, 0);
+
+    if (rc < 0) {
+        hooks.raise(rc);
+        return -1;
+    }
+    return 0;
 }
 
 static int set_timeout(pysock *self, PyObject *v)
@@ -138,8 +150,7 @@ static int set_timeout(pysock *self, PyObject *v)
     if (parse_timeout(v, &t) < 0)
         return -1;
     self->timeout = t;
-    sync_nonblocking(self, 0);
-    return 0;
+    return sync_or_raise(self);
 }
 
 static PyObject *get_timeout_obj(pysock *self)
@@ -616,8 +627,12 @@ static PyObject *sock_sendall(pysock *self, PyObject *const *args, Py_ssize_t na
         if (ms == 0) {
             n = nlpy_sendall(h, p, left, 0);
         } else {
+            /* One send(2) at a time when the call may wait, as the stdlib's sendall(): a
+             * signal that comes after some bytes went makes a blocking send(2) return the
+             * count, not EINTR, so only a return to this loop lets the handlers run (and
+             * Ctrl-C end a sendall() to a peer that does not read). */
             Py_BEGIN_ALLOW_THREADS
-            n = nlpy_sendall(h, p, left, ms);
+            n = nlpy_send(h, p, left, ms);
             Py_END_ALLOW_THREADS
         }
         if (n == NL_ETIMEDOUT && b.timeout > 0)
@@ -770,7 +785,8 @@ static PyObject *sock_setblocking(pysock *self, PyObject *flag)
     if (on < 0)
         return NULL;
     self->timeout = on ? -1 : 0.0;
-    sync_nonblocking(self, 0);
+    if (sync_or_raise(self) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -783,7 +799,7 @@ static PyObject *sock_getblocking(pysock *self, PyObject *Py_UNUSED(unused))
  * that changes it: listen). */
 static PyObject *sock_sync_blocking(pysock *self, PyObject *Py_UNUSED(unused))
 {
-    sync_nonblocking(self, 1);
+    (void)sync_nonblocking(self, 1); /* after listen(): a closed socket has failed already */
     Py_RETURN_NONE;
 }
 
@@ -817,7 +833,7 @@ static int set_h(pysock *self, PyObject *v, void *closure)
     self->fd_nonblock = -1;
     Py_CLEAR(self->from_obj);
     Py_CLEAR(self->dst_obj);
-    sync_nonblocking(self, 1);
+    (void)sync_nonblocking(self, 1); /* a fresh handle; a failure shows at the next call */
     return 0;
 }
 
