@@ -1181,3 +1181,33 @@ PyObject *nlpy_if_indextoname(unsigned long index);
 %rename(sethostname) nlpy_sethostname;
 PyObject *nlpy_sethostname(const void *in_buf, size_t in_len);
 %thread;
+/* ---- The C base of netlab.socket (nlpy_sock.c) -------------------------------------------- */
+
+/* nlpy_sock.c is plain C with no SWIG in it; it borrows these conversions, which live here. */
+%{
+#include "nlpy_sock.h"
+
+static nlpy_sock *nlpy_handle_ptr(PyObject *obj)
+{
+    void *p = NULL;
+
+    if (!SWIG_IsOK(SWIG_ConvertPtr(obj, &p, SWIGTYPE_p_nlpy_sock, 0)) || p == NULL) {
+        PyErr_SetString(PyExc_TypeError, "netlab: not a socket handle");
+        return NULL;
+    }
+    return (nlpy_sock *)p;
+}
+
+static PyObject *nlpy_handle_obj(nlpy_sock *s)
+{
+    return SWIG_InternalNewPointerObj(s, SWIGTYPE_p_nlpy_sock, SWIG_POINTER_OWN);
+}
+%}
+
+%init %{
+    {
+        const nlpy_hooks hooks = {nlpy_raise, nlpy_addr_to_py, nlpy_handle_ptr, nlpy_handle_obj};
+        if (nlpy_sock_add_type(m, &hooks) < 0)
+            return NULL;
+    }
+%}
