@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define NAME    "netlab-tcp-client"
-#define USAGE   "usage: " NAME " [--trace] [HOST [PORT]]"
+#define USAGE   "usage: " NAME " [--trace] [--wire[=json]] [HOST [PORT]]"
 #define CHUNK   65536 /* a line is read and sent this much at a time */
 #define WAIT_MS 10000 /* no progress for this long: give up */
 
@@ -26,6 +26,13 @@ static void print_trace(const nl_trace_event *ev, void *user)
     (void)user;
     nl_trace_format(ev, line, sizeof line);
     fprintf(stderr, "[trace] %s\n", line);
+}
+
+/* --wire: the connection's packets on stderr, like the trace, after each step (netlab-wire). */
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
+{
+    (void)p, (void)user;
+    fprintf(stderr, "[wire] %s\n", line);
 }
 
 /* A usage error: one line on stderr, exit status 2. */
@@ -143,10 +150,14 @@ int main(int argc, char **argv)
 {
     const char *args[2] = {"127.0.0.1", "9000"};
     nl_opts opts = {0};
+    int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+    nl_capture *wire = NULL;
     int nargs = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace;
+        } else if (strcmp(argv[i], "--wire") == 0 || strcmp(argv[i], "--wire=json") == 0) {
+            wire_style = argv[i][6] ? NL_CAPTURE_JSON : NL_CAPTURE_TEXT;
         } else if (strcmp(argv[i], "--help") == 0) {
             if (puts(USAGE) < 0 || fflush(stdout) != 0)
                 return io_failed("output") < 0; /* exit 1 */
@@ -166,13 +177,19 @@ int main(int argc, char **argv)
     int rc = *args[0] == '\0' ? NL_EBADADDR : nl_endpoint_from_host(&server, args[0], port, 0);
     if (rc < 0)
         return usage_error("bad host", args[0], nl_strerror(rc));
+    if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &server)) < 0)
+        fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
+                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
     nl_tcp *sd; /* sd = socket.socket(); sd.connect(...): the three-way handshake, 5 s at most */
     if ((rc = nl_tcp_connect(&sd, &server, 5000, &opts)) < 0) {
         char text[NL_ENDPOINT_STRLEN];
         nl_endpoint_format(&server, text, sizeof text);
         fprintf(stderr, NAME ": connect %s: %s\n", text, nl_strerror(rc));
+        nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL); /* SYN, RST */
+        nl_capture_close(wire);
         return 1;
     }
+    nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL); /* the handshake */
     static char data[CHUNK];
     int tty = isatty(STDIN_FILENO), ended;
     for (rc = 0; rc == 0;) {
@@ -191,7 +208,16 @@ int main(int argc, char **argv)
         if (len == 1 && ended && data[0] == 'q')
             break;
         rc = exchange(sd, data, len, ended);
+        nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL); /* data, ACKs */
     }
     nl_tcp_close(sd);
+    nl_capture_counts st;
+    if (wire && nl_capture_drain(wire, 100, 1000, wire_style, print_packet, NULL) >= 0 &&
+        nl_capture_stats(wire, &st) == 0) { /* the close, and whether anything was missed */
+        fprintf(stderr, "[wire] %llu packets, %llu missed\n", (unsigned long long)st.decoded,
+                (unsigned long long)st.drops);
+        rc = st.drops ? NL_EIO : rc;
+    }
+    nl_capture_close(wire);
     return rc < 0 ? 1 : 0;
 }

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #define NAME  "netlab-tcp-server"
-#define USAGE "usage: " NAME " [--host H] [--port P] [--trace]"
+#define USAGE "usage: " NAME " [--host H] [--port P] [--trace] [--wire[=json]]"
 
 static void print_trace(const nl_trace_event *ev, void *user)
 {
@@ -21,12 +21,22 @@ static void print_trace(const nl_trace_event *ev, void *user)
     fprintf(stderr, "[trace] %s\n", line);
 }
 
+/* --wire: the packets of the port on stderr, like the trace, after each step (netlab-wire). */
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
+{
+    (void)p, (void)user;
+    fprintf(stderr, "[wire] %s\n", line);
+}
+
 /* A usage error: one line on stderr, exit status 2. */
 static int usage_error(const char *what, const char *arg, const char *why)
 {
     fprintf(stderr, NAME ": %s '%s'%s%s; " USAGE "\n", what, arg, *why ? ": " : "", why);
     return 2;
 }
+
+static int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+static nl_capture *wire;     /* its capture, shown after each step of each client */
 
 /* The notes' server calls recv() once per client and never closes the client's socket: the
  * second line a client sends is never answered, and every client leaks a descriptor until the
@@ -42,6 +52,7 @@ static void serve(nl_tcp *cli)
             n = rc;
             break;
         }
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* data, ACKs */
     }
     if (n != NL_EOF) /* NL_EOF is the client closing normally; anything else is worth a word */
         fprintf(stderr, NAME ": client: %s\n", nl_strerror((int)n));
@@ -58,6 +69,8 @@ int main(int argc, char **argv)
             port_text = argv[++i];
         } else if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace;
+        } else if (strcmp(argv[i], "--wire") == 0 || strcmp(argv[i], "--wire=json") == 0) {
+            wire_style = argv[i][6] ? NL_CAPTURE_JSON : NL_CAPTURE_TEXT;
         } else if (strcmp(argv[i], "--help") == 0) {
             if (puts(USAGE) >= 0 && fflush(stdout) == 0)
                 return 0;
@@ -85,6 +98,9 @@ int main(int argc, char **argv)
         nl_endpoint_format(&local, who, sizeof who);
         fprintf(stderr, NAME ": listening on %s\n", who);
     }
+    if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &local)) < 0)
+        fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
+                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
     for (;;) {
         nl_tcp *cli; /* cli_sd, addr = sd.accept() */
         nl_endpoint addr;
@@ -97,6 +113,7 @@ int main(int argc, char **argv)
             continue;
         }
         nl_endpoint_format(&addr, who, sizeof who);
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* the handshake */
         /* A reader that went away (EPIPE), a full disk (ENOSPC): stop, do not print into the
          * void. The message first, while errno still tells why. */
         if (printf("%s connected\n", who) < 0 || fflush(stdout) != 0) {
@@ -107,6 +124,7 @@ int main(int argc, char **argv)
         }
         serve(cli);
         nl_tcp_close(cli);
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* the close */
         if (printf("%s disconnected\n", who) < 0 || fflush(stdout) != 0) {
             perror(NAME ": standard output");
             nl_tcp_close(sd);

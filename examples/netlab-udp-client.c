@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define NAME     "netlab-udp-client"
-#define USAGE    "usage: " NAME " [--trace] [HOST [PORT]]"
+#define USAGE    "usage: " NAME " [--trace] [--wire[=json]] [HOST [PORT]]"
 #define MAX_LINE 65535 /* no datagram holds more (IPv4 takes at most 65507 of it) */
 
 static void print_trace(const nl_trace_event *ev, void *user)
@@ -22,6 +22,13 @@ static void print_trace(const nl_trace_event *ev, void *user)
     (void)user;
     nl_trace_format(ev, line, sizeof line);
     fprintf(stderr, "[trace] %s\n", line);
+}
+
+/* --wire: the datagrams on stderr, like the trace, after each one is sent (netlab-wire). */
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
+{
+    (void)p, (void)user;
+    fprintf(stderr, "[wire] %s\n", line);
 }
 
 /* A usage error: one line on stderr, exit status 2. */
@@ -53,10 +60,14 @@ int main(int argc, char **argv)
 {
     const char *args[2] = {"127.0.0.1", "9000"}; /* the notes use a LAN address; we loopback */
     nl_opts opts = {0};
+    int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+    nl_capture *wire = NULL;
     int nargs = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace;
+        } else if (strcmp(argv[i], "--wire") == 0 || strcmp(argv[i], "--wire=json") == 0) {
+            wire_style = argv[i][6] ? NL_CAPTURE_JSON : NL_CAPTURE_TEXT;
         } else if (strcmp(argv[i], "--help") == 0) {
             if (puts(USAGE) < 0 || fflush(stdout) != 0) {
                 fprintf(stderr, NAME ": standard output: %s\n", strerror(errno));
@@ -80,9 +91,13 @@ int main(int argc, char **argv)
                            "(port 0 cannot be sent to)");
     if (rc < 0)
         return usage_error("bad host", args[0], nl_strerror(rc));
+    if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &server)) < 0)
+        fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
+                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
     nl_udp *sd; /* sd = socket.socket(type=socket.SOCK_DGRAM) */
     if ((rc = nl_udp_open(&sd, server.family, &opts)) < 0) {
         fprintf(stderr, NAME ": socket: %s\n", nl_strerror(rc));
+        nl_capture_close(wire);
         return 1;
     }
     static char data[MAX_LINE];
@@ -119,7 +134,15 @@ int main(int argc, char **argv)
             fprintf(stderr, NAME ": line %lu: sendto: %s\n", lineno, nl_strerror((int)n));
             status = 1;
         }
+        nl_capture_drain(wire, 50, 500, wire_style, print_packet, NULL); /* nothing comes back */
     }
     nl_udp_close(sd); /* sd.close() */
+    nl_capture_counts st;
+    if (wire && nl_capture_stats(wire, &st) == 0) { /* whether anything was missed */
+        fprintf(stderr, "[wire] %llu packets, %llu missed\n", (unsigned long long)st.decoded,
+                (unsigned long long)st.drops);
+        status = st.drops ? 1 : status;
+    }
+    nl_capture_close(wire);
     return status;
 }

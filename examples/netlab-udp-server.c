@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define NAME  "netlab-udp-server"
-#define USAGE "usage: " NAME " [--host H] [--port P] [--trace]"
+#define USAGE "usage: " NAME " [--host H] [--port P] [--trace] [--wire[=json]]"
 
 static void print_trace(const nl_trace_event *ev, void *user)
 {
@@ -17,6 +17,13 @@ static void print_trace(const nl_trace_event *ev, void *user)
     (void)user;
     nl_trace_format(ev, line, sizeof line);
     fprintf(stderr, "[trace] %s\n", line);
+}
+
+/* --wire: the datagrams on stderr, like the trace, as each one is received (netlab-wire). */
+static void print_packet(const nl_capture_packet *p, const char *line, void *user)
+{
+    (void)p, (void)user;
+    fprintf(stderr, "[wire] %s\n", line);
 }
 
 /* A usage error: one line on stderr, exit status 2. */
@@ -30,6 +37,8 @@ int main(int argc, char **argv)
 {
     const char *host = "0.0.0.0", *port_text = "9000";
     nl_opts opts = {0};
+    int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
+    nl_capture *wire = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
             host = argv[++i];
@@ -37,6 +46,8 @@ int main(int argc, char **argv)
             port_text = argv[++i];
         } else if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace; /* watch every system call the library makes */
+        } else if (strcmp(argv[i], "--wire") == 0 || strcmp(argv[i], "--wire=json") == 0) {
+            wire_style = argv[i][6] ? NL_CAPTURE_JSON : NL_CAPTURE_TEXT;
         } else if (strcmp(argv[i], "--help") == 0) {
             if (puts(USAGE) >= 0 && fflush(stdout) == 0)
                 return 0;
@@ -64,6 +75,9 @@ int main(int argc, char **argv)
         nl_endpoint_format(&local, text, sizeof text);
         fprintf(stderr, NAME ": listening on %s\n", text);
     }
+    if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &local)) < 0)
+        fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
+                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
     for (;;) {
         char data[1024], ip[NL_ENDPOINT_STRLEN];
         nl_endpoint addr; /* data, addr = sd.recvfrom(1024) */
@@ -76,6 +90,7 @@ int main(int argc, char **argv)
             nl_udp_close(sd);
             return 1;
         }
+        nl_capture_drain(wire, 20, 200, wire_style, print_packet, NULL); /* nothing answers */
         /* print("%s: %s" % (addr, data)): Python puts an IPv6 zone in the tuple only,
          * ('fe80::1', 9000, 0, 2), never inside the address text. */
         uint32_t scope = addr.scope_id;

@@ -26,5 +26,6 @@
 #include "netlab/chat_room.h"
 #include "netlab/udp_batch.h"
 #include "netlab/server.h"
+#include "netlab/capture.h"
 
 #endif /* NETLAB_H */

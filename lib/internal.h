@@ -2,6 +2,7 @@
 #ifndef NETLAB_INTERNAL_H
 #define NETLAB_INTERNAL_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@ typedef struct nl__sock {
     int family;
     nl_trace_fn trace;
     void *trace_user;
+    int return_eintr; /* nl_opts.return_eintr: EINTR ends the call with NL_EINTR */
 } nl__sock;
 
 typedef union nl__sockaddr {
@@ -56,5 +58,9 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
 const nl__sock *nl__udp_sock(const nl_udp *u);
 
 #define NL__TRACING(s) ((s)->trace != NULL)
+
+/* Whether a call that failed with err should simply be made again: EINTR, unless the handle's
+ * owner asked to be told about interruptions (nl_opts.return_eintr). */
+#define NL__RETRY_EINTR(s, err) ((err) == EINTR && !(s)->return_eintr)
 
 #endif /* NETLAB_INTERNAL_H */

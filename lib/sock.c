@@ -87,7 +87,7 @@ int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
                 continue; /* poll rounds down; do not return early */
             return NL_ETIMEDOUT;
         }
-        if (errno != EINTR)
+        if (!NL__RETRY_EINTR(s, errno))
             return nl__err(errno);
     }
 }
@@ -140,6 +140,7 @@ int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts)
     if (opts != NULL) {
         s->trace = opts->trace;
         s->trace_user = opts->trace_user;
+        s->return_eintr = opts->return_eintr != 0;
     }
     fd = nl__fd_above_stdio(socket(family, type | SOCK_CLOEXEC, 0));
     err = errno;

@@ -111,7 +111,7 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
         }
         if (fd >= 0)
             break;
-        if (err == EINTR || accept_skips(err))
+        if (NL__RETRY_EINTR(&listener->s, err) || accept_skips(err))
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
@@ -221,7 +221,7 @@ static ssize_t send_once(nl_tcp *t, const char *buf, size_t len, int timeout_ms,
         nl__trace_call(&t->s, "send", (long)n, err, "%zu bytes", len);
         if (n >= 0)
             return n;
-        if (err == EINTR)
+        if (NL__RETRY_EINTR(&t->s, err))
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
@@ -309,7 +309,7 @@ ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms)
             return n;
         if (n == 0)
             return NL_EOF;
-        if (err == EINTR)
+        if (NL__RETRY_EINTR(&t->s, err))
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);

@@ -81,7 +81,7 @@ ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint
         nl__trace_call(&u->s, "sendto", (long)n, err, "%zu bytes, %s", len, text);
         if (n >= 0)
             return n;
-        if (err == EINTR)
+        if (NL__RETRY_EINTR(&u->s, err))
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);
@@ -117,7 +117,7 @@ ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, in
         }
         if (n >= 0)
             break;
-        if (err == EINTR)
+        if (NL__RETRY_EINTR(&u->s, err))
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return nl__err(err);

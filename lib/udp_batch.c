@@ -36,7 +36,7 @@ static int recv_chunk(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
     /* MSG_WAITFORONE: block (blocking socket) for the first datagram only. */
     do
         r = recvmmsg(s->fd, mm, (unsigned)n, wait ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
-    while (r < 0 && errno == EINTR);
+    while (r < 0 && NL__RETRY_EINTR(s, errno));
     nl__trace_call(s, "recvmmsg", r, errno, "%zu buffers", n);
     if (r < 0)
         return nl__err(errno);
@@ -84,7 +84,7 @@ static int send_chunk(const nl__sock *s, const nl_udp_msg *msgs, size_t n, int w
     }
     do
         r = sendmmsg(s->fd, mm, (unsigned)n, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
-    while (r < 0 && errno == EINTR);
+    while (r < 0 && NL__RETRY_EINTR(s, errno));
     nl__trace_call(s, "sendmmsg", r, errno, "%zu datagrams", n);
     return r < 0 ? nl__err(errno) : r;
 }
@@ -102,7 +102,7 @@ static int recv_chunk(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
         do
             r = recvfrom(s->fd, msgs[i].buf, msgs[i].cap,
                          MSG_TRUNC | (wait && i == 0 ? 0 : MSG_DONTWAIT), &addr.sa, &alen);
-        while (r < 0 && errno == EINTR);
+        while (r < 0 && NL__RETRY_EINTR(s, errno));
         if (r < 0)
             return i > 0 ? (int)i : nl__err(errno);
         msgs[i].flags = (size_t)r > msgs[i].cap ? NL_UDP_MSG_TRUNC : 0;
@@ -128,7 +128,7 @@ static int send_chunk(const nl__sock *s, const nl_udp_msg *msgs, size_t n, int w
             r = sendto(s->fd, msgs[i].buf, msgs[i].len,
                        MSG_NOSIGNAL | (wait && i == 0 ? 0 : MSG_DONTWAIT),
                        msgs[i].peer.family ? &sa.sa : NULL, msgs[i].peer.family ? len : 0);
-        while (r < 0 && errno == EINTR);
+        while (r < 0 && NL__RETRY_EINTR(s, errno));
         if (r < 0)
             return i > 0 ? (int)i : nl__err(errno);
     }

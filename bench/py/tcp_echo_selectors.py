@@ -1,10 +1,19 @@
 """TCP echo server with the Python standard library's selectors, as the docs show it: one
-thread, non-blocking sockets, recv then send. Prints the port, serves until SIGTERM."""
+thread, non-blocking sockets, recv then send. Prints the port, serves until SIGTERM.
+
+  tcp_echo_selectors.py [--netlab]
+
+--netlab: the same program with `import netlab as socket` (bench/run puts its Release build on
+PYTHONPATH), to compare netlab's sockets with the stdlib's in an unchanged program."""
 import resource
 import selectors
 import signal
-import socket
 import sys
+
+if "--netlab" in sys.argv[1:]:
+    import netlab as socket
+else:
+    import socket
 
 # Thousands of idle connections in the memory benchmark: raise the descriptor limit.
 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

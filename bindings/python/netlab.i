@@ -23,6 +23,7 @@
 #include "nlpy.h"
 #include "nlpy_chat.h"
 #include "nlpy_server.h"
+#include "nlpy_capture.h"
 
 /* netlab.gaierror and netlab.herror, created at import; see %init. */
 static PyObject *nlpy_gaierror;
@@ -374,6 +375,16 @@ static PyObject *nlpy_server_stats_to_py(const nl_tcp_server_stats *st)
     if (d == NULL)
         return NULL;
     NLPY_SERVER_STATS(NLPY_PUT)
+    return d;
+}
+
+static PyObject *nlpy_capture_stats_to_py(const nl_capture_counts *st)
+{
+    PyObject *d = PyDict_New(), *v;
+
+    if (d == NULL)
+        return NULL;
+    NLPY_CAPTURE_STATS(NLPY_PUT)
 #undef NLPY_PUT
     return d;
 }
@@ -724,6 +735,65 @@ nlpy_rc nlpy_server_close(nlpy_server *v);
 nlpy_rc nlpy_server_local(nlpy_server *v, nlpy_addr *addr_out);
 %rename(server_stats) nlpy_server_stats;
 nlpy_rc nlpy_server_stats(nlpy_server *v, nl_tcp_server_stats *server_stats_out);
+
+/* ---- The wire (capture) ----------------------------------------------------------------- */
+
+%nodefaultctor nlpy_capture;
+typedef struct nlpy_capture {} nlpy_capture;
+%exception ~nlpy_capture "$action";
+%extend nlpy_capture {
+    ~nlpy_capture() {
+        nlpy_capture_free($self);
+    }
+}
+%typemap(in, numinputs=0) nlpy_capture **new_capture (nlpy_capture *tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) nlpy_capture **new_capture {
+    $result = SWIG_Python_AppendOutput($result,
+                                       SWIG_NewPointerObj(*$1, $*1_descriptor, SWIG_POINTER_OWN));
+}
+/* 64 decoded packets are some 8 KiB: on the heap, not on a thread's stack. */
+%typemap(in, numinputs=0) nlpy_packets *packets_out {
+    $1 = PyMem_Malloc(sizeof *$1);
+    if ($1 == NULL) {
+        PyErr_NoMemory();
+        SWIG_fail;
+    }
+}
+%typemap(argout) nlpy_packets *packets_out {
+    PyObject *l = nlpy_packets_to_py($1);
+    if (l == NULL)
+        SWIG_fail;
+    $result = SWIG_Python_AppendOutput($result, l);
+}
+%typemap(freearg) nlpy_packets *packets_out {
+    PyMem_Free($1);
+}
+%typemap(in, numinputs=0) nl_capture_counts *capture_stats_out (nl_capture_counts tmp) {
+    $1 = &tmp;
+}
+%typemap(argout) nl_capture_counts *capture_stats_out {
+    PyObject *d = nlpy_capture_stats_to_py($1);
+    if (d == NULL)
+        SWIG_fail;
+    $result = SWIG_Python_AppendOutput($result, d);
+}
+
+%rename(capture_open) nlpy_capture_open;
+nlpy_rc nlpy_capture_open(nlpy_capture **new_capture, const char *ifname, int port, int offline);
+%rename(capture_close) nlpy_capture_close;
+nlpy_rc nlpy_capture_close(nlpy_capture *c);
+%rename(capture_read) nlpy_capture_read;
+nlpy_rc nlpy_capture_read(nlpy_capture *c, int timeout_ms, nlpy_packets *packets_out);
+%rename(capture_feed) nlpy_capture_feed;
+nlpy_rc nlpy_capture_feed(nlpy_capture *c, const void *in_buf, size_t in_len,
+                          nlpy_packets *packets_out);
+%rename(capture_stats) nlpy_capture_stats;
+nlpy_rc nlpy_capture_stats(nlpy_capture *c, nl_capture_counts *capture_stats_out);
+%rename(capture_fileno) nlpy_capture_fileno;
+%typemap(out) nlpy_rc nlpy_capture_fileno "$result = PyLong_FromLong($1);";
+nlpy_rc nlpy_capture_fileno(nlpy_capture *c);
 
 /* Never fail, never block. */
 %noexception;
@@ -1113,3 +1183,33 @@ PyObject *nlpy_if_indextoname(unsigned long index);
 %rename(sethostname) nlpy_sethostname;
 PyObject *nlpy_sethostname(const void *in_buf, size_t in_len);
 %thread;
+/* ---- The C base of netlab.socket (nlpy_sock.c) -------------------------------------------- */
+
+/* nlpy_sock.c is plain C with no SWIG in it; it borrows these conversions, which live here. */
+%{
+#include "nlpy_sock.h"
+
+static nlpy_sock *nlpy_handle_ptr(PyObject *obj)
+{
+    void *p = NULL;
+
+    if (!SWIG_IsOK(SWIG_ConvertPtr(obj, &p, SWIGTYPE_p_nlpy_sock, 0)) || p == NULL) {
+        PyErr_SetString(PyExc_TypeError, "netlab: not a socket handle");
+        return NULL;
+    }
+    return (nlpy_sock *)p;
+}
+
+static PyObject *nlpy_handle_obj(nlpy_sock *s)
+{
+    return SWIG_InternalNewPointerObj(s, SWIGTYPE_p_nlpy_sock, SWIG_POINTER_OWN);
+}
+%}
+
+%init %{
+    {
+        const nlpy_hooks hooks = {nlpy_raise, nlpy_addr_to_py, nlpy_handle_ptr, nlpy_handle_obj};
+        if (nlpy_sock_add_type(m, &hooks) < 0)
+            return NULL;
+    }
+%}

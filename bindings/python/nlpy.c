@@ -1,4 +1,5 @@
 /* The C side of the Python binding; see nlpy.h for why the box exists. */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -67,6 +68,9 @@ static long leave(nlpy_sock *s, long rc)
 
 nlpy_rc nlpy_open(nlpy_sock **out, int family, int type)
 {
+    /* Interruptions come back to us as NL_EINTR, so a blocking call waits in the kernel in one
+     * system call and Python still runs its signal handlers at once (PEP 475). */
+    const nl_opts opts = {.return_eintr = 1};
     nlpy_sock *s;
     int rc;
 
@@ -77,9 +81,9 @@ nlpy_rc nlpy_open(nlpy_sock **out, int family, int type)
     if (s == NULL)
         return NL_ENOMEM;
     if (type == NLPY_SOCK_DGRAM)
-        rc = nl_udp_open(&s->udp, family, NULL);
+        rc = nl_udp_open(&s->udp, family, &opts);
     else
-        rc = nl_tcp_open(&s->tcp, family, NULL);
+        rc = nl_tcp_open(&s->tcp, family, &opts);
     if (rc < 0) {
         free(s);
         return rc;
@@ -238,7 +242,9 @@ nlpy_rc nlpy_connect_wait(nlpy_sock *s, int timeout_ms)
     /* EINTR is not retried here on purpose: Python must get the chance to run its signal
      * handlers (Ctrl-C) before waiting again. */
     rc = poll(&pfd, 1, timeout_ms);
-    if (rc <= 0)
+    if (rc < 0)
+        rc = errno == EINTR ? NL_EINTR : -errno;
+    else if (rc == 0)
         rc = NL_ETIMEDOUT;
     else if (getsockopt(handle_fd(s), SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         rc = -errno;
@@ -306,7 +312,7 @@ nlpy_count nlpy_sendall(nlpy_sock *s, const void *buf, size_t len, int timeout_m
             rc = NL_EPIPE;
         if (rc == 0)
             n = (long)len;
-        else if ((rc == NL_ETIMEDOUT || rc == NL_EAGAIN) && sent > 0)
+        else if ((rc == NL_ETIMEDOUT || rc == NL_EAGAIN || rc == NL_EINTR) && sent > 0)
             n = (long)sent; /* progress: the caller goes on with the rest */
         else
             n = rc;
@@ -318,22 +324,43 @@ nlpy_count nlpy_sendto(nlpy_sock *s, const void *buf, size_t len, const char *ho
                        unsigned scope_id, int timeout_ms)
 {
     nl_endpoint ep;
+    int rc = nlpy_endpoint(&ep, s->family, host, port, scope_id);
+
+    return rc < 0 ? rc : nlpy_sendto_ep(s, buf, len, &ep, timeout_ms);
+}
+
+nlpy_count nlpy_sendto_ep(nlpy_sock *s, const void *buf, size_t len, const nl_endpoint *ep,
+                          int timeout_ms)
+{
+    nl_endpoint peer;
     long n;
     int rc = enter(s);
 
     if (rc < 0)
         return rc;
-    rc = nlpy_endpoint(&ep, s->family, host, port, scope_id);
-    if (rc < 0)
-        n = rc;
-    else if (s->udp != NULL)
-        n = nl_udp_send_to(s->udp, buf, len, &ep, timeout_ms);
+    if (s->udp != NULL)
+        n = nl_udp_send_to(s->udp, buf, len, ep, timeout_ms);
     else
         /* A stream socket takes no destination: Linux ignores it on a connected socket
          * (sendto(2) sends, as the stdlib's sendto() then does) and says EPIPE otherwise. */
-        n = nl_tcp_peer(s->tcp, &ep) == 0 ? nl_tcp_send(s->tcp, buf, len, timeout_ms)
-                                          : NL_EPIPE;
+        n = nl_tcp_peer(s->tcp, &peer) == 0 ? nl_tcp_send(s->tcp, buf, len, timeout_ms)
+                                            : NL_EPIPE;
     return leave(s, n);
+}
+
+nlpy_rc nlpy_set_nonblocking(nlpy_sock *s, int on)
+{
+    int rc = enter(s), flags;
+
+    if (rc < 0)
+        return rc;
+    flags = fcntl(handle_fd(s), F_GETFL);
+    if (flags < 0)
+        rc = -errno;
+    else if ((flags & O_NONBLOCK) != (on ? O_NONBLOCK : 0) &&
+             fcntl(handle_fd(s), F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) < 0)
+        rc = -errno;
+    return (nlpy_rc)leave(s, rc);
 }
 
 nlpy_rc nlpy_shutdown(nlpy_sock *s, int how)
@@ -556,6 +583,8 @@ static int nlpy_domain(int fd)
 
 nlpy_rc nlpy_adopt(nlpy_sock **out, int fd)
 {
+    /* As nlpy_open(): interruptions come back as NL_EINTR (PEP 475). */
+    const nl_opts opts = {.return_eintr = 1};
     nlpy_sock *s;
     int type = 0, rc;
     socklen_t len = sizeof type;
@@ -571,9 +600,9 @@ nlpy_rc nlpy_adopt(nlpy_sock **out, int fd)
     if (s == NULL)
         return NL_ENOMEM;
     if (type == NLPY_SOCK_DGRAM)
-        rc = nl_udp_adopt(&s->udp, fd, NULL);
+        rc = nl_udp_adopt(&s->udp, fd, &opts);
     else
-        rc = nl_tcp_adopt(&s->tcp, fd, NULL);
+        rc = nl_tcp_adopt(&s->tcp, fd, &opts);
     if (rc < 0) {
         free(s);
         return rc;

@@ -11,7 +11,9 @@
  * (SWIG -threads), hence the mutex.
  *
  * Return values follow the library: >= 0 success (or a count), negative NL_E* code on error;
- * netlab.i turns the codes into Python exceptions.
+ * netlab.i turns the codes into Python exceptions. The handles are opened with
+ * nl_opts.return_eintr: a signal ends a blocking call with NL_EINTR, and the caller (Python)
+ * runs its handlers and calls again (PEP 475).
  */
 #ifndef NLPY_H
 #define NLPY_H
@@ -76,8 +78,8 @@ nlpy_rc nlpy_accept(nlpy_sock *s, int timeout_ms, nlpy_sock **conn, nlpy_addr *p
 nlpy_rc nlpy_connect(nlpy_sock *s, const char *host, int port, unsigned scope_id,
                      int timeout_ms);
 /** Wait at most timeout_ms for a TCP handshake started by nlpy_connect() to be decided.
- *  @return 0 connected; NL_ETIMEDOUT still going (also when a signal interrupted the wait, so
- *  that Python can run its handlers); or the handshake's error (NL_ECONNREFUSED, ...). */
+ *  @return 0 connected; NL_ETIMEDOUT still going; NL_EINTR a signal interrupted the wait (the
+ *  handshake goes on); or the handshake's error (NL_ECONNREFUSED, ...). */
 nlpy_rc nlpy_connect_wait(nlpy_sock *s, int timeout_ms);
 
 /** Receive up to cap bytes into buf. TCP: 0 when the peer closed. UDP: a datagram larger than
@@ -87,12 +89,23 @@ nlpy_count nlpy_recv(nlpy_sock *s, void *buf, size_t cap, nlpy_addr *from, int t
 /** Send once (TCP: maybe partially; UDP: one datagram to the connected peer). */
 nlpy_count nlpy_send(nlpy_sock *s, const void *buf, size_t len, int timeout_ms);
 /** Send everything within timeout_ms. Returns len when done; the count sent so far (< len)
- *  when the time ran out after some progress; otherwise the error. */
+ *  when the time ran out or a signal came after some progress; otherwise the error. */
 nlpy_count nlpy_sendall(nlpy_sock *s, const void *buf, size_t len, int timeout_ms);
-/** Send one datagram to host:port (UDP); NL_EISCONN for a TCP socket, as the kernel says for
- *  a connected one. */
+/** Send one datagram to host:port (UDP). A TCP socket takes no destination: connected, it
+ *  sends as nlpy_send() does (Linux ignores the address, as the stdlib's sendto() then does);
+ *  not connected, NL_EPIPE. */
 nlpy_count nlpy_sendto(nlpy_sock *s, const void *buf, size_t len, const char *host, int port,
                        unsigned scope_id, int timeout_ms);
+
+/** nlpy_sendto() with the destination already made (by nlpy_endpoint()). */
+nlpy_count nlpy_sendto_ep(nlpy_sock *s, const void *buf, size_t len, const nl_endpoint *ep,
+                          int timeout_ms);
+
+/** Set or clear the descriptor's O_NONBLOCK, as the stdlib does when the time-out mode changes
+ *  (blocking: clear, so a blocking call waits in one system call; time-out or non-blocking:
+ *  set). The library's calls work either way: they pass MSG_DONTWAIT and poll when they have
+ *  a time-out. @return 0 or the fcntl() error. */
+nlpy_rc nlpy_set_nonblocking(nlpy_sock *s, int on);
 
 /** Shut down NL_SHUT_RD, NL_SHUT_WR or NL_SHUT_RDWR; for UDP, whatever shutdown(2) says. */
 nlpy_rc nlpy_shutdown(nlpy_sock *s, int how);

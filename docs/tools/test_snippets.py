@@ -94,7 +94,8 @@ class Files(unittest.TestCase):
 
     def test_output_must_match_a_real_run(self):
         block = "<!-- output: netlab-demo --help -->\n```text\n{}\n```\n"
-        self.assertEqual(self.run_check(block.format("usage: netlab-demo [--trace]"))[0], [])
+        usage = "usage: netlab-demo [--trace] [--wire[=json]]"
+        self.assertEqual(self.run_check(block.format(usage))[0], [])
         self.assertEqual(len(self.run_check(block.format("usage: netlab-demo"))[0]), 1)
 
     def test_a_session_with_a_server_is_checked_line_by_line(self):

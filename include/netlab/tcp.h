@@ -5,7 +5,8 @@
  *   client: nl_tcp_connect(peer)        -> loop nl_tcp_send   -> nl_tcp_recv
  *
  * Done right, where the notes' code is naive: every blocking call, connect included, takes a
- * timeout; EINTR is retried; writing to a closed peer gives NL_EPIPE / NL_ECONNRESET, never a
+ * timeout; EINTR is retried (or returned as NL_EINTR with nl_opts.return_eintr); writing to a
+ * closed peer gives NL_EPIPE / NL_ECONNRESET, never a
  * SIGPIPE; nl_tcp_send_all() loops over partial writes and always says how many bytes went;
  * nl_tcp_recv() tells "the peer closed" (NL_EOF) apart from "no data yet" (NL_EAGAIN /
  * NL_ETIMEDOUT); listeners use SO_REUSEADDR so a restarted server can bind at once; all

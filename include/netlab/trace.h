@@ -35,6 +35,17 @@ typedef struct nl_opts {
     void *trace_user;  /**< passed to trace as is */
     int v6only;        /**< IPv6 sockets: 1 = IPv6 only; 0 (default) = also IPv4 via mapping */
     int reuseport;     /**< 1 = SO_REUSEPORT (several listeners share a port) */
+    /** 0 (default): a system call interrupted by a signal (EINTR) is retried inside the
+     *  library, so a call never returns because of a signal. 1: every call on the handle that
+     *  is interrupted while it waits (recv, recvfrom, send, sendto, accept, connect's wait,
+     *  the batch calls, poll) returns NL_EINTR at once instead, and the caller decides: run
+     *  its signal handlers and call again, as Python does (PEP 475). A call that returns
+     *  NL_EINTR has transferred nothing (nl_tcp_send_all() reports what went in *sent; a
+     *  connect goes on in the kernel: wait for writability, then read SO_ERROR); a time-out
+     *  starts afresh when the call is repeated, so pass the time that is left. This lets a
+     *  blocking call wait in the kernel with one system call (e.g. recvfrom with timeout -1)
+     *  and still return promptly for a signal. Inherited by accepted connections. */
+    int return_eintr;
 } nl_opts;
 
 /**

@@ -5,7 +5,8 @@
  *   client: nl_udp_open -> loop nl_udp_send_to(peer)                          -> nl_udp_close
  *
  * The calls mirror socket(), bind(), recvfrom(), sendto() and connect(), done right: every
- * blocking call takes a timeout, EINTR is retried, a datagram larger than the buffer is
+ * blocking call takes a timeout, EINTR is retried (or returned as NL_EINTR when the handle was
+ * opened with nl_opts.return_eintr), a datagram larger than the buffer is
  * reported (NL_ETRUNC) instead of silently cut, zero-length datagrams are delivered, and
  * descriptors are close-on-exec, and never 0, 1 or 2: a program started with its standard
  * input or output closed gets an error from it, never a socket in its place.

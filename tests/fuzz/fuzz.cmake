@@ -4,6 +4,7 @@
 #   fuzz_args      the example programs' argument parsing, in-process (see fuzz_args.c)
 #   fuzz_chat_core the chat's sans-I/O core: two of them through a scripted network and clocks,
 #                  with the delivery invariants checked (see fuzz_chat_core.c)
+#   fuzz_capture   the wire: nl_capture_decode / _feed / _format on sequences of IP packets
 # Each gets a bounded CI run (label fuzz) on a copy of its corpus in tests/fuzz/corpus/<name>/.
 # NETLAB_FUZZ_SECONDS sets the length of every bounded run.
 set(NETLAB_FUZZ_SECONDS 30 CACHE STRING "Length of each bounded libFuzzer run in ctest (s)")
@@ -34,9 +35,15 @@ target_compile_options(fuzz_chat_core PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNING
 target_link_options(fuzz_chat_core PRIVATE ${_nl_fuzz_flags})
 target_link_libraries(fuzz_chat_core PRIVATE netlab_fuzzlib)
 
+# The wire's decoder and tracker (issue 15): packets fed through an offline capture.
+add_executable(fuzz_capture ${CMAKE_CURRENT_LIST_DIR}/fuzz_capture.c)
+target_compile_options(fuzz_capture PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
+target_link_options(fuzz_capture PRIVATE ${_nl_fuzz_flags})
+target_link_libraries(fuzz_capture PRIVATE netlab_fuzzlib)
+
 # The examples, unchanged, with main and two calls renamed (see the comment in fuzz_args.c).
 # Their own warnings are checked in the normal build; the renamed main has no prototype.
-set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server)
+set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server wire)
 add_executable(fuzz_args ${CMAKE_CURRENT_LIST_DIR}/fuzz_args.c ${PROJECT_SOURCE_DIR}/examples/chat_text.c
                ${PROJECT_SOURCE_DIR}/examples/chat_room_cli.c)
 foreach(ex ${_nl_examples})
@@ -52,13 +59,14 @@ target_compile_definitions(fuzz_args PRIVATE _GNU_SOURCE)
 target_compile_options(fuzz_args PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
 target_link_options(fuzz_args PRIVATE ${_nl_fuzz_flags})
 foreach(fn getaddrinfo nl_udp_open nl_udp_open_bound nl_tcp_listen nl_tcp_connect
-           nl_chat_session_open nl_tcp_server_open)
+           nl_chat_session_open nl_tcp_server_open nl_capture_open
+           nl_capture_open_for)
   target_link_options(fuzz_args PRIVATE "LINKER:--wrap=${fn}")
 endforeach()
 target_link_libraries(fuzz_args PRIVATE netlab_fuzzlib PkgConfig::NL_FUZZ_EDIT)
 
 # A copy of the corpus, so that a run's discoveries do not land in the source tree.
-foreach(t endpoint args chat_core)
+foreach(t endpoint args capture chat_core)
   set(_extra "")
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.dict)
     set(_extra "-dict=${CMAKE_CURRENT_LIST_DIR}/${t}.dict")

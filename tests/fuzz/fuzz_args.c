@@ -9,12 +9,12 @@
  *                       fails with ENOENT except "good.key" and "raw.key", served from memory.
  *
  * The programs' first network call (nl_udp_open, nl_udp_open_bound, nl_tcp_listen,
- * nl_tcp_connect, nl_chat_session_open, nl_tcp_server_open) is wrapped at link time
- * (-Wl,--wrap): the wrapper checks what validation let through and fails with NL_EACCES,
- * so a server never reaches its endless loop and nothing is sent anywhere. getaddrinfo() is
- * wrapped to add AI_NUMERICHOST, so a host name in the input is "not found" instead of a DNS
- * query. Everything before the first socket, i.e. all parsing and validation, runs for real.
- * Standard input is /dev/null.
+ * nl_tcp_connect, nl_chat_session_open, nl_tcp_server_open, nl_capture_open[_for]) is
+ * wrapped at link time (-Wl,--wrap): the wrapper checks what validation let through and fails
+ * with NL_EACCES, so a server never reaches its endless loop and nothing is sent anywhere.
+ * getaddrinfo() is wrapped to add AI_NUMERICHOST, so a host name in the input is "not found"
+ * instead of a DNS query. Everything before the first socket, i.e. all parsing and
+ * validation, runs for real. Standard input is /dev/null.
  *
  * Input: first byte picks the program, the rest is split at NUL bytes into at most 16
  * arguments. Checked invariants (abort on violation):
@@ -46,6 +46,7 @@ int tcp_client_main(int argc, char **argv);
 int chat_main(int argc, char **argv);
 int demo_main(int argc, char **argv);
 int echo_server_main(int argc, char **argv);
+int wire_main(int argc, char **argv);
 _Noreturn void fuzz_exit(int code);
 int fuzz_open(const char *path, int flags, ...);
 
@@ -60,6 +61,8 @@ int __wrap_nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog,
 int __wrap_nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_ms,
                           const nl_opts *opts);
 int __wrap_nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts);
+int __wrap_nl_capture_open(nl_capture **out, const char *ifname, uint16_t port, int flags);
+int __wrap_nl_capture_open_for(nl_capture **out, const nl_endpoint *addr);
 int __wrap_nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
                               const nl_tcp_server_config *cfg);
 
@@ -70,7 +73,7 @@ static const struct {
     {"netlab-udp-server", udp_server_main}, {"netlab-udp-client", udp_client_main},
     {"netlab-tcp-server", tcp_server_main}, {"netlab-tcp-client", tcp_client_main},
     {"netlab-chat", chat_main},             {"netlab-demo", demo_main},
-    {"netlab-echo-server", echo_server_main},
+    {"netlab-echo-server", echo_server_main}, {"netlab-wire", wire_main},
 };
 
 static jmp_buf exit_jump;
@@ -133,6 +136,21 @@ int __wrap_nl_tcp_connect(nl_tcp **out, const nl_endpoint *remote, int timeout_m
     (void)opts;
     *out = NULL;
     return refuse(valid_ep(remote) && remote->port != 0 && timeout_ms != 0);
+}
+
+/* netlab-wire's capture and the demo's --wire probe: refused too (NL_EACCES, not NL_EPERM,
+ * so the demo falls back to counters and never makes a namespace inside the fuzzer). */
+int __wrap_nl_capture_open(nl_capture **out, const char *ifname, uint16_t port, int flags)
+{
+    *out = NULL;
+    return refuse(ifname != NULL && port != 0 && flags == 0);
+}
+
+/* The course programs' --wire: their own traffic, to or from a valid endpoint with a port. */
+int __wrap_nl_capture_open_for(nl_capture **out, const nl_endpoint *addr)
+{
+    *out = NULL;
+    return refuse(valid_ep(addr) && addr->port != 0);
 }
 
 int __wrap_nl_chat_session_open(nl_chat_session **out, const nl_chat_opts *opts)

@@ -25,6 +25,7 @@ PROGRAMS = {
     "tcp_client": "NETLAB_TCP_CLIENT",
     "demo": "NETLAB_DEMO",
     "echo_server": "NETLAB_ECHO_SERVER",
+    "wire": "NETLAB_WIRE",
 }
 
 CHINESE = "你好，世界"

@@ -167,9 +167,13 @@ def test_reference_counts():
     assert sys.getrefcount(payload) == before  # the buffer was released...
     payload.extend(b"!")                       # ...so it can be resized again
     data, addr = b.recvfrom(1024)
-    # Only our variable (and getrefcount's argument) refer to what recvfrom returned.
+    # Only our variable (and getrefcount's argument) refer to what recvfrom returned, and the
+    # socket keeps the last sender's address tuple to give it again (issue 12).
     assert sys.getrefcount(data) == 2
-    assert sys.getrefcount(addr) == 2
+    assert sys.getrefcount(addr) == 3
+    a.sendto(b"other", ("127.0.0.1", b.getsockname()[1]))  # a different tuple, the same value
+    assert b.recvfrom(1024) == (b"other", addr)
+    assert sys.getrefcount(addr) == 3  # given again, not copied
     assert sys.getrefcount(addr[0]) == 2 or addr[0] == "127.0.0.1"  # str may be interned
     buf = bytearray(16)
     before = sys.getrefcount(buf)
@@ -186,3 +190,5 @@ def test_reference_counts():
     conn.close()
     a.close()
     b.close()
+    del b
+    assert sys.getrefcount(addr) == 2  # the socket is gone, and its reference with it

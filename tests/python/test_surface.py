@@ -54,6 +54,8 @@ def test_short_ipv4_forms(m, host):
         assert r.getsockname()[0] == "127.0.0.1"
         s.sendto(b"short", (host, r.getsockname()[1]))
         assert r.recvfrom(16)[0] == b"short"
+        s.sendto(b"again", (host, r.getsockname()[1]))  # an equal tuple: the kept endpoint
+        assert r.recvfrom(16)[0] == b"again"
 
 
 def test_sendto_on_connected_tcp_sends(m):

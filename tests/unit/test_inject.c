@@ -361,6 +361,101 @@ static void poll_eintr_is_retried(void **state)
     nl_tcp_close(s);
 }
 
+/* ---- EINTR reported, when the handle asked for it (nl_opts.return_eintr) ---- */
+
+/* Counts the system calls by name, to see how a call waited. */
+struct calls {
+    int recvfrom, poll, other;
+};
+
+static void count_calls(const nl_trace_event *ev, void *user)
+{
+    struct calls *c = user;
+
+    if (strcmp(ev->call, "recvfrom") == 0)
+        c->recvfrom++;
+    else if (strcmp(ev->call, "poll") == 0)
+        c->poll++;
+    else
+        c->other++;
+}
+
+/* A blocking receive is one recvfrom() that waits in the kernel; a signal ends it with
+ * NL_EINTR (nothing consumed), and the next call gets the datagram. */
+static void recvfrom_eintr_is_returned(void **state)
+{
+    struct calls n = {0};
+    nl_opts opts = {.trace = count_calls, .trace_user = &n, .return_eintr = 1};
+    nl_endpoint la, lb, from;
+    nl_udp *a = udp_bound(NULL, &la), *b = udp_bound(&opts, &lb);
+    char buf[8];
+
+    (void)state;
+    INJECT(recvfrom, nl_udp_fd(b), -EINTR);
+    assert_int_equal(nl_udp_recv_from(b, buf, sizeof buf, &from, -1), NL_EINTR);
+    assert_int_equal(n.recvfrom, 1);
+    assert_int_equal(n.poll, 0);
+    assert_int_equal(nl_udp_send_to(a, "abc", 3, &lb, 1000), 3);
+    assert_int_equal(nl_udp_recv_from(b, buf, sizeof buf, &from, -1), 3);
+    assert_memory_equal(buf, "abc", 3);
+    assert_int_equal(nl_endpoint_compare(&from, &la), 0);
+    assert_int_equal(n.recvfrom, 2);
+    assert_int_equal(n.poll, 0);
+
+    /* With a timeout the wait is poll(); its interruption is reported too. */
+    INJECT(poll, nl_udp_fd(b), -EINTR);
+    assert_int_equal(nl_udp_recv_from(b, buf, sizeof buf, NULL, 1000), NL_EINTR);
+    INJECT(sendto, nl_udp_fd(b), -EINTR);
+    assert_int_equal(nl_udp_send_to(b, "x", 1, &la, -1), NL_EINTR);
+    /* Nothing went: the datagram a retry sends is the only one. */
+    assert_int_equal(nl_udp_recv_from(a, buf, sizeof buf, NULL, 0), NL_EAGAIN);
+    nl_udp_close(a);
+    nl_udp_close(b);
+}
+
+static void tcp_eintr_is_returned(void **state)
+{
+    nl_opts opts = {.return_eintr = 1};
+    nl_endpoint ep = tu_loopback(NL_AF_INET, 0), ll;
+    nl_tcp *l = NULL, *c = NULL, *s = NULL;
+    size_t sent = 99;
+    char buf[16];
+
+    (void)state;
+    assert_int_equal(nl_tcp_listen(&l, &ep, 0, &opts), 0);
+    assert_int_equal(nl_tcp_local(l, &ll), 0);
+    INJECT(poll, nl_tcp_fd(l), -EINTR);
+    assert_int_equal(nl_tcp_accept(l, &s, NULL, -1), NL_EINTR);
+    assert_null(s);
+    assert_int_equal(nl_tcp_connect(&c, &ll, 2000, &opts), 0);
+    assert_int_equal(nl_tcp_accept(l, &s, NULL, 2000), 0);
+
+    /* The accepted connection inherits the choice. */
+    INJECT(recv, nl_tcp_fd(s), -EINTR);
+    assert_int_equal(nl_tcp_recv(s, buf, sizeof buf, -1), NL_EINTR);
+    INJECT(send, nl_tcp_fd(c), -EINTR);
+    assert_int_equal(nl_tcp_send(c, "hello", 5, -1), NL_EINTR);
+    /* send_all: the first part went, then the signal came; *sent says how much. */
+    INJECT(send, nl_tcp_fd(c), SHORT(2));
+    INJECT(send, nl_tcp_fd(c), -EINTR);
+    assert_int_equal(nl_tcp_send_all(c, "world", 5, &sent, -1), NL_EINTR);
+    assert_int_equal(sent, 2);
+    assert_int_equal(nl_tcp_recv(s, buf, sizeof buf, 2000), 2);
+    assert_memory_equal(buf, "wo", 2);
+    nl_tcp_close(c);
+    nl_tcp_close(s);
+
+    /* connect: the wait for the handshake is interrupted; the handshake goes on. */
+    assert_int_equal(nl_tcp_open(&c, NL_AF_INET, &opts), 0);
+    INJECT(connect, ANY_FD, CONNECT_EINTR);
+    INJECT(poll, ANY_FD, -EINTR);
+    assert_int_equal(nl_tcp_connect_on(c, &ll, 2000), NL_EINTR);
+    assert_int_equal(nl_tcp_accept(l, &s, NULL, 2000), 0);
+    nl_tcp_close(c);
+    nl_tcp_close(s);
+    nl_tcp_close(l);
+}
+
 /* An interrupted wait goes on towards the same deadline; it does not start the timeout over.
  * Two 200 ms interruptions inside a 300 ms timeout: about 300 ms in all, not 700. */
 static void poll_eintr_keeps_the_deadline(void **state)
@@ -695,6 +790,8 @@ int main(void)
         cmocka_unit_test_teardown(send_and_recv_eintr_are_retried, all_consumed),
         cmocka_unit_test_teardown(accept_eintr_and_aborted_are_retried, all_consumed),
         cmocka_unit_test_teardown(poll_eintr_is_retried, all_consumed),
+        cmocka_unit_test_teardown(recvfrom_eintr_is_returned, all_consumed),
+        cmocka_unit_test_teardown(tcp_eintr_is_returned, all_consumed),
         cmocka_unit_test_teardown(poll_eintr_keeps_the_deadline, all_consumed),
         cmocka_unit_test_teardown(timeout_is_never_cut_short, all_consumed),
         cmocka_unit_test_teardown(connect_eintr_completes, all_consumed),

@@ -22,8 +22,12 @@ drop counters), ``netlab.EchoServer`` (the concurrent echo server) and, on datag
 ``recvmmsg()``/``sendmmsg()`` (many datagrams per system call); see bindings/python/README.md.
 
 Under it is libnetlab's C API (nl_udp, nl_tcp), reached through the private SWIG extension
-``netlab._netlab``. Blocking calls release the GIL, so one thread can wait in ``recvfrom``
-while another sends. Known differences from the standard library are listed in
+``netlab._netlab``. The per-call methods (recv, recvfrom, recv_into, recvfrom_into, send,
+sendto, sendall, accept) and the time-out calls are those of the C base class
+``netlab._netlab._sock`` (bindings/python/nlpy_sock.c), with no Python layer in between. A
+blocking call waits in the kernel in one system call with the GIL released, so one thread can
+wait in ``recvfrom`` while another sends; a signal interrupts it, its handler runs, and the call
+goes on unless the handler raised (Ctrl-C: KeyboardInterrupt), as PEP 475 says. Known differences from the standard library are listed in
 ``bindings/python/README.md``.
 """
 
@@ -109,12 +113,6 @@ herror = _netlab.herror      # OSError subclass, for symmetry with the stdlib (n
 
 _defaulttimeout = None
 
-# Blocking calls wait in slices of this many milliseconds. Between slices control comes back to
-# the interpreter, so Ctrl-C (KeyboardInterrupt) and other signal handlers run while a program
-# waits in recvfrom() or accept(), as they do with the stdlib. The library itself retries EINTR
-# and would otherwise never return.
-_SLICE_MS = 200
-
 
 def getdefaulttimeout():
     """The time-out new sockets start with (None: blocking), as socket.getdefaulttimeout()."""
@@ -138,9 +136,8 @@ def _check_timeout(value):
         raise ValueError("Invalid value NaN (not a number)")
     if value < 0:
         raise ValueError("Timeout value out of range")
-    if value * 1e9 >= 2.0 ** 63:
-        # The stdlib keeps time-outs in 64-bit nanoseconds and refuses more at once.
-        raise OverflowError("timeout doesn't fit into C timeval")
+    if value * 1e9 >= 9.2e18:  # the stdlib keeps time-outs in int64 nanoseconds
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")
     return value
 
 
@@ -156,12 +153,16 @@ _SOCKET_TIMEOUT = object()
 
 # ---- The socket class -------------------------------------------------------------------------
 
-class socket:
+class socket(_netlab._sock):
     """A socket, as socket.socket: created at once (it has a descriptor before bind or connect),
-    closed by close(), the with statement, or (with a ResourceWarning) the garbage collector."""
+    closed by close(), the with statement, or (with a ResourceWarning) the garbage collector.
 
-    __slots__ = ("_h", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
-                 "__weakref__")
+    The per-call methods and the time-out calls (settimeout, gettimeout, setblocking,
+    getblocking) come from the C base class, which also holds ``_h`` (the handle) and
+    ``_timeout`` (None or seconds; setting it checks the value as settimeout() does and sets the
+    descriptor's O_NONBLOCK as the stdlib does: blocking sockets have blocking descriptors)."""
+
+    __slots__ = ("_family", "_type", "_proto", "_closed", "_io_refs")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         self._closed = True  # until the handle exists, so that __del__ has nothing to do
@@ -190,8 +191,9 @@ class socket:
 
     @classmethod
     def _adopt(cls, handle, family, type):
-        """A socket object for a handle accept() made."""
-        self = cls.__new__(cls)
+        """A socket object for a handle accept() made (called by the C accept(); a netlab.socket
+        whatever the listener's class, as the stdlib's accept() makes a socket.socket)."""
+        self = socket.__new__(socket)
         self._h = handle
         self._family = family
         self._type = type
@@ -376,47 +378,29 @@ class socket:
         return len(data), ancdata, msg_flags, address
 
     # -- time-outs --
-
-    def settimeout(self, value):
-        """None: block; 0: never wait (BlockingIOError); t > 0: wait at most t seconds
-        (TimeoutError)."""
-        self._timeout = _check_timeout(value)
-
-    def gettimeout(self):
-        """The time-out in seconds, or None when blocking."""
-        return self._timeout
-
-    def setblocking(self, flag):
-        """setblocking(True) is settimeout(None); setblocking(False) is settimeout(0.0)."""
-        self._timeout = None if flag else 0.0
-
-    def getblocking(self):
-        """False when the time-out is 0.0, else True."""
-        return self._timeout != 0.0
+    # settimeout, gettimeout, setblocking and getblocking are the C base class's.
 
     def _wait(self, call, *args):
-        """Run call(handle, *args, timeout_ms) under the socket's time-out, in slices (see
-        _SLICE_MS). A slice that runs out raises TimeoutError in C; it is the caller's only
-        when the socket's own time-out has run out too."""
+        """Run call(handle, *args, timeout_ms) under the socket's time-out: -1 blocks in the
+        kernel, 0 never waits, else what is left of the time-out. A signal ends the C call with
+        InterruptedError; the handlers run at the loop's next turn (and raise, for Ctrl-C) and
+        the call goes on with the time that is left (PEP 475)."""
         t = self._timeout
         if t == 0.0:
             return call(self._h, *args, 0)
-        if t is None:
-            while True:
-                try:
-                    return call(self._h, *args, _SLICE_MS)
-                except TimeoutError:
-                    pass  # pending signal handlers run here
-        deadline = _time.monotonic() + t
-        ms = min(_ms(t), _SLICE_MS)
+        deadline = None if t is None else _time.monotonic() + t
         while True:
-            try:
-                return call(self._h, *args, ms)
-            except TimeoutError:
+            if deadline is None:
+                ms = -1
+            else:
                 left = deadline - _time.monotonic()
                 if left <= 0:
-                    raise
-                ms = min(_ms(left), _SLICE_MS)
+                    raise TimeoutError(_errno.ETIMEDOUT, "timed out")
+                ms = _ms(left)
+            try:
+                return call(self._h, *args, ms)
+            except InterruptedError:
+                pass
 
     # -- addresses --
 
@@ -478,42 +462,16 @@ class socket:
         # libnetlab reads a backlog <= 0 as "the system maximum"; the stdlib passes 0 on to
         # the kernel. 1 is the closest libnetlab can say.
         _netlab.listen(self._h, max(_operator.index(backlog), 1))
+        self._sync_blocking()  # the library's listener is non-blocking; follow the time-out
 
-    def accept(self):
-        """Wait for a connection: (new socket, address of the client)."""
-        handle, address = self._wait(_netlab.accept)
-        conn = socket._adopt(handle, self._family, self._type)
-        return conn, address
+    # accept() is the C base class's.
 
     # -- the client's calls --
 
     def connect(self, address):
         """Connect to address; TimeoutError, ConnectionRefusedError, ... on failure. With a
         time-out of 0 it raises BlockingIOError (EINPROGRESS) and the handshake goes on."""
-        host, port, scope_id = self._address(address, "connect")
-        t = self._timeout
-        if t == 0.0:
-            _netlab.connect(self._h, host, port, scope_id, 0)
-            return
-        deadline = None if t is None else _time.monotonic() + t
-        first = _SLICE_MS if t is None else min(_ms(t), _SLICE_MS)
-        try:
-            _netlab.connect(self._h, host, port, scope_id, first)
-            return
-        except TimeoutError:
-            if self._type != SOCK_STREAM:
-                raise
-        # The handshake goes on in the kernel; wait for it slice by slice.
-        while True:
-            if deadline is None:
-                ms = _SLICE_MS
-            else:
-                left = deadline - _time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(_errno.ETIMEDOUT, "timed out")
-                ms = min(_ms(left), _SLICE_MS)
-            if _netlab.connect_wait(self._h, ms) == 0:
-                return
+        self._connect(*self._address(address, "connect"))
 
     def connect_ex(self, address):
         """Like connect(), but return an errno value (0 on success) instead of raising
@@ -528,131 +486,9 @@ class socket:
             return e.errno
         return 0
 
-    # -- receiving --
-
-    @staticmethod
-    def _check_flags(flags, caller):
-        if _operator.index(flags) != 0:
-            raise NotImplementedError(f"netlab: {caller}() flags are not supported")
-
-    def recv(self, bufsize, flags=0):
-        """Receive up to bufsize bytes; b'' when the peer closed (stream sockets)."""
-        bufsize = _operator.index(bufsize)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recv")
-        if bufsize == 0:
-            return b""  # asks for nothing: a queued datagram stays queued, as in the stdlib
-        if flags:
-            self._check_flags(flags, "recv")
-        return self._wait(_netlab.recv, bufsize)
-
-    def recvfrom(self, bufsize, flags=0):
-        """Receive up to bufsize bytes: (bytes, address of the sender). A longer datagram is
-        cut to bufsize, as the stdlib does; stream sockets give (bytes, None)."""
-        bufsize = _operator.index(bufsize)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recvfrom")
-        if flags:
-            self._check_flags(flags, "recvfrom")
-        data, address = self._wait(_netlab.recvfrom, bufsize)
-        return data, address
-
-    @staticmethod
-    def _into(buffer, nbytes, caller):
-        """A writable byte view of buffer, nbytes long (0: all of it)."""
-        try:
-            view = memoryview(buffer)
-        except TypeError:
-            raise TypeError(f"{caller}() argument 'buffer' must be read-write bytes-like "
-                            f"object, not {type(buffer).__name__}") from None
-        if view.readonly:
-            view.release()
-            raise TypeError(f"{caller}() argument 'buffer' must be read-write bytes-like "
-                            f"object, not {type(buffer).__name__}")
-        nbytes = _operator.index(nbytes)
-        if nbytes < 0:
-            view.release()
-            raise ValueError(f"negative buffersize in {caller}")
-        flat = view.cast("B")
-        view.release()
-        if nbytes > flat.nbytes:
-            flat.release()
-            raise ValueError("buffer too small for requested bytes")
-        return flat[:nbytes or flat.nbytes]
-
-    def recv_into(self, buffer, nbytes=0, flags=0):
-        """Receive into a writable buffer; return the number of bytes received."""
-        if flags:
-            self._check_flags(flags, "recv_into")
-        with self._into(buffer, nbytes, "recv_into") as view:
-            return self._wait(_netlab.recv_into, view)
-
-    def recvfrom_into(self, buffer, nbytes=0, flags=0):
-        """Receive into a writable buffer: (number of bytes, address of the sender)."""
-        if flags:
-            self._check_flags(flags, "recvfrom_into")
-        with self._into(buffer, nbytes, "recvfrom_into") as view:
-            n, address = self._wait(_netlab.recvfrom_into, view)
-            return n, address
-
-    # -- sending --
-
-    def send(self, data, flags=0):
-        """Send once; return how many bytes went (stream sockets may send fewer)."""
-        if flags:
-            self._check_flags(flags, "send")
-        return self._wait(_netlab.send, data)
-
-    def sendall(self, data, flags=0):
-        """Send all of data; the time-out covers the whole call, as in the stdlib."""
-        if flags:
-            self._check_flags(flags, "sendall")
-        try:
-            view = memoryview(data)
-        except TypeError:
-            raise TypeError(f"a bytes-like object is required, not "
-                            f"'{type(data).__name__}'") from None
-        with view, view.cast("B") as flat:
-            total = flat.nbytes
-            t = self._timeout
-            deadline = None if t is None else _time.monotonic() + t
-            done = 0
-            while True:
-                if t == 0.0:
-                    ms = 0
-                elif deadline is None:
-                    ms = _SLICE_MS
-                else:
-                    left = deadline - _time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError(_errno.ETIMEDOUT, "timed out")
-                    ms = min(_ms(left), _SLICE_MS)
-                try:
-                    done += _netlab.sendall(self._h, flat[done:], ms)
-                except TimeoutError:
-                    continue  # a slice ran out without progress; the deadline decides
-                if done >= total:
-                    return None
-                if t == 0.0:
-                    raise BlockingIOError(_errno.EAGAIN, _os.strerror(_errno.EAGAIN))
-
-    def sendto(self, data, *args):
-        """Send one datagram: sendto(data, address) or sendto(data, flags, address)."""
-        if len(args) == 1:
-            address = args[0]
-        elif len(args) == 2:
-            flags, address = args
-            if not isinstance(flags, int):
-                raise TypeError(f"'{type(flags).__name__}' object cannot be interpreted as an "
-                                f"integer")
-            if flags:
-                self._check_flags(flags, "sendto")
-        else:
-            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
-        if isinstance(data, str):
-            raise TypeError("a bytes-like object is required, not 'str'")
-        host, port, scope_id = self._address(address, "sendto")
-        return self._wait(_netlab.sendto, data, host, port, scope_id)
+    # -- receiving and sending --
+    # recv, recvfrom, recv_into, recvfrom_into, send, sendto and sendall are the C base
+    # class's (bindings/python/nlpy_sock.c). flags other than 0 raise NotImplementedError.
 
     # -- batches (netlab extras, not in the stdlib) --
 
