@@ -39,6 +39,7 @@
 #include <wchar.h>
 #include <wctype.h>
 
+#include "chat_room_cli.h"
 #include "chat_text.h"
 #include "netlab.h"
 
@@ -135,6 +136,7 @@ static void print_help(void)
 {
     puts("usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT] [--plain] [--key-file PATH]\n"
          "                   [--name NAME] [--peer-lost MS] [--give-up MS] [--stats] [--trace]\n"
+         "                   [--room NAME | --join HOST:PORT]\n"
          "\n"
          "A point-to-point chat over UDP: messages arrive while you type, both sides exit\n"
          "when either quits, and nobody else's datagrams get in.\n"
@@ -151,6 +153,14 @@ static void print_help(void)
          "                     default 5000)\n"
          "  --give-up MS       with --peer: stop calling a peer that never answers after MS\n"
          "                     milliseconds (default 60000; 0: never)\n"
+         "  --room NAME        host a chat room for a class: prints once on stderr the\n"
+         "                     address members join; q, Ctrl-D or Ctrl-C ends the room for all\n"
+         "  --join HOST:PORT   join the room hosted there (any or any:PORT: look for rooms on\n"
+         "                     the local network, port 9000 by default; several: list, exit 2);\n"
+         "                     every member sees every other\n"
+         "                     member's message once, in the same order (NAME: TEXT lines);\n"
+         "                     q leaves only you; exit 0 when the host ends the room, 3 when\n"
+         "                     the host vanished, 4 when no room answered\n"
          "  --stats            print the drop counters to stderr at exit\n"
          "  --trace            print every socket call and frame to stderr\n"
          "  --help             this text\n"
@@ -1271,6 +1281,50 @@ static int open_std_descriptors(void)
     return closed;
 }
 
+/* --join any: a port number from 1 to 65535, or -1. */
+static int parse_port_arg(const char *text)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+
+    return *text != '\0' && *end == '\0' && v >= 1 && v <= 65535 ? (int)v : -1;
+}
+
+/* --join any: look for rooms on the local network for a second. One found: join it. None:
+ * say so (exit 4). Several: list them (exit 2: the user must choose with --join HOST:PORT). */
+static int find_room(const nl_endpoint *bind, int port, nl_endpoint *host)
+{
+    nl_chat_room_found found[16];
+    char addr[NL_ENDPOINT_STRLEN];
+    int n = nl_chat_room_discover(bind, port, 1000, found, 16);
+
+    if (n < 0) {
+        fprintf(stderr, "netlab-chat: cannot look for rooms: %s\n", nl_strerror(n));
+        return n == NL_EAFNOSUPPORT ? 2 : 1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "netlab-chat: no room answered on port %d of the local network\n", port);
+        return 4;
+    }
+    for (int i = 0; i < n && i < 16; i++) {
+        /* Names from the network: no control characters reach the terminal. */
+        for (char *c = found[i].room; *c != '\0'; c++)
+            *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        for (char *c = found[i].name; *c != '\0'; c++)
+            *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        if (nl_endpoint_format(&found[i].host, addr, sizeof addr) < 0)
+            snprintf(addr, sizeof addr, "?");
+        fprintf(stderr, "%s room %s of %s at %s\n",
+                n == 1 ? "*** found" : "netlab-chat:", found[i].room, found[i].name, addr);
+    }
+    if (n > 1) {
+        fprintf(stderr, "netlab-chat: %d rooms answered: choose one with --join HOST:PORT\n", n);
+        return 2;
+    }
+    *host = found[0].host;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"bind", required_argument, NULL, 'b'},
@@ -1283,7 +1337,10 @@ int main(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {"peer-lost", required_argument, NULL, 'L'},
                                              {"give-up", required_argument, NULL, 'G'},
+                                             {"room", required_argument, NULL, 'R'},
+                                             {"join", required_argument, NULL, 'J'},
                                              {NULL, 0, NULL, 0}};
+    const char *room = NULL, *join = NULL;
     const char *bind_text = NULL, *peer_text = NULL, *key_path = NULL, *name = NULL;
     char default_name[NL_CHAT_NAME_MAX + 1];
     unsigned char key[NL_CHAT_KEY_BYTES];
@@ -1333,6 +1390,12 @@ int main(int argc, char **argv)
             if (o.call_timeout_ms == 0)
                 o.call_timeout_ms = -1; /* never */
             break;
+        case 'R':
+            room = optarg;
+            break;
+        case 'J':
+            join = optarg;
+            break;
         case 'h':
             print_help();
             return 0;
@@ -1357,6 +1420,12 @@ int main(int argc, char **argv)
     }
     if (key_path != NULL && app.plain)
         usage_error("%s", "--key-file needs the reliable mode (drop --plain)");
+    if (room != NULL && join != NULL)
+        usage_error("%s", "--room (host a room) and --join (join one): one or the other");
+    if ((room != NULL || join != NULL) && (peer_text != NULL || app.plain))
+        usage_error("%s", "--room and --join go without --peer and --plain");
+    if (room != NULL && strlen(room) > NL_CHAT_NAME_MAX)
+        usage_error("--room: at most 64 bytes, '%s' is longer", room);
     if (name != NULL && strlen(name) > NL_CHAT_NAME_MAX)
         usage_error("--name: at most 64 bytes, '%s' is longer", name);
     if (name == NULL && (name = getenv("USER")) != NULL) {
@@ -1371,6 +1440,35 @@ int main(int argc, char **argv)
         if (read_key(key_path, key) < 0)
             return 1;
         o.key = key;
+    }
+    if (room != NULL || join != NULL) {
+        chat_room_cli rc_cli = {0};
+
+        rc_cli.bind = o.bind;
+        rc_cli.bind_text = bind_text;
+        rc_cli.room = room;
+        rc_cli.host_text = join;
+        if (join != NULL && (strcmp(join, "any") == 0 || strncmp(join, "any:", 4) == 0)) {
+            int port = join[3] == ':' ? parse_port_arg(join + 4) : NL_CHAT_ROOM_PORT;
+            if (port <= 0)
+                usage_error("--join: bad port in '%s' (any or any:PORT)", join);
+            rc = find_room(&o.bind, port, &rc_cli.host);
+            if (rc != 0)
+                return rc;
+        } else if (join != NULL &&
+                   (nl_endpoint_resolve(&rc_cli.host, join, 0, NL_RESOLVE_ANY) < 0 ||
+                    rc_cli.host.port == 0))
+            usage_error("--join: bad address '%s' (HOST:PORT with a port from 1 to 65535)", join);
+        if (join != NULL && rc_cli.host.family != o.bind.family && o.bind.family != NL_AF_INET6)
+            usage_error("--join '%s' is not of the --bind address's family", join);
+        rc_cli.name = name;
+        rc_cli.key = o.key;
+        rc_cli.peer_lost_ms = o.peer_lost_ms;
+        rc_cli.call_timeout_ms = o.call_timeout_ms;
+        rc_cli.stats = app.stats;
+        rc = chat_room_main(&rc_cli);
+        memset(key, 0, sizeof key);
+        return rc;
     }
     o.mode = app.plain ? NL_CHAT_PLAIN : NL_CHAT_RELIABLE;
     app.peer_text = peer_text;

@@ -23,6 +23,7 @@
 #include "netlab/udp.h"
 #include "netlab/tcp.h"
 #include "netlab/chat.h"
+#include "netlab/chat_room.h"
 #include "netlab/udp_batch.h"
 #include "netlab/server.h"
 #include "netlab/capture.h"

@@ -8,7 +8,7 @@
 # relocatable and needs no find_dependency().
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
-target_sources(netlab_objects PRIVATE frame.c chat.c chat_proto.c)
+target_sources(netlab_objects PRIVATE frame.c chat.c chat_core.c chat_room.c)
 target_compile_definitions(netlab_objects PRIVATE NETLAB_HAVE_SODIUM)
 target_include_directories(netlab_objects PRIVATE ${SODIUM_INCLUDE_DIRS})
 target_link_directories(netlab PRIVATE ${SODIUM_LIBRARY_DIRS})

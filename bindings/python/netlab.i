@@ -691,6 +691,8 @@ nlpy_rc nlpy_chat_local(nlpy_chat *c, nlpy_addr *addr_out);
 %rename(chat_peer) nlpy_chat_peer;
 nlpy_rc nlpy_chat_peer(nlpy_chat *c, nlpy_addr *addr_out);
 
+%include "room.i"
+
 /* ---- The echo server -------------------------------------------------------------------- */
 
 %nodefaultctor nlpy_server;

@@ -2,6 +2,8 @@
 # NETLAB_BUILD_FUZZ is on (clang only; tests/chat.cmake checks the compiler).
 #   fuzz_endpoint  nl_endpoint_parse / _parse_port / _format, round trip parse(format(ep)) == ep
 #   fuzz_args      the example programs' argument parsing, in-process (see fuzz_args.c)
+#   fuzz_chat_core the chat's sans-I/O core: two of them through a scripted network and clocks,
+#                  with the delivery invariants checked (see fuzz_chat_core.c)
 #   fuzz_capture   the wire: nl_capture_decode / _feed / _format on sequences of IP packets
 # Each gets a bounded CI run (label fuzz) on a copy of its corpus in tests/fuzz/corpus/<name>/.
 # NETLAB_FUZZ_SECONDS sets the length of every bounded run.
@@ -26,6 +28,13 @@ target_compile_options(fuzz_endpoint PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS
 target_link_options(fuzz_endpoint PRIVATE ${_nl_fuzz_flags})
 target_link_libraries(fuzz_endpoint PRIVATE netlab_fuzzlib)
 
+add_executable(fuzz_chat_core ${CMAKE_CURRENT_LIST_DIR}/fuzz_chat_core.c)
+target_compile_definitions(fuzz_chat_core PRIVATE _GNU_SOURCE)
+target_include_directories(fuzz_chat_core PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+target_compile_options(fuzz_chat_core PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
+target_link_options(fuzz_chat_core PRIVATE ${_nl_fuzz_flags})
+target_link_libraries(fuzz_chat_core PRIVATE netlab_fuzzlib)
+
 # The wire's decoder and tracker (issue 15): packets fed through an offline capture.
 add_executable(fuzz_capture ${CMAKE_CURRENT_LIST_DIR}/fuzz_capture.c)
 target_compile_options(fuzz_capture PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
@@ -35,7 +44,8 @@ target_link_libraries(fuzz_capture PRIVATE netlab_fuzzlib)
 # The examples, unchanged, with main and two calls renamed (see the comment in fuzz_args.c).
 # Their own warnings are checked in the normal build; the renamed main has no prototype.
 set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server wire)
-add_executable(fuzz_args ${CMAKE_CURRENT_LIST_DIR}/fuzz_args.c ${PROJECT_SOURCE_DIR}/examples/chat_text.c)
+add_executable(fuzz_args ${CMAKE_CURRENT_LIST_DIR}/fuzz_args.c ${PROJECT_SOURCE_DIR}/examples/chat_text.c
+               ${PROJECT_SOURCE_DIR}/examples/chat_room_cli.c)
 foreach(ex ${_nl_examples})
   string(REPLACE "-" "_" _fn ${ex})
   add_library(fuzz_args_${_fn} OBJECT ${PROJECT_SOURCE_DIR}/examples/netlab-${ex}.c)
@@ -56,7 +66,7 @@ endforeach()
 target_link_libraries(fuzz_args PRIVATE netlab_fuzzlib PkgConfig::NL_FUZZ_EDIT)
 
 # A copy of the corpus, so that a run's discoveries do not land in the source tree.
-foreach(t endpoint args capture)
+foreach(t endpoint args capture chat_core)
   set(_extra "")
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.dict)
     set(_extra "-dict=${CMAKE_CURRENT_LIST_DIR}/${t}.dict")

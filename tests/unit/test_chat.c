@@ -530,7 +530,7 @@ static void squatted(int per_round)
         side_step(&b);
     }
     /* Answering costs no packet numbers: a long HELLO flood cannot use them up. */
-    assert_true(b.s->pn_out <= 1);
+    assert_true(b.s->core->pn_out <= 1);
     side_open(&a, NL_CHAT_RELIABLE, &r.xa, "alice", NULL, 0);
     t0 = now_ms();
     while (!both_joined(&a, &b) && now_ms() - t0 < 3000) {

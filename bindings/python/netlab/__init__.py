@@ -49,7 +49,8 @@ __all__ = [
     "socket", "SocketType", "error", "timeout", "gaierror", "herror",
     "getdefaulttimeout", "setdefaulttimeout", "create_connection", "has_ipv6",
     "AddressFamily", "SocketKind",
-    "ChatSession", "ChatEvent", "ChatStats", "EventType", "EchoServer", "ServerStats",
+    "ChatSession", "ChatEvent", "ChatStats", "EventType", "ChatRoom", "RoomEvent",
+    "RoomEventType", "EchoServer", "ServerStats",
     "nl_err_name", "nl_strerror", "NL_EPEERLOST",
 ]
 
@@ -716,4 +717,5 @@ def nl_strerror(code):
 NL_EPEERLOST = _netlab.NL_EPEERLOST
 
 from .chat import ChatSession, ChatEvent, ChatStats, EventType  # noqa: E402
+from .room import ChatRoom, RoomEvent, RoomEventType  # noqa: E402
 from .server import EchoServer, ServerStats  # noqa: E402

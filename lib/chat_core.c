@@ -1,44 +1,89 @@
-/* The chat's reliable protocol: handshake, acknowledgements, retransmission, in-order
- * reassembly, keepalive and the BYE exchange. docs/protocol.md has the state machine and the
+/* The chat's protocol core, without I/O (chat_core.h says how a driver uses it): handshake,
+ * acknowledgements, retransmission, in-order reassembly, keepalive, the BYE exchange, plain
+ * mode's input, and the event queue. docs/protocol.md has the state machine and the
  * sequence diagrams; the comments here say why each rule is the way it is.
  *
  * Every datagram passes the same gauntlet, cheapest check first, and each refusal has its own
  * counter: source address, frame format (frame.c), authentication (with a key), session and
  * sender ids, replay window over packet numbers, then the sequence window. Nothing that fails
  * a check is ever answered, so a forger learns nothing and cannot use us as an amplifier. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat_int.h"
+#include "chat_core.h"
+#include "internal.h"
+
+#ifdef NETLAB_HAVE_SODIUM
+#include <sodium.h>
+#endif
 
 #define HI(sid) ((uint32_t)((sid) >> 32))
 #define LO(sid) ((uint32_t)(sid))
 
-static void queue_bye(nl_chat_session *s, int64_t now);
+static void queue_bye(nl__chat_core *s, int64_t now);
+static void core_pump(nl__chat_core *s, int64_t now);
+static int push(nl__chat_core *s, nl_chat_event_type type, int code, uint64_t id, const void *data,
+                size_t len);
+static void finish(nl__chat_core *s, int status);
 
 static int min_int(int a, int b)
 {
     return a < b ? a : b;
 }
 
-static const uint8_t *key_of(const nl_chat_session *s)
+static const uint8_t *key_of(const nl__chat_core *s)
 {
     return s->has_key ? s->key : NULL;
 }
 
-/* Encode and send one frame with the next packet number, to the peer or (to is not NULL) to
- * the address of a HELLO being answered. */
-static int send_frame_to(nl_chat_session *s, const nl_endpoint *to, int type, uint64_t sid,
+/* The next free slot of the datagram ring (not yet counted), growing it up to
+ * NL__CHAT_OUT_MAX; NULL when full or out of memory. */
+static nl__chat_dgram *out_slot(nl__chat_core *s)
+{
+    if (s->out_count == s->out_cap) {
+        size_t cap = s->out_cap ? s->out_cap * 2 : 8;
+        nl__chat_dgram *o;
+        if (cap > NL__CHAT_OUT_MAX || (o = malloc(cap * sizeof *o)) == NULL) {
+            s->out_dropped++;
+            return NULL;
+        }
+        /* Unroll the ring into the new array. */
+        for (size_t i = 0; i < s->out_count; i++)
+            o[i] = s->out[(s->out_head + i) % s->out_cap];
+        free(s->out);
+        s->out = o;
+        s->out_head = 0;
+        s->out_cap = cap;
+    }
+    return &s->out[(s->out_head + s->out_count) % s->out_cap];
+}
+
+int nl__chat_core_pop_datagram(nl__chat_core *s, const nl__chat_dgram **d)
+{
+    if (s->out_count == 0)
+        return 0;
+    *d = &s->out[s->out_head];
+    s->out_head = (s->out_head + 1) % s->out_cap;
+    s->out_count--;
+    return 1;
+}
+
+/* Encode one frame with the next packet number and queue it for the driver: to the peer, or
+ * (to is not NULL) to the address of a HELLO being answered. */
+static int send_frame_to(nl__chat_core *s, const nl_endpoint *to, int type, uint64_t sid,
                          uint32_t seq, uint16_t index, uint16_t count, const void *payload,
                          size_t len)
 {
     nl__frame_hdr h = {0};
+    nl__chat_dgram *d;
     int n;
 
     if (s->pn_out == UINT32_MAX) {
         /* Never reached in practice (four billion frames); but a packet number must not
          * repeat under one key, so the session ends rather than wrap. */
-        nl__chat_finish(s, NL_EPROTO);
+        finish(s, NL_EPROTO);
         return NL_EPROTO;
     }
     h.type = (uint8_t)type;
@@ -48,33 +93,40 @@ static int send_frame_to(nl_chat_session *s, const nl_endpoint *to, int type, ui
     h.pn = ++s->pn_out;
     h.frag_index = index;
     h.frag_count = count;
-    n = nl__frame_encode(s->txbuf, sizeof s->txbuf, &h, payload, len, key_of(s));
+    if ((d = out_slot(s)) == NULL)
+        return NL_ENOBUFS; /* a loss like any other: the protocol repeats what matters */
+    n = nl__frame_encode(d->data, sizeof d->data, &h, payload, len, key_of(s));
     if (n < 0)
         return n;
+    d->len = (size_t)n;
+    d->has_to = to != NULL;
+    if (to != NULL)
+        d->to = *to;
+    s->out_count++;
     nl__chat_ftrace(s, "frame-out", "%s seq %u pn %u frag %u/%u, %zu bytes",
                     nl__frame_type_name(type), seq, h.pn, index, count, len);
-    return nl__chat_sendraw(s, s->txbuf, (size_t)n, to);
+    return 0;
 }
 
-static int send_frame(nl_chat_session *s, int type, uint64_t sid, uint32_t seq, uint16_t index,
+static int send_frame(nl__chat_core *s, int type, uint64_t sid, uint32_t seq, uint16_t index,
                       uint16_t count, const void *payload, size_t len)
 {
     return send_frame_to(s, NULL, type, sid, seq, index, count, payload, len);
 }
 
-static void send_hello(nl_chat_session *s)
+static void send_hello(nl__chat_core *s)
 {
     send_frame(s, NL__FT_HELLO, (uint64_t)s->half << 32, 0, 0, 0, s->name, s->name_len);
 }
 
-static void send_ctl(nl_chat_session *s, int type, uint32_t seq)
+static void send_ctl(nl__chat_core *s, int type, uint32_t seq)
 {
     send_frame(s, type, s->sid, seq, 0, 0, NULL, 0);
 }
 
 /* An ACK names the fragment that arrived and carries the next sequence number expected:
  * at high loss, any one ACK that gets through settles all the earlier ones. */
-static void send_ack(nl_chat_session *s, uint32_t seq)
+static void send_ack(nl__chat_core *s, uint32_t seq)
 {
     uint8_t cum[NL__FRAME_ACK_LEN] = {(uint8_t)(s->rnext >> 24), (uint8_t)(s->rnext >> 16),
                                       (uint8_t)(s->rnext >> 8), (uint8_t)s->rnext};
@@ -82,30 +134,62 @@ static void send_ack(nl_chat_session *s, uint32_t seq)
     send_frame(s, NL__FT_ACK, s->sid, seq, 0, 0, cum, sizeof cum);
 }
 
-/* A random non-zero number of len bytes (4 or 8): zero means "not set" in the frame format. */
-static int fresh(void *out, size_t len)
+int nl__chat_core_new(nl__chat_core **out, const nl__chat_core_cfg *cfg,
+                      const nl__chat_core_seed *seed, int64_t now)
 {
-    static const uint8_t zero[8];
-    int rc;
+    nl__chat_core *s;
+    size_t name_len = 0;
 
-    do {
-        if ((rc = nl__chat_random(out, len)) < 0)
-            return rc;
-    } while (memcmp(out, zero, len) == 0);
-    return 0;
-}
-
-int nl__chat_proto_start(nl_chat_session *s, int64_t now)
-{
-    int rc;
-
+    if (out == NULL)
+        return NL_EINVAL;
+    *out = NULL;
+    if (cfg == NULL || seed == NULL ||
+        (cfg->mode != NL_CHAT_RELIABLE && cfg->mode != NL_CHAT_PLAIN) ||
+        (cfg->name != NULL && (name_len = strlen(cfg->name)) > NL_CHAT_NAME_MAX) ||
+        cfg->keepalive_ms <= 0 || cfg->lost_ms <= 0 || cfg->leave_ms <= 0 || cfg->call_ms < -1)
+        return NL_EINVAL;
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return NL_ENOMEM;
+    s->mode = cfg->mode;
+    s->status = NL_EAGAIN;
+    s->state = NL__ST_WAITING;
+    s->trace = cfg->trace;
+    s->trace_user = cfg->trace_user;
+    s->trace_fd = cfg->trace_fd;
+    s->keepalive_ms = cfg->keepalive_ms;
+    s->lost_ms = cfg->lost_ms;
+    s->leave_ms = cfg->leave_ms;
+    s->call_ms = cfg->call_ms > 0 ? cfg->call_ms : 0; /* -1: never give up */
+    s->queue_max = cfg->queue_max > 0 && cfg->queue_max < NL__CHAT_QUEUE_MAX ? cfg->queue_max
+                                                                             : NL__CHAT_QUEUE_MAX;
+    if (cfg->name != NULL)
+        memcpy(s->name, cfg->name, name_len);
+    s->name_len = name_len;
+    if (cfg->key != NULL) {
+        memcpy(s->key, cfg->key, NL_CHAT_KEY_BYTES);
+        s->has_key = 1;
+    }
+    if (cfg->peer.family != 0) {
+        s->peer = cfg->peer;
+        s->peer_fixed = 1;
+        s->peer_known = 1;
+        if (s->mode == NL_CHAT_PLAIN)
+            s->state = NL__ST_OPEN;
+    }
+    *out = s;
+    if (s->mode == NL_CHAT_PLAIN)
+        return 0;
     s->rwin = calloc(NL__CHAT_RWIN, sizeof *s->rwin);
     s->msg = malloc(NL__FRAME_MSG_MAX + 1);
-    if (s->rwin == NULL || s->msg == NULL)
+    if (s->rwin == NULL || s->msg == NULL) {
+        nl__chat_core_free(s);
+        *out = NULL;
         return NL_ENOMEM;
-    if ((rc = fresh(&s->me, sizeof s->me)) < 0 || (rc = fresh(&s->half, sizeof s->half)) < 0 ||
-        (rc = nl__chat_random(s->cookie_key, sizeof s->cookie_key)) < 0)
-        return rc;
+    }
+    /* Zero means "not set" in the frame format. */
+    s->me = seed->me != 0 ? seed->me : 1;
+    s->half = seed->half != 0 ? seed->half : 1;
+    memcpy(s->cookie_key, seed->cookie_key, sizeof s->cookie_key);
     s->call_start = now;
     s->seq_next = 1;
     s->rnext = 1;
@@ -119,29 +203,58 @@ int nl__chat_proto_start(nl_chat_session *s, int64_t now)
     return 0;
 }
 
-void nl__chat_proto_free(nl_chat_session *s)
+/* Wipe a secret so that it does not outlive the core in freed memory. */
+static void wipe(void *p, size_t n)
 {
-    nl__out_frag *f = s->head, *next;
+#ifdef NETLAB_HAVE_SODIUM
+    sodium_memzero(p, n);
+#else
+    volatile uint8_t *v = p;
+    while (n-- > 0)
+        *v++ = 0;
+#endif
+}
 
-    for (; f != NULL; f = next) {
+static void release_lent(nl__chat_core *s)
+{
+    for (size_t i = 0; i < s->lent_count; i++)
+        free(s->lent[i]);
+    s->lent_count = 0;
+}
+
+void nl__chat_core_free(nl__chat_core *s)
+{
+    nl__out_frag *f, *next;
+
+    if (s == NULL)
+        return;
+    for (f = s->head; f != NULL; f = next) {
         next = f->next;
         free(f);
     }
-    s->head = s->tail = NULL;
     free(s->rwin);
     free(s->msg);
+    release_lent(s);
+    free(s->lent);
+    for (size_t i = 0; i < s->ev_count; i++)
+        free(s->evq[s->ev_head + i].own);
+    free(s->evq);
+    free(s->out);
+    wipe(s->key, sizeof s->key);
+    wipe(s->cookie_key, sizeof s->cookie_key);
+    free(s);
 }
 
 /* The replay window over the peer's packet numbers (as in IPsec): the highest number seen and
  * a bitmap of the 64 below it. Every frame a peer sends has a new number, retransmissions
  * included, so a number seen twice is a copy: a network duplicate or a replay. */
-static void replay_init(nl_chat_session *s, uint32_t pn)
+static void replay_init(nl__chat_core *s, uint32_t pn)
 {
     s->pn_max = pn;
     s->pn_bits = 1;
 }
 
-static int replay_check(nl_chat_session *s, uint32_t pn)
+static int replay_check(nl__chat_core *s, uint32_t pn)
 {
     uint32_t off;
 
@@ -158,27 +271,27 @@ static int replay_check(nl_chat_session *s, uint32_t pn)
     return 1;
 }
 
-static void set_peer_name(nl_chat_session *s, const uint8_t *p, size_t len)
+static void set_peer_name(nl__chat_core *s, const uint8_t *p, size_t len)
 {
     memcpy(s->peer_name, p, len);
     s->peer_name[len] = '\0';
     s->peer_name_len = len;
 }
 
-static void become_open(nl_chat_session *s, int64_t now)
+static void become_open(nl__chat_core *s, int64_t now)
 {
     s->state = NL__ST_OPEN;
-    nl__chat_lock_peer(s);
+    s->peer_known = 1; /* the driver connect()s its socket to the peer */
     s->last_rx = now;
     s->ping_due = now + s->keepalive_ms;
     if (!s->joined) {
         s->joined = 1;
-        nl__chat_push(s, NL_CHAT_EV_PEER_JOINED, 0, 0, s->peer_name, s->peer_name_len);
+        push(s, NL_CHAT_EV_PEER_JOINED, 0, 0, s->peer_name, s->peer_name_len);
     }
     if (s->leave_asked)
         queue_bye(s, now);
     else
-        nl__chat_proto_pump(s, now);
+        core_pump(s, now);
 }
 
 /* SipHash-2-4 (Aumasson and Bernstein, 2012), a keyed hash made for short inputs: the
@@ -239,7 +352,7 @@ uint64_t nl__chat_siphash(const uint8_t key[16], const uint8_t *m, size_t len)
  * id) that only we can compute. The handshake completes when a frame carrying it comes back
  * from that address, so answering a HELLO costs no state and commits us to nothing: a
  * squatter's HELLOs, at any rate, cannot keep the real peer out. */
-static uint32_t cookie(const nl_chat_session *s, const nl_endpoint *from, uint32_t hi,
+static uint32_t cookie(const nl__chat_core *s, const nl_endpoint *from, uint32_t hi,
                        uint64_t sender)
 {
     uint8_t m[12 + NL_ENDPOINT_STRLEN];
@@ -257,7 +370,7 @@ static uint32_t cookie(const nl_chat_session *s, const nl_endpoint *from, uint32
 }
 
 /* Remember the name of a HELLO answered while waiting, one slot per address. */
-static void remember_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+static void remember_hello(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
                            const nl_endpoint *from, int64_t now)
 {
     nl__hello_seen *slot = &s->seen[0];
@@ -279,7 +392,7 @@ static void remember_hello(nl_chat_session *s, const nl__frame_hdr *h, const uin
 }
 
 /* Answer a HELLO without taking any state: HELLO-ACK with the whole id, our half a cookie. */
-static void answer_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+static void answer_hello(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
                          const nl_endpoint *from, int64_t now)
 {
     uint64_t sid = h->sid | cookie(s, from, HI(h->sid), h->sender);
@@ -291,7 +404,7 @@ static void answer_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8
      * number, hence the same nonce and plaintext), so nothing is revealed by repeating it. */
     if (s->state == NL__ST_WAITING)
         s->pn_out = 0;
-    send_frame_to(s, s->connected ? NULL : from, NL__FT_HELLO_ACK, sid, 0, 0, 0, s->name,
+    send_frame_to(s, s->peer_known ? NULL : from, NL__FT_HELLO_ACK, sid, 0, 0, 0, s->name,
                   s->name_len);
     if (s->state == NL__ST_WAITING)
         s->pn_out = pn > 1 ? pn : 1;
@@ -299,7 +412,7 @@ static void answer_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8
 
 /* A frame with a whole session id while we have no session: the end of a handshake we
  * answered, if its half is the cookie for its sender. Then that sender is the peer. */
-static int complete_handshake(nl_chat_session *s, const nl__frame_hdr *h, const nl_endpoint *from,
+static int complete_handshake(nl__chat_core *s, const nl__frame_hdr *h, const nl_endpoint *from,
                               int64_t now)
 {
     if (HI(h->sid) == s->half || LO(h->sid) != cookie(s, from, HI(h->sid), h->sender))
@@ -323,7 +436,7 @@ static int complete_handshake(nl_chat_session *s, const nl__frame_hdr *h, const 
     return 1;
 }
 
-static void on_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+static void on_hello(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
                      const nl_endpoint *from, int64_t now)
 {
     switch (s->state) {
@@ -352,7 +465,7 @@ static void on_hello(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *
     }
 }
 
-static void on_hello_ack(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+static void on_hello_ack(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
                          int64_t now)
 {
     if (s->state == NL__ST_HELLO_SENT && HI(h->sid) == s->half && h->sender != s->me) {
@@ -401,9 +514,9 @@ static size_t msg_cost(size_t len)
 
 /* The longest message whose cost still fits: whole fragments first, then what is left over
  * after one more fragment's bookkeeping. 0 when not even an empty message fits. */
-size_t nl__chat_proto_room(const nl_chat_session *s)
+static size_t proto_room(const nl__chat_core *s)
 {
-    size_t avail = s->queued >= NL__CHAT_QUEUE_MAX ? 0 : NL__CHAT_QUEUE_MAX - s->queued;
+    size_t avail = s->queued >= s->queue_max ? 0 : s->queue_max - s->queued;
     size_t full = avail / frag_cost(NL__FRAME_PAYLOAD_MAX);
     size_t rest = avail % frag_cost(NL__FRAME_PAYLOAD_MAX);
 
@@ -415,7 +528,7 @@ size_t nl__chat_proto_room(const nl_chat_session *s)
 
 /* The head of the queue is acknowledged: drop it; a message is delivered when its last
  * fragment goes, since fragments leave the queue in order. */
-static void pop_acked(nl_chat_session *s)
+static void pop_acked(nl__chat_core *s)
 {
     nl__out_frag *f;
 
@@ -427,13 +540,13 @@ static void pop_acked(nl_chat_session *s)
             s->queued -= frag_cost(f->len);
         if (f->type == NL__FT_DATA && f->index + 1 == f->count) {
             s->st.messages_acked++;
-            nl__chat_push(s, NL_CHAT_EV_DELIVERED, 0, f->msg_id, NULL, 0);
+            push(s, NL_CHAT_EV_DELIVERED, 0, f->msg_id, NULL, 0);
         }
         free(f);
     }
 }
 
-static void on_ack(nl_chat_session *s, uint32_t seq, const uint8_t *p, int64_t now)
+static void on_ack(nl__chat_core *s, uint32_t seq, const uint8_t *p, int64_t now)
 {
     uint32_t cum = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     nl__out_frag *f;
@@ -459,12 +572,12 @@ static void on_ack(nl_chat_session *s, uint32_t seq, const uint8_t *p, int64_t n
 
 /* Put our BYE behind everything queued: it takes the next sequence number, so the peer
  * delivers it after all our messages, and its BYE-ACK acknowledges them all at once. */
-static void queue_bye(nl_chat_session *s, int64_t now)
+static void queue_bye(nl__chat_core *s, int64_t now)
 {
     nl__out_frag *bye = calloc(1, sizeof *bye);
 
     if (bye == NULL) {
-        nl__chat_finish(s, NL_ENOMEM);
+        finish(s, NL_ENOMEM);
         return;
     }
     bye->type = NL__FT_BYE;
@@ -478,13 +591,13 @@ static void queue_bye(nl_chat_session *s, int64_t now)
     s->bye_sent = 1;
     s->state = NL__ST_LEAVING;
     s->progress = now;
-    nl__chat_proto_pump(s, now);
+    core_pump(s, now);
 }
 
 /* The peer's BYE is delivered: its messages are all in. We answer, and follow it out: our BYE
  * goes behind what we still have queued, so the peer (which keeps reading until our BYE comes)
  * receives every message we accepted before we learnt that it leaves. */
-static void peer_bye(nl_chat_session *s, uint32_t seq, int64_t now)
+static void peer_bye(nl__chat_core *s, uint32_t seq, int64_t now)
 {
     s->peer_left = 1;
     s->peer_bye_seq = seq;
@@ -492,7 +605,7 @@ static void peer_bye(nl_chat_session *s, uint32_t seq, int64_t now)
     /* News only when the peer left of its own accord: after our BYE was confirmed, its BYE
      * just ends what it still had for us. */
     if (!s->bye_acked)
-        nl__chat_push(s, NL_CHAT_EV_PEER_LEFT, 0, 0, NULL, 0);
+        push(s, NL_CHAT_EV_PEER_LEFT, 0, 0, NULL, 0);
     if (s->state == NL__ST_OPEN) {
         queue_bye(s, now);
     } else if (s->state == NL__ST_LEAVING && s->bye_acked) {
@@ -504,7 +617,7 @@ static void peer_bye(nl_chat_session *s, uint32_t seq, int64_t now)
 }
 
 /* Our BYE is delivered, and with it everything we sent before it. */
-static void bye_confirmed(nl_chat_session *s, int64_t now)
+static void bye_confirmed(nl__chat_core *s, int64_t now)
 {
     for (nl__out_frag *f = s->head; f != NULL; f = f->next)
         f->acked = 1;
@@ -515,7 +628,7 @@ static void bye_confirmed(nl_chat_session *s, int64_t now)
 
 /* Deliver in order what has arrived: fragments join the message being reassembled; the BYE
  * comes after everything the peer sent before it. */
-static void deliver(nl_chat_session *s, int64_t now)
+static void deliver(nl__chat_core *s, int64_t now)
 {
     nl__in_slot *sl;
 
@@ -544,7 +657,7 @@ static void deliver(nl_chat_session *s, int64_t now)
         if (s->msg_index == s->msg_count) {
             s->msg_count = 0;
             s->st.messages_in++;
-            nl__chat_push(s, NL_CHAT_EV_MESSAGE, 0, ++s->msgs_in, s->msg, s->msg_len);
+            push(s, NL_CHAT_EV_MESSAGE, 0, ++s->msgs_in, s->msg, s->msg_len);
         }
     }
 }
@@ -552,7 +665,7 @@ static void deliver(nl_chat_session *s, int64_t now)
 /* DATA and BYE share the sequence space. Anything inside the window is acknowledged (again,
  * if it is a copy), so the sender stops retransmitting; anything beyond it is dropped without
  * an answer, since an honest peer never sends that far ahead. */
-static void on_sequenced(nl_chat_session *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+static void on_sequenced(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
                          int64_t now)
 {
     int32_t ahead = (int32_t)(h->seq - s->rnext);
@@ -593,7 +706,7 @@ static void on_sequenced(nl_chat_session *s, const nl__frame_hdr *h, const uint8
         send_ack(s, h->seq);
 }
 
-static void count_reason(nl_chat_session *s, int reason)
+static void count_reason(nl__chat_core *s, int reason)
 {
     switch (reason) {
     case NL__FR_MAGIC:
@@ -614,12 +727,12 @@ static void count_reason(nl_chat_session *s, int reason)
     }
 }
 
-static void warn_once(nl_chat_session *s, unsigned what, int code)
+static void warn_once(nl__chat_core *s, unsigned what, int code)
 {
     if (s->warned & what)
         return;
     s->warned |= what;
-    nl__chat_push(s, NL_CHAT_EV_WARNING, code, 0, NULL, 0);
+    push(s, NL_CHAT_EV_WARNING, code, 0, NULL, 0);
 }
 
 /* A frame that fails authentication before any peer joined, from the peer's address (or a
@@ -627,7 +740,7 @@ static void warn_once(nl_chat_session *s, unsigned what, int code)
  * almost certainly hold different keys (or only one has a key). Silence would leave both
  * users waiting forever, so the session says so, once. After joining, the same failure is
  * a forgery, not a mistake, and is only counted. */
-static void auth_failed(nl_chat_session *s, const uint8_t *buf)
+static void auth_failed(nl__chat_core *s, const uint8_t *buf)
 {
     if (s->joined || (!s->peer_known && buf[3] != NL__FT_HELLO))
         return;
@@ -635,8 +748,8 @@ static void auth_failed(nl_chat_session *s, const uint8_t *buf)
         warn_once(s, NL__WARN_AUTH, NL_EBADFRAME);
 }
 
-void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
-                          const nl_endpoint *from, int64_t now)
+static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len, const nl_endpoint *from,
+                        int64_t now)
 {
     nl__frame_hdr h;
     int n, reason;
@@ -687,7 +800,7 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
         if (h.seq == 0 && !s->initiator)
             send_ctl(s, NL__FT_PONG, 0); /* the initiator repeats it until it hears from us */
         on_ack(s, h.seq, s->pay, now);
-        nl__chat_proto_pump(s, now);
+        core_pump(s, now);
         break;
     case NL__FT_DATA:
     case NL__FT_BYE:
@@ -708,7 +821,7 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
             if (s->peer_left) {
                 /* The peer's BYE came first: tell it that we are done, and go. */
                 send_ctl(s, NL__FT_BYE_DONE, 0);
-                nl__chat_finish(s, 0);
+                finish(s, 0);
             }
             /* Otherwise the peer is still sending what it had queued: its BYE follows. */
         }
@@ -717,10 +830,10 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
         /* The peer has our BYE and its own is acknowledged: it goes. It can only have sent
          * this after delivering our BYE, so our messages are all delivered too. */
         if (s->state == NL__ST_LINGER) {
-            nl__chat_finish(s, 0);
+            finish(s, 0);
         } else if (s->state == NL__ST_LEAVING && s->peer_left) {
             bye_confirmed(s, now);
-            nl__chat_finish(s, 0);
+            finish(s, 0);
         } else {
             s->st.unexpected++;
         }
@@ -734,7 +847,7 @@ void nl__chat_proto_input(nl_chat_session *s, const uint8_t *buf, size_t len,
 /* Send what the window allows: new fragments at once, old ones when their timeout is up,
  * each time with a doubled timeout. While leaving, the backoff stops doubling sooner: the
  * user waits for the exit, and the exit has a deadline. */
-void nl__chat_proto_pump(nl_chat_session *s, int64_t now)
+static void core_pump(nl__chat_core *s, int64_t now)
 {
     int cap = s->state == NL__ST_LEAVING ? NL__CHAT_RTO_BYE_MAX : NL__CHAT_RTO_MAX;
     nl__out_frag *f;
@@ -761,14 +874,14 @@ void nl__chat_proto_pump(nl_chat_session *s, int64_t now)
     }
 }
 
-int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, int64_t now)
+static int64_t proto_send(nl__chat_core *s, const void *text, size_t len, int64_t now)
 {
     const uint8_t *p = text;
     size_t count = len == 0 ? 1 : (len + NL__FRAME_PAYLOAD_MAX - 1) / NL__FRAME_PAYLOAD_MAX;
     nl__out_frag *first = NULL, *last = NULL, *f;
     uint64_t id;
 
-    if (s->queued + msg_cost(len) > NL__CHAT_QUEUE_MAX)
+    if (s->queued + msg_cost(len) > s->queue_max)
         return NL_ENOBUFS;
     /* Build the whole chain first, so that a failed allocation leaves the queue untouched. */
     for (size_t i = 0; i < count; i++) {
@@ -809,11 +922,11 @@ int64_t nl__chat_proto_send(nl_chat_session *s, const void *text, size_t len, in
     s->tail = last;
     s->queued += msg_cost(len);
     s->st.messages_out++;
-    nl__chat_proto_pump(s, now);
+    core_pump(s, now);
     return (int64_t)id;
 }
 
-void nl__chat_proto_leave(nl_chat_session *s, int64_t now)
+static void proto_leave(nl__chat_core *s, int64_t now)
 {
     switch (s->state) {
     case NL__ST_OPEN:
@@ -831,24 +944,24 @@ void nl__chat_proto_leave(nl_chat_session *s, int64_t now)
         if (s->head != NULL)
             s->leave_asked = 1;
         else
-            nl__chat_finish(s, 0);
+            finish(s, 0);
         break;
     default:
         /* Nobody to say goodbye to; queued messages can go nowhere, and the status says so. */
-        nl__chat_finish(s, s->head != NULL ? NL_ENOTCONN : 0);
+        finish(s, s->head != NULL ? NL_ENOTCONN : 0);
         break;
     }
 }
 
 /* Messages accepted by send() but not acknowledged: what a premature end loses. */
-static uint64_t undelivered(const nl_chat_session *s)
+static uint64_t undelivered(const nl__chat_core *s)
 {
     return s->st.messages_out - s->st.messages_acked;
 }
 
 /* Leaving ends without the full exchange: say why. When the peer's BYE was delivered and all
  * our messages were acknowledged, nothing was lost and only the goodbye went unconfirmed. */
-static int leave_outcome(const nl_chat_session *s, int64_t now)
+static int leave_outcome(const nl__chat_core *s, int64_t now)
 {
     if ((s->bye_acked || undelivered(s) == 0) && s->peer_left)
         return 0;
@@ -859,7 +972,7 @@ static int leave_outcome(const nl_chat_session *s, int64_t now)
  * we were waiting for. While calling, it means nobody listens there yet: worth telling the
  * user, not a reason to stop. Otherwise it is no proof of anything (ICMP can be forged): the
  * timers decide. */
-void nl__chat_proto_refused(nl_chat_session *s, int64_t now)
+static void proto_refused(nl__chat_core *s, int64_t now)
 {
     (void)now;
     if (s->state == NL__ST_HELLO_SENT) {
@@ -868,22 +981,22 @@ void nl__chat_proto_refused(nl_chat_session *s, int64_t now)
         s->refused_last = 1;
         warn_once(s, NL__WARN_REFUSED, NL_ECONNREFUSED);
     } else if (s->state == NL__ST_LINGER) {
-        nl__chat_finish(s, 0);
+        finish(s, 0);
     } else if (s->state == NL__ST_LEAVING && s->peer_left) {
-        nl__chat_finish(s, undelivered(s) == 0 ? 0 : NL_EPEERLOST);
+        finish(s, undelivered(s) == 0 ? 0 : NL_EPEERLOST);
     } else if (s->state == NL__ST_LEAVING && s->bye_acked) {
         /* The peer confirmed our BYE, then closed without sending its own: what it had not
          * sent yet will not come, and waiting for the time-out changes nothing. */
-        nl__chat_finish(s, NL_EPEERLOST);
+        finish(s, NL_EPEERLOST);
     }
 }
 
-void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
+static void proto_timers(nl__chat_core *s, int64_t now)
 {
     switch (s->state) {
     case NL__ST_HELLO_SENT:
         if (s->call_ms > 0 && now >= s->call_start + s->call_ms) {
-            nl__chat_finish(s, s->refused_last ? NL_ECONNREFUSED : NL_ETIMEDOUT);
+            finish(s, s->refused_last ? NL_ECONNREFUSED : NL_ETIMEDOUT);
             return;
         }
         if (now >= s->call_start + NL__CHAT_NOANSWER_MS && !(s->warned & NL__WARN_REFUSED))
@@ -897,7 +1010,7 @@ void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
         return;
     case NL__ST_LINGER:
         if (now >= s->linger_deadline) {
-            nl__chat_finish(s, 0);
+            finish(s, 0);
         } else if (now >= s->byeack_due) {
             /* The leaver may not have our BYE-ACK: repeating it unasked makes the exit
              * reliable at high loss without making the leaver wait longer. */
@@ -909,7 +1022,7 @@ void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
         /* The deadline counts from the last progress, not from leave(): a slow but working
          * exchange (high loss, much queued) finishes; one where nothing moves gives up. */
         if (now >= s->progress + s->leave_ms) {
-            nl__chat_finish(s, leave_outcome(s, now));
+            finish(s, leave_outcome(s, now));
             return;
         }
         break;
@@ -926,18 +1039,18 @@ void nl__chat_proto_timers(nl_chat_session *s, int64_t now)
         send_ack(s, 0);
     }
     if (now - s->last_rx >= s->lost_ms) {
-        nl__chat_push(s, NL_CHAT_EV_PEER_LOST, NL_EPEERLOST, 0, NULL, 0);
-        nl__chat_finish(s, NL_EPEERLOST);
+        push(s, NL_CHAT_EV_PEER_LOST, NL_EPEERLOST, 0, NULL, 0);
+        finish(s, NL_EPEERLOST);
         return;
     }
     if (now >= s->ping_due) {
         s->ping_due = now + (s->keepalive_ms / 2 > 50 ? s->keepalive_ms / 2 : 50);
         send_ctl(s, NL__FT_PING, 0);
     }
-    nl__chat_proto_pump(s, now);
+    core_pump(s, now);
 }
 
-int64_t nl__chat_proto_deadline(const nl_chat_session *s)
+static int64_t proto_deadline(const nl__chat_core *s)
 {
     int64_t d = -1;
     const nl__out_frag *f;
@@ -972,4 +1085,241 @@ int64_t nl__chat_proto_deadline(const nl_chat_session *s)
         return -1;
     }
 #undef EARLIER
+}
+
+/* ---- The core's surface: events, plain mode, and the commands with their checks. ---- */
+
+void nl__chat_ftrace(nl__chat_core *s, const char *what, const char *fmt, ...)
+{
+    char args[NL__TRACE_ARGS];
+    nl_trace_event ev;
+    va_list ap;
+
+    if (s->trace == NULL)
+        return;
+    va_start(ap, fmt);
+    (void)vsnprintf(args, sizeof args, fmt, ap); /* a cut trace line is still useful */
+    va_end(ap);
+    ev.call = what;
+    ev.fd = s->trace_fd;
+    ev.args = args;
+    ev.result = 0;
+    ev.err = 0;
+    s->trace(&ev, s->trace_user);
+}
+
+/* Queue an event; its data is copied and NUL-terminated. An event that cannot be queued
+ * would be a message silently lost, so running out of memory (or room: the driver is not
+ * taking events) ends the session instead (its CLOSED event needs no memory). */
+static int push_event(nl__chat_core *s, nl_chat_event_type type, int code, uint64_t id,
+                      const void *data, size_t len)
+{
+    nl__chat_ev *it;
+    char *own = NULL;
+
+    if (s->ev_head + s->ev_count == s->ev_cap) {
+        if (s->ev_head > 0) {
+            memmove(s->evq, s->evq + s->ev_head, s->ev_count * sizeof *s->evq);
+            s->ev_head = 0;
+        } else {
+            size_t cap = s->ev_cap ? s->ev_cap * 2 : 16;
+            nl__chat_ev *q;
+            if (cap > NL__CHAT_EVQ_MAX || (q = realloc(s->evq, cap * sizeof *q)) == NULL)
+                return NL_ENOMEM;
+            s->evq = q;
+            s->ev_cap = cap;
+        }
+    }
+    if (data != NULL) {
+        own = malloc(len + 1);
+        if (own == NULL)
+            return NL_ENOMEM;
+        memcpy(own, data, len);
+        own[len] = '\0';
+    }
+    it = &s->evq[s->ev_head + s->ev_count++];
+    memset(it, 0, sizeof *it);
+    it->ev.type = type;
+    it->ev.code = code;
+    it->ev.msg_id = id;
+    it->ev.data = own != NULL ? own : "";
+    it->ev.len = own != NULL ? len : 0;
+    it->ev.peer = s->peer;
+    it->own = own;
+    return 0;
+}
+
+static int push(nl__chat_core *s, nl_chat_event_type type, int code, uint64_t id, const void *data,
+                size_t len)
+{
+    int rc = push_event(s, type, code, id, data, len);
+
+    if (rc < 0)
+        finish(s, rc);
+    return rc;
+}
+
+/* End the session. The CLOSED event is not queued (that could fail for want of memory):
+ * nl__chat_core_events() makes it once every other event has been handed out. */
+static void finish(nl__chat_core *s, int status)
+{
+    if (s->state == NL__ST_CLOSED)
+        return;
+    s->state = NL__ST_CLOSED;
+    s->status = status;
+    nl__chat_ftrace(s, "chat-closed", "%s", nl_err_name(status));
+}
+
+int nl__chat_core_events(nl__chat_core *s, nl_chat_event *events, size_t max)
+{
+    size_t n = 0;
+
+    release_lent(s);
+    if (s->closed_reported)
+        return NL_ECLOSED;
+    if (s->lent_cap < max) {
+        char **l = realloc(s->lent, max * sizeof *l);
+        if (l == NULL)
+            return NL_ENOMEM;
+        s->lent = l;
+        s->lent_cap = max;
+    }
+    while (n < max && s->ev_count > 0) {
+        nl__chat_ev *it = &s->evq[s->ev_head];
+        events[n++] = it->ev;
+        if (it->own != NULL)
+            s->lent[s->lent_count++] = it->own;
+        s->ev_head++;
+        s->ev_count--;
+    }
+    if (s->ev_count == 0)
+        s->ev_head = 0;
+    if (n < max && s->ev_count == 0 && s->state == NL__ST_CLOSED && !s->closed_reported) {
+        memset(&events[n], 0, sizeof events[n]);
+        events[n].type = NL_CHAT_EV_CLOSED;
+        events[n].code = s->status;
+        events[n].data = "";
+        events[n].peer = s->peer;
+        s->closed_reported = 1;
+        n++;
+    }
+    return (int)n;
+}
+
+/* Plain mode: every datagram from the peer is a message, except "q", which ends the chat.
+ * One trailing newline (as socat and nc send lines) is not part of the text. */
+static void plain_input(nl__chat_core *s, const uint8_t *buf, size_t len, const nl_endpoint *from)
+{
+    s->st.datagrams_in++;
+    if (s->peer_known && nl_endpoint_compare(from, &s->peer) != 0) {
+        s->st.wrong_source++;
+        nl__chat_ftrace(s, "drop", "wrong source, %zu bytes", len);
+        return;
+    }
+    if (!s->peer_known) {
+        s->peer = *from;
+        s->peer_known = 1;
+        s->state = NL__ST_OPEN;
+    }
+    if (!s->joined) {
+        s->joined = 1;
+        push(s, NL_CHAT_EV_PEER_JOINED, 0, 0, "", 0);
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    if (len == 1 && buf[0] == 'q') {
+        push(s, NL_CHAT_EV_PEER_LEFT, 0, 0, NULL, 0);
+        finish(s, 0);
+        return;
+    }
+    s->st.messages_in++;
+    push(s, NL_CHAT_EV_MESSAGE, 0, ++s->msgs_in, buf, len);
+}
+
+void nl__chat_core_input(nl__chat_core *s, const uint8_t *buf, size_t len, const nl_endpoint *from,
+                         int64_t now)
+{
+    if (s->state == NL__ST_CLOSED)
+        return;
+    if (s->mode == NL_CHAT_PLAIN)
+        plain_input(s, buf, len, from);
+    else
+        proto_input(s, buf, len, from, now);
+}
+
+void nl__chat_core_timers(nl__chat_core *s, int64_t now)
+{
+    if (s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
+        proto_timers(s, now);
+}
+
+void nl__chat_core_refused(nl__chat_core *s, int64_t now)
+{
+    if (s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
+        proto_refused(s, now);
+}
+
+int64_t nl__chat_core_deadline(const nl__chat_core *s)
+{
+    if (s->ev_count > 0 || (s->state == NL__ST_CLOSED && !s->closed_reported))
+        return 0;
+    if (s->state == NL__ST_CLOSED || s->mode == NL_CHAT_PLAIN)
+        return -1;
+    return proto_deadline(s);
+}
+
+int64_t nl__chat_core_send(nl__chat_core *s, const void *text, size_t len, int64_t now)
+{
+    if (text == NULL && len > 0)
+        return NL_EINVAL;
+    if (s->state == NL__ST_CLOSED)
+        return NL_ECLOSED;
+    if (s->state == NL__ST_LEAVING || s->state == NL__ST_LINGER)
+        return NL_ESHUTDOWN;
+    if (s->mode != NL_CHAT_RELIABLE)
+        return NL_EINVAL; /* plain mode has no protocol: the driver sends the text itself */
+    if (len > NL_CHAT_MSG_MAX)
+        return NL_EMSGSIZE;
+    return proto_send(s, text, len, now);
+}
+
+void nl__chat_core_leave(nl__chat_core *s, int64_t now)
+{
+    if (s->state == NL__ST_CLOSED || s->state == NL__ST_LEAVING)
+        return;
+    if (s->mode == NL_CHAT_PLAIN) {
+        /* The notes' programs end on "q"; telling the peer is the plain-mode BYE. */
+        nl__chat_dgram *d;
+        if (s->peer_known && (d = out_slot(s)) != NULL) {
+            d->has_to = 0;
+            d->len = 1;
+            d->data[0] = 'q';
+            s->out_count++;
+        }
+        finish(s, 0);
+        return;
+    }
+    proto_leave(s, now);
+}
+
+void nl__chat_core_fail(nl__chat_core *s, int err)
+{
+    push(s, NL_CHAT_EV_ERROR, err, 0, NULL, 0);
+    finish(s, err);
+}
+
+size_t nl__chat_core_room(const nl__chat_core *s)
+{
+    if (s->state == NL__ST_CLOSED)
+        return 0;
+    if (s->mode == NL_CHAT_PLAIN)
+        return NL__CHAT_QUEUE_MAX;
+    return proto_room(s);
+}
+
+int nl__chat_core_status(const nl__chat_core *s)
+{
+    return s->state == NL__ST_CLOSED ? s->status : NL_EAGAIN;
 }

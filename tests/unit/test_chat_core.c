@@ -1,0 +1,582 @@
+/* CMocka tests of the sans-I/O chat core (lib/chat_core.h) in virtual time.
+ *
+ * Two cores talk through a small deterministic network simulator: every datagram a core gives
+ * out is dropped, duplicated or delayed (which reorders) by a seeded generator, and the clock
+ * is a number the test advances straight to the next thing that happens (a datagram arriving
+ * or a core's deadline). Minutes of protocol time take milliseconds, nothing depends on the
+ * machine's load, and each side's clock can be made to jump. What must hold in every run:
+ * each message is delivered exactly once, whole and in order; each DELIVERED once; the cores
+ * never ask to be woken in the past (a busy loop); and the chat ends as the protocol says. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "chat_core.h"
+
+int sodium_init(void); /* libsodium, which the keyed frames need initialised */
+
+#define SIM_PKTS  4096 /* datagrams in flight at most (more are a loss)             */
+#define SIM_STEPS 5000000
+
+typedef struct pkt {
+    int64_t at;
+    int to; /* 0: A, 1: B */
+    size_t len;
+    uint8_t data[NL__FRAME_MAX];
+} pkt;
+
+typedef struct side {
+    nl__chat_core *c;
+    nl_endpoint addr;
+    int64_t off; /* this side's clock minus the network's: a jump changes it       */
+    int joined, left, lost, closed, status;
+    int64_t joined_at, lost_at, closed_at, last_heard;
+    uint64_t nmsg;      /* messages received, each checked                          */
+    uint64_t want_send; /* messages to send in all                                  */
+    uint64_t nsent;     /* accepted by send()                                       */
+    uint64_t ndelivered, last_delivered;
+    size_t big;    /* every big-th message is long (several fragments); 0: none */
+    uint64_t out;  /* datagrams given out                                      */
+    uint64_t hash; /* of everything given out, in order                        */
+} side;
+
+typedef struct sim {
+    side s[2];
+    pkt *q;
+    size_t nq;
+    uint64_t rng;
+    int loss, dup, dmin, dmax; /* percentages; delay range in ms                     */
+    int cut;                   /* drop everything                                   */
+    int64_t now;
+} sim;
+
+static uint64_t rnd(sim *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return m->rng;
+}
+
+static int pct(sim *m, int p)
+{
+    return p > 0 && (int)(rnd(m) % 100) < p;
+}
+
+/* The text of side w's message k: its number first, so that a misplaced one is obvious. */
+static size_t gen(const sim *m, int w, uint64_t k, char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "%c%llu:", w ? 'B' : 'A', (unsigned long long)k);
+    size_t want = m->s[w].big && k % m->s[w].big == 0 ? 3000 + (size_t)(k % 7) * 500 : 20;
+
+    while (len < want && len + 1 < cap) {
+        buf[len] = (char)('a' + (k + len) % 26);
+        len++;
+    }
+    return len;
+}
+
+static int64_t side_now(const sim *m, int w)
+{
+    return m->now + m->s[w].off;
+}
+
+static void put(sim *m, int to, const uint8_t *d, size_t len)
+{
+    pkt *p;
+
+    if (m->nq == SIM_PKTS)
+        return;
+    p = &m->q[m->nq++];
+    p->to = to;
+    p->len = len;
+    memcpy(p->data, d, len);
+    p->at = m->now + m->dmin +
+            (m->dmax > m->dmin ? (int64_t)(rnd(m) % (uint64_t)(m->dmax - m->dmin + 1)) : 0);
+}
+
+/* Take what side w gives out into the network; datagrams addressed elsewhere vanish. */
+static void drain_out(sim *m, int w)
+{
+    const nl__chat_dgram *d;
+    side *x = &m->s[w];
+
+    while (nl__chat_core_pop_datagram(x->c, &d)) {
+        const nl_endpoint *to = d->has_to ? &d->to : &x->c->peer;
+        x->out++;
+        for (size_t i = 0; i < d->len; i++)
+            x->hash = (x->hash ^ d->data[i]) * 0x100000001b3ull;
+        if (nl_endpoint_compare(to, &m->s[!w].addr) != 0 || m->cut || pct(m, m->loss))
+            continue;
+        put(m, !w, d->data, d->len);
+        if (pct(m, m->dup))
+            put(m, !w, d->data, d->len);
+    }
+}
+
+static void drain_events(sim *m, int w)
+{
+    side *x = &m->s[w];
+    nl_chat_event ev[8];
+    char want[8192];
+    int n;
+
+    while ((n = nl__chat_core_events(x->c, ev, 8)) > 0) {
+        for (int i = 0; i < n; i++) {
+            switch (ev[i].type) {
+            case NL_CHAT_EV_PEER_JOINED:
+                assert_int_equal(x->joined, 0);
+                x->joined = 1;
+                x->joined_at = m->now;
+                break;
+            case NL_CHAT_EV_MESSAGE: {
+                size_t len = gen(m, !w, x->nmsg + 1, want, sizeof want);
+                /* Exactly the next one: not a copy, not one out of order, not cut. */
+                assert_int_equal(ev[i].msg_id, x->nmsg + 1);
+                assert_int_equal(ev[i].len, len);
+                assert_memory_equal(ev[i].data, want, len);
+                x->nmsg++;
+                break;
+            }
+            case NL_CHAT_EV_DELIVERED:
+                assert_int_equal(ev[i].msg_id, x->last_delivered + 1);
+                x->last_delivered = ev[i].msg_id;
+                x->ndelivered++;
+                break;
+            case NL_CHAT_EV_PEER_LEFT:
+                x->left++;
+                break;
+            case NL_CHAT_EV_PEER_LOST:
+                x->lost++;
+                x->lost_at = m->now;
+                break;
+            case NL_CHAT_EV_CLOSED:
+                assert_int_equal(x->closed, 0);
+                x->closed = 1;
+                x->status = ev[i].code;
+                x->closed_at = m->now;
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    if (n != NL_ECLOSED)
+        assert_true(n == 0);
+}
+
+/* Feed side w the messages it still has to send, as far as its queue allows. */
+static void feed(sim *m, int w)
+{
+    side *x = &m->s[w];
+    char buf[8192];
+
+    while (x->nsent < x->want_send && x->c->state >= NL__ST_OPEN && x->c->state != NL__ST_CLOSED) {
+        size_t len = gen(m, w, x->nsent + 1, buf, sizeof buf);
+        int64_t id;
+        if (nl__chat_core_room(x->c) < len)
+            return;
+        id = nl__chat_core_send(x->c, buf, len, side_now(m, w));
+        if (id == NL_ESHUTDOWN)
+            return;
+        assert_int_equal(id, (int64_t)x->nsent + 1);
+        x->nsent++;
+        drain_out(m, w);
+    }
+}
+
+static void settle(sim *m)
+{
+    for (int w = 0; w < 2; w++) {
+        feed(m, w);
+        drain_out(m, w);
+        drain_events(m, w);
+    }
+}
+
+typedef int (*sim_done)(const sim *m);
+
+/* Run until done() or until the network's clock reaches until. Each round jumps the clock to
+ * the next arrival or deadline: a deadline in the past after the timers ran would be a core
+ * asking to be woken again and again without time passing. */
+static void run(sim *m, int64_t until, sim_done done)
+{
+    for (long step = 0; step < SIM_STEPS; step++) {
+        int64_t next = 0;
+        int have = 0;
+
+        settle(m);
+        if (done != NULL && done(m))
+            return;
+        for (int w = 0; w < 2; w++) {
+            int64_t d = nl__chat_core_deadline(m->s[w].c);
+            if (d >= 0) {
+                d -= m->s[w].off; /* on the network's clock: may be long past */
+                if (!have || d < next)
+                    next = d;
+                have = 1;
+            }
+        }
+        for (size_t i = 0; i < m->nq; i++) {
+            if (!have || m->q[i].at < next)
+                next = m->q[i].at;
+            have = 1;
+        }
+        if (!have || next > until) {
+            m->now = until;
+            settle(m);
+            return;
+        }
+        if (next > m->now)
+            m->now = next;
+        /* Arrivals due now, earliest first (equal times in the order they were sent). */
+        for (;;) {
+            size_t best = m->nq;
+            for (size_t i = 0; i < m->nq; i++)
+                if (m->q[i].at <= m->now && (best == m->nq || m->q[i].at < m->q[best].at))
+                    best = i;
+            if (best == m->nq)
+                break;
+            pkt p = m->q[best];
+            memmove(&m->q[best], &m->q[best + 1], (m->nq - best - 1) * sizeof *m->q);
+            m->nq--;
+            nl__chat_core_input(m->s[p.to].c, p.data, p.len, &m->s[!p.to].addr, side_now(m, p.to));
+            m->s[p.to].last_heard = m->now;
+            drain_out(m, p.to);
+        }
+        for (int w = 0; w < 2; w++) {
+            int64_t d = nl__chat_core_deadline(m->s[w].c);
+            if (d >= 0 && d <= side_now(m, w)) {
+                nl__chat_core_timers(m->s[w].c, side_now(m, w));
+                drain_out(m, w);
+                drain_events(m, w);
+                d = nl__chat_core_deadline(m->s[w].c);
+                /* After its timers ran, a core wants to be woken later, or is over. */
+                assert_true(d < 0 || d > side_now(m, w) || d == 0);
+            }
+        }
+    }
+    fail_msg("the simulation did not finish in %d steps", SIM_STEPS);
+}
+
+/* A waits (the responder); B calls A. */
+static void sim_open(sim *m, uint64_t seed, const unsigned char *key)
+{
+    nl__chat_core_cfg cfg = {0};
+    nl__chat_core_seed sd = {0};
+
+    memset(m, 0, sizeof *m);
+    m->q = calloc(SIM_PKTS, sizeof *m->q);
+    assert_non_null(m->q);
+    m->rng = seed * 0x9e3779b97f4a7c15ull | 1;
+    assert_int_equal(nl_endpoint_parse(&m->s[0].addr, "127.0.0.1", 7001), 0);
+    assert_int_equal(nl_endpoint_parse(&m->s[1].addr, "127.0.0.1", 7002), 0);
+    cfg.mode = NL_CHAT_RELIABLE;
+    cfg.key = key;
+    cfg.keepalive_ms = 1000;
+    cfg.lost_ms = 5000;
+    cfg.leave_ms = 4000;
+    cfg.call_ms = 60000;
+    cfg.trace_fd = -1;
+    cfg.name = "alice";
+    sd.me = rnd(m);
+    sd.half = (uint32_t)rnd(m);
+    memset(sd.cookie_key, 0x5a, sizeof sd.cookie_key);
+    assert_int_equal(nl__chat_core_new(&m->s[0].c, &cfg, &sd, 0), 0);
+    cfg.name = "bob";
+    cfg.peer = m->s[0].addr;
+    sd.me = rnd(m);
+    sd.half = (uint32_t)rnd(m);
+    memset(sd.cookie_key, 0xa5, sizeof sd.cookie_key);
+    assert_int_equal(nl__chat_core_new(&m->s[1].c, &cfg, &sd, 0), 0);
+}
+
+static void sim_close(sim *m)
+{
+    nl__chat_core_free(m->s[0].c);
+    nl__chat_core_free(m->s[1].c);
+    free(m->q);
+}
+
+static int both_joined(const sim *m)
+{
+    return m->s[0].joined && m->s[1].joined;
+}
+
+static int all_delivered(const sim *m)
+{
+    return m->s[0].nmsg == m->s[1].want_send && m->s[1].nmsg == m->s[0].want_send &&
+           m->s[0].ndelivered == m->s[0].want_send && m->s[1].ndelivered == m->s[1].want_send;
+}
+
+static int both_closed(const sim *m)
+{
+    return m->s[0].closed && m->s[1].closed;
+}
+
+static int one_closed(const sim *m)
+{
+    return m->s[0].closed || m->s[1].closed;
+}
+
+/* Messages both ways, then A leaves: everything arrives once and in order, both end with 0. */
+static void exchange(uint64_t seed, int loss, int dup, int dmin, int dmax, uint64_t n, size_t big,
+                     const unsigned char *key)
+{
+    sim m;
+    int64_t t0;
+
+    sim_open(&m, seed, key);
+    m.loss = loss;
+    m.dup = dup;
+    m.dmin = dmin;
+    m.dmax = dmax;
+    m.s[0].want_send = m.s[1].want_send = n;
+    m.s[0].big = m.s[1].big = big;
+    run(&m, 600000, all_delivered);
+    assert_true(all_delivered(&m));
+    /* The faults happened: losses repaired by retransmission, copies recognised. */
+    if (loss > 0)
+        assert_true(m.s[0].c->st.retransmits > 0 && m.s[1].c->st.retransmits > 0);
+    if (dup > 0)
+        assert_true(m.s[0].c->st.duplicates > 0 && m.s[1].c->st.duplicates > 0);
+    fprintf(
+        stderr,
+        "seed %llu: delivered %llu each way by %lld ms, retransmits %llu/%llu, "
+        "copies %llu/%llu\n",
+        (unsigned long long)seed, (unsigned long long)n, (long long)m.now,
+        (unsigned long long)m.s[0].c->st.retransmits, (unsigned long long)m.s[1].c->st.retransmits,
+        (unsigned long long)m.s[0].c->st.duplicates, (unsigned long long)m.s[1].c->st.duplicates);
+    t0 = m.now;
+    nl__chat_core_leave(m.s[0].c, side_now(&m, 0));
+    run(&m, t0 + 60000, both_closed);
+    assert_true(both_closed(&m));
+    assert_int_equal(m.s[0].status, 0);
+    assert_int_equal(m.s[1].status, 0);
+    assert_int_equal(m.s[1].left, 1);
+    assert_int_equal(m.s[0].lost + m.s[1].lost, 0);
+    /* Nothing outlives the end: no datagram, no event, no timer. */
+    assert_int_equal(nl__chat_core_deadline(m.s[0].c), -1);
+    assert_int_equal(nl__chat_core_deadline(m.s[1].c), -1);
+    sim_close(&m);
+}
+
+static void test_clean(void **state)
+{
+    (void)state;
+    exchange(1, 0, 0, 1, 1, 200, 0, NULL);
+}
+
+static void test_loss_reorder_duplication(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 8; seed++)
+        exchange(seed, 30, 20, 1, 120, 150, 9, NULL);
+}
+
+static void test_keyed_under_loss(void **state)
+{
+    static const unsigned char key[NL_CHAT_KEY_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    exchange(42, 20, 10, 5, 60, 100, 5, key);
+}
+
+static void test_long_delay(void **state)
+{
+    (void)state;
+    /* 400 to 900 ms one way: longer than the first retransmission timeout, so every
+     * fragment is sent again before its ACK can come: copies everywhere, none delivered twice. */
+    exchange(7, 5, 0, 400, 900, 60, 4, NULL);
+}
+
+/* Ten minutes of silence at 20% loss: keepalives keep the chat up, at a bounded rate, and
+ * messages still flow afterwards. */
+static void test_minutes_idle(void **state)
+{
+    sim m;
+
+    (void)state;
+    sim_open(&m, 3, NULL);
+    m.loss = 20;
+    m.dmin = 1;
+    m.dmax = 30;
+    run(&m, 60000, both_joined);
+    assert_true(both_joined(&m));
+    run(&m, m.now + 10 * 60 * 1000, NULL);
+    assert_int_equal(m.s[0].lost + m.s[1].lost, 0);
+    assert_int_equal(m.s[0].closed + m.s[1].closed, 0);
+    /* One PING per half keepalive at most, and its PONG: about 4 a second, both ways. */
+    assert_true(m.s[0].out + m.s[1].out < 10 * 60 * 5);
+    m.s[0].want_send = m.s[1].want_send = 20;
+    run(&m, m.now + 60000, all_delivered);
+    assert_true(all_delivered(&m));
+    sim_close(&m);
+}
+
+/* The network goes dead: both report the peer lost exactly at the bound after they last heard
+ * from it, and close with NL_EPEERLOST. */
+static void test_peer_lost_bound(void **state)
+{
+    sim m;
+
+    (void)state;
+    sim_open(&m, 4, NULL);
+    m.dmin = m.dmax = 2;
+    m.s[0].want_send = m.s[1].want_send = 10;
+    run(&m, 60000, all_delivered);
+    m.cut = 1;
+    run(&m, m.now + 60000, both_closed);
+    for (int w = 0; w < 2; w++) {
+        assert_int_equal(m.s[w].lost, 1);
+        assert_int_equal(m.s[w].status, NL_EPEERLOST);
+        assert_true(m.s[w].lost_at - m.s[w].last_heard >= 5000);
+        assert_true(m.s[w].lost_at - m.s[w].last_heard <= 5000 + 2);
+    }
+    sim_close(&m);
+}
+
+/* Clocks that jump, forward and back, on either side, in the middle of a lossy exchange: no
+ * timer fires in a loop, nothing is delivered twice or out of order, the chat ends cleanly. */
+static void test_clock_jumps(void **state)
+{
+    sim m;
+
+    (void)state;
+    sim_open(&m, 5, NULL);
+    m.loss = 10;
+    m.dup = 5;
+    m.dmin = 1;
+    m.dmax = 50;
+    m.s[0].want_send = m.s[1].want_send = 300;
+    m.s[1].big = 11;
+    run(&m, 1500, NULL);
+    m.s[0].off += 3000; /* A's clock leaps 3 s ahead (less than the peer-lost bound)  */
+    run(&m, m.now + 700, NULL);
+    m.s[1].off -= 2000; /* B's goes back 2 s                                          */
+    run(&m, m.now + 700, NULL);
+    m.s[0].off -= 60000; /* A's goes back a minute: its timers fire late, never twice */
+    run(&m, m.now + 200000, all_delivered);
+    assert_true(all_delivered(&m));
+    nl__chat_core_leave(m.s[1].c, side_now(&m, 1));
+    run(&m, m.now + 120000, both_closed);
+    assert_int_equal(m.s[0].status, 0);
+    assert_int_equal(m.s[1].status, 0);
+    sim_close(&m);
+}
+
+static int quiet(const sim *m)
+{
+    return both_joined(m) && m->nq == 0;
+}
+
+/* A clock leaping past the peer-lost bound is, to that side, that much silence: with nothing
+ * from the peer on the way, it reports the peer lost at once (a datagram read before the
+ * timers run would instead show that the peer is alive). */
+static void test_clock_leap_past_bound(void **state)
+{
+    sim m;
+
+    (void)state;
+    sim_open(&m, 6, NULL);
+    m.dmin = m.dmax = 3;
+    run(&m, 60000, quiet);
+    assert_true(quiet(&m));
+    m.s[1].off += 3600 * 1000;
+    run(&m, m.now + 60000, one_closed);
+    assert_int_equal(m.s[1].lost, 1);
+    assert_int_equal(m.s[1].status, NL_EPEERLOST);
+    assert_true(m.s[1].closed_at - m.s[1].joined_at < 100);
+    sim_close(&m);
+}
+
+/* Half of all datagrams lost: the handshake still completes, well inside the call time-out. */
+static void test_handshake_at_half_loss(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 10; seed < 20; seed++) {
+        sim m;
+        sim_open(&m, seed, NULL);
+        m.loss = 50;
+        m.dmin = 1;
+        m.dmax = 20;
+        run(&m, 60000, both_joined);
+        assert_true(both_joined(&m));
+        assert_int_equal(m.s[0].closed + m.s[1].closed, 0);
+        sim_close(&m);
+    }
+}
+
+/* The core has no randomness or clock of its own: the same seeds and the same inputs give
+ * the same datagrams, byte for byte. */
+static void test_deterministic(void **state)
+{
+    uint64_t h[2][2];
+
+    (void)state;
+    for (int r = 0; r < 2; r++) {
+        sim m;
+        sim_open(&m, 9, NULL);
+        m.loss = 25;
+        m.dup = 10;
+        m.dmin = 1;
+        m.dmax = 80;
+        m.s[0].want_send = m.s[1].want_send = 50;
+        run(&m, 600000, all_delivered);
+        h[r][0] = m.s[0].hash;
+        h[r][1] = m.s[1].hash;
+        assert_true(m.s[0].out > 100);
+        sim_close(&m);
+    }
+    assert_true(h[0][0] == h[1][0] && h[0][1] == h[1][1]);
+}
+
+/* A full queue refuses more (NL_ENOBUFS) instead of growing, and drains as ACKs come. */
+static void test_queue_cap(void **state)
+{
+    static char big[NL_CHAT_MSG_MAX];
+    sim m;
+    int64_t rc = 0;
+    int n = 0;
+
+    (void)state;
+    sim_open(&m, 8, NULL);
+    m.dmin = m.dmax = 5;
+    run(&m, 60000, both_joined);
+    memset(big, 'x', sizeof big);
+    while (n < 100 && (rc = nl__chat_core_send(m.s[1].c, big, sizeof big, side_now(&m, 1))) > 0) {
+        n++;
+        while (nl__chat_core_pop_datagram(m.s[1].c, &(const nl__chat_dgram *){0}))
+            ;
+    }
+    assert_int_equal(rc, NL_ENOBUFS);
+    assert_true(m.s[1].c->queued <= NL__CHAT_QUEUE_MAX);
+    assert_true(n >= 10 && n < 100);
+    sim_close(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_loss_reorder_duplication),
+        cmocka_unit_test(test_keyed_under_loss),
+        cmocka_unit_test(test_long_delay),
+        cmocka_unit_test(test_minutes_idle),
+        cmocka_unit_test(test_peer_lost_bound),
+        cmocka_unit_test(test_clock_jumps),
+        cmocka_unit_test(test_clock_leap_past_bound),
+        cmocka_unit_test(test_handshake_at_half_loss),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_queue_cap),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
