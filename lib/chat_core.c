@@ -597,6 +597,25 @@ static void queue_bye(nl__chat_core *s, int64_t now)
 /* The peer's BYE is delivered: its messages are all in. We answer, and follow it out: our BYE
  * goes behind what we still have queued, so the peer (which keeps reading until our BYE comes)
  * receives every message we accepted before we learnt that it leaves. */
+/* Both BYEs are delivered, but the peer may still lack our BYE-ACK, without which it cannot
+ * know that its messages arrived: stay a little, repeating it (timers), until the peer says
+ * it is done (BYE-DONE), its port is closed (ICMP), or the linger time is up. */
+static void linger(nl__chat_core *s, int64_t now)
+{
+    s->state = NL__ST_LINGER;
+    s->linger_deadline = now + NL__CHAT_LINGER_MS;
+    s->byeack_due = now + NL__CHAT_BYEACK_MS;
+}
+
+/* We end the exchange: tell the peer, which may be lingering for us, so that it goes too. */
+static void send_done(nl__chat_core *s)
+{
+    if (!s->done_sent) {
+        s->done_sent = 1;
+        send_ctl(s, NL__FT_BYE_DONE, 0);
+    }
+}
+
 static void peer_bye(nl__chat_core *s, uint32_t seq, int64_t now)
 {
     s->peer_left = 1;
@@ -610,9 +629,7 @@ static void peer_bye(nl__chat_core *s, uint32_t seq, int64_t now)
         queue_bye(s, now);
     } else if (s->state == NL__ST_LEAVING && s->bye_acked) {
         /* Both done. The peer may not have our BYE-ACK yet: stay a little to repeat it. */
-        s->state = NL__ST_LINGER;
-        s->linger_deadline = now + NL__CHAT_LINGER_MS;
-        s->byeack_due = now + NL__CHAT_BYEACK_MS;
+        linger(s, now);
     }
 }
 
@@ -819,9 +836,11 @@ static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len, const 
         } else {
             bye_confirmed(s, now);
             if (s->peer_left) {
-                /* The peer's BYE came first: tell it that we are done, and go. */
-                send_ctl(s, NL__FT_BYE_DONE, 0);
-                finish(s, 0);
+                /* The peer's BYE came first: tell it that we are done. Our BYE-ACK for its
+                 * BYE may have been lost, and then the peer still waits to learn that its
+                 * messages arrived: linger to repeat it, until it says it is done. */
+                send_done(s);
+                linger(s, now);
             }
             /* Otherwise the peer is still sending what it had queued: its BYE follows. */
         }
@@ -830,9 +849,11 @@ static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len, const 
         /* The peer has our BYE and its own is acknowledged: it goes. It can only have sent
          * this after delivering our BYE, so our messages are all delivered too. */
         if (s->state == NL__ST_LINGER) {
+            send_done(s);
             finish(s, 0);
         } else if (s->state == NL__ST_LEAVING && s->peer_left) {
             bye_confirmed(s, now);
+            send_done(s);
             finish(s, 0);
         } else {
             s->st.unexpected++;

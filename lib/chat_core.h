@@ -178,6 +178,7 @@ typedef struct nl__chat_core {
     /* Leaving, both ways. Each direction ends with a BYE in its sequence space; the session
      * is over when ours is acknowledged and the peer's delivered. */
     int bye_sent, bye_acked, peer_left;
+    int done_sent;   /* BYE-DONE sent: the peer need not linger for us any more        */
     int leave_asked; /* leave() before the handshake, with messages queued             */
     uint32_t bye_seq, peer_bye_seq;
     int64_t progress; /* while leaving: last time something was acknowledged or delivered */

@@ -54,6 +54,8 @@ typedef struct sim {
     int loss, dup, dmin, dmax; /* percentages; delay range in ms                     */
     int cut;                   /* drop everything                                   */
     int64_t now;
+    uint32_t drop_to_a;   /* frame types (bit 1 << type) never delivered to A    */
+    int drop_once_to_a[NL__FT_LAST + 1]; /* drop the first n frames of a type to A */
 } sim;
 
 static uint64_t rnd(sim *m)
@@ -114,6 +116,15 @@ static void drain_out(sim *m, int w)
             x->hash = (x->hash ^ d->data[i]) * 0x100000001b3ull;
         if (nl_endpoint_compare(to, &m->s[!w].addr) != 0 || m->cut || pct(m, m->loss))
             continue;
+        if (w == 1 && d->len > 3 && d->data[3] <= NL__FT_LAST) {
+            int type = d->data[3];
+            if (m->drop_to_a & (1u << type))
+                continue;
+            if (m->drop_once_to_a[type] > 0) {
+                m->drop_once_to_a[type]--;
+                continue;
+            }
+        }
         put(m, !w, d->data, d->len);
         if (pct(m, m->dup))
             put(m, !w, d->data, d->len);
@@ -367,6 +378,57 @@ static void exchange(uint64_t seed, int loss, int dup, int dmin, int dmax, uint6
     sim_close(&m);
 }
 
+/* A leaves while none of its messages, nor its BYE, have been acknowledged to it (every ACK to
+ * A lost, and the first BYE-ACK and BYE-DONE too). B has everything, answers A's BYE with its
+ * own, and is told by A that its BYE arrived. B must not vanish then: A still waits for the
+ * BYE-ACK that proves its messages arrived. B lingers, repeating it, and both end with 0. Before
+ * the fix B went at once, and A, hearing nothing more, ended with "peer lost" and its messages
+ * counted as undelivered although B had them all (seen at 30% loss in integration.chat_lossy). */
+static void test_leaver_unconfirmed_when_peer_is_done(void **state)
+{
+    sim m;
+
+    (void)state;
+    sim_open(&m, 11, NULL);
+    run(&m, 60000, both_joined);
+    assert_true(both_joined(&m));
+    m.drop_to_a = 1u << NL__FT_ACK;
+    m.drop_once_to_a[NL__FT_BYE_ACK] = 1;
+    m.drop_once_to_a[NL__FT_BYE_DONE] = 1;
+    m.s[0].want_send = 5;
+    settle(&m);
+    assert_int_equal(m.s[0].nsent, 5);
+    nl__chat_core_leave(m.s[0].c, side_now(&m, 0));
+    run(&m, m.now + 60000, both_closed);
+    assert_true(both_closed(&m));
+    assert_int_equal(m.s[1].nmsg, 5);
+    assert_int_equal(m.s[1].status, 0);
+    assert_int_equal(m.s[0].status, 0);
+    assert_int_equal(m.s[0].c->st.messages_acked, 5);
+    sim_close(&m);
+}
+
+/* The ordinary end: the side that lingers is told that the other is done, and goes at once
+ * instead of lingering out its time (the simulator has no ICMP to end it early). */
+static void test_linger_ends_when_both_are_done(void **state)
+{
+    sim m;
+    int64_t t0;
+
+    (void)state;
+    sim_open(&m, 12, NULL);
+    run(&m, 60000, both_joined);
+    t0 = m.now;
+    nl__chat_core_leave(m.s[0].c, side_now(&m, 0));
+    run(&m, t0 + 60000, both_closed);
+    assert_true(both_closed(&m));
+    assert_int_equal(m.s[0].status, 0);
+    assert_int_equal(m.s[1].status, 0);
+    assert_true(m.s[0].closed_at - t0 < NL__CHAT_LINGER_MS);
+    assert_true(m.s[1].closed_at - t0 < NL__CHAT_LINGER_MS);
+    sim_close(&m);
+}
+
 static void test_clean(void **state)
 {
     (void)state;
@@ -576,6 +638,8 @@ int main(void)
         cmocka_unit_test(test_handshake_at_half_loss),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_queue_cap),
+        cmocka_unit_test(test_leaver_unconfirmed_when_peer_is_done),
+        cmocka_unit_test(test_linger_ends_when_both_are_done),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
