@@ -10,7 +10,6 @@
  * has returned, so a callback never sees on_close run underneath it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,12 +18,10 @@
 #include "internal.h"
 #include "netlab/server.h"
 
-#if defined(__linux__) && !defined(NL_SERVER_USE_POLL)
+#if defined(NL__LINUX) && !defined(NL_SERVER_USE_POLL)
 #define USE_EPOLL 1
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#else
-#include <poll.h>
 #endif
 
 #define EV_IN 1u
@@ -225,15 +222,9 @@ static int pfd_push(nl_tcp_server *srv, int fd, unsigned events)
 
 static int be_init(nl_tcp_server *srv)
 {
-    int p[2], rc;
+    int rc;
 
-    srv->wake_r = srv->wake_w = -1;
-    if (pipe(p) < 0)
-        return nl__err(errno);
-    srv->wake_r = p[0];
-    srv->wake_w = p[1];
-    if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(p[1], F_SETFL, O_NONBLOCK) < 0 ||
-        fcntl(p[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(p[1], F_SETFD, FD_CLOEXEC) < 0)
+    if (nl__wake_open(&srv->wake_r, &srv->wake_w) < 0)
         return nl__err(errno);
     /* Index 0 is the wake-up pipe and index 1 the listener, for the server's lifetime. */
     if ((rc = pfd_push(srv, srv->wake_r, EV_IN)) < 0)
@@ -243,10 +234,7 @@ static int be_init(nl_tcp_server *srv)
 
 static void be_fini(nl_tcp_server *srv)
 {
-    if (srv->wake_r >= 0)
-        close(srv->wake_r);
-    if (srv->wake_w >= 0)
-        close(srv->wake_w);
+    nl__wake_close(srv->wake_r, srv->wake_w);
     free(srv->pfds);
     free(srv->ready);
 }
@@ -283,7 +271,7 @@ static void be_del(nl_tcp_server *srv, int fd)
 static int be_wait(nl_tcp_server *srv, int timeout)
 {
     size_t i;
-    int n = poll(srv->pfds, (nfds_t)srv->npfd, timeout), k = 0;
+    int n = nl__poll(srv->pfds, srv->npfd, timeout), k = 0;
 
     TRACE(srv, -1, "poll", n, errno, "%zu fds, %d ms", srv->npfd, timeout);
     if (n < 0)
@@ -306,15 +294,12 @@ static void be_get(const nl_tcp_server *srv, int i, int *fd, unsigned *events)
 
 static int be_wake(nl_tcp_server *srv)
 {
-    char c = 1;
-    return write(srv->wake_w, &c, 1) < 0 && errno != EAGAIN ? nl__err(errno) : 0;
+    return nl__wake_send(srv->wake_w) < 0 ? nl__err(errno) : 0;
 }
 
 static void be_unwake(nl_tcp_server *srv)
 {
-    char buf[64];
-    while (read(srv->wake_r, buf, sizeof buf) > 0)
-        ;
+    nl__wake_drain(srv->wake_r);
 }
 
 static int is_wake(const nl_tcp_server *srv, int fd)
@@ -487,7 +472,7 @@ static int conn_send(nl_tcp_server *srv, int fd, slot *s, const char *buf, size_
         return NL_ECLOSED; /* closing: its stream is over */
     if (s->out_len == s->out_off) {
         do
-            n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            n = nl__sendto(fd, buf, len, 1, NULL, 0);
         while (n < 0 && errno == EINTR);
         TRACE(srv, fd, "send", (long)n, errno, "%zu bytes", len);
         if (n < 0) {
@@ -516,7 +501,7 @@ static void conn_flush(nl_tcp_server *srv, int fd, slot *s)
     int rc;
 
     do
-        n = send(fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = nl__sendto(fd, s->out + s->out_off, s->out_len - s->out_off, 1, NULL, 0);
     while (n < 0 && errno == EINTR);
     TRACE(srv, fd, "send", (long)n, errno, "%u queued bytes", s->out_len - s->out_off);
     if (n < 0) {
@@ -551,7 +536,7 @@ static void conn_read(nl_tcp_server *srv, int fd, slot *s)
     if (want == 0)
         return;
     do
-        n = recv(fd, srv->rbuf, want, 0);
+        n = nl__recv(fd, srv->rbuf, want, 0);
     while (n < 0 && errno == EINTR);
     TRACE(srv, fd, "recv", (long)n, errno, "%zu%s", want, n == 0 ? " (peer closed)" : "");
     if (n > 0) {
@@ -620,7 +605,7 @@ static void accept_emfile(nl_tcp_server *srv)
         close(srv->spare_fd);
         srv->spare_fd = -1;
         do
-            fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
+            fd = nl__accept(srv->lfd, NULL, NULL, 0);
         while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
         TRACE(srv, srv->lfd, "accept", fd, errno, "%s", "to drop (out of descriptors)");
         if (fd >= 0) {
@@ -692,7 +677,7 @@ static void accept_ready(nl_tcp_server *srv)
 
     for (i = 0; i < ACCEPT_BURST; i++) {
         salen = sizeof sa;
-        fd = nl__fd_above_stdio(accept4(srv->lfd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        fd = nl__accept(srv->lfd, &sa.sa, &salen, 1);
         err = errno;
         TRACE(srv, srv->lfd, "accept", fd, err, "%s", "");
         if (fd >= 0) {
