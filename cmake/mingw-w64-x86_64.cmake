@@ -12,12 +12,16 @@ find_program(CMAKE_C_COMPILER NAMES ${NL_MINGW}-gcc-posix ${NL_MINGW}-gcc REQUIR
 find_program(CMAKE_RC_COMPILER NAMES ${NL_MINGW}-windres)
 set(CMAKE_FIND_ROOT_PATH /usr/${NL_MINGW})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+# BOTH: the cross-built libraries under CMAKE_PREFIX_PATH (tests/windows/build-deps.sh) too.
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# No runtime DLLs beside the programs: libgcc and libwinpthread are linked in.
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-static-libgcc -Wl,-Bstatic -lwinpthread -Wl,-Bdynamic")
-set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc -Wl,-Bstatic -lwinpthread -Wl,-Bdynamic")
+# No runtime DLLs beside the programs and libnetlab.dll: libgcc and libwinpthread are linked in
+# (-static only affects those: Windows' own libraries and libnetlab.dll.a are import libraries).
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static")
+# pkg-config finds the cross-built packages (CMAKE_PREFIX_PATH) and never the Linux ones.
+set(ENV{PKG_CONFIG_LIBDIR} /usr/${NL_MINGW}/lib/pkgconfig)
 find_program(NL_WINE NAMES wine wine64)
 if(NL_WINE)
   set(CMAKE_CROSSCOMPILING_EMULATOR ${NL_WINE})

@@ -11,7 +11,12 @@
  * demo can never hang. Exit 0 when every step checked out, 1 otherwise. */
 #include <errno.h>
 #include <netlab.h>
+#ifdef _WIN32
+#include <winsock2.h> /* Windows has poll() for sockets as WSAPoll() */
+#define poll(fds, n, timeout) WSAPoll((fds), (n), (timeout))
+#else
 #include <poll.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 

@@ -10,7 +10,12 @@
 #define _POSIX_C_SOURCE 200809L /* isatty */
 #include <errno.h>
 #include <netlab.h>
+#ifdef _WIN32
+#include <winsock2.h> /* Windows has poll() for sockets as WSAPoll() */
+#define poll(fds, n, timeout) WSAPoll((fds), (n), (timeout))
+#else
 #include <poll.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

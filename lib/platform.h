@@ -38,6 +38,11 @@ int nl__wsa_fail(int rc); /* rc == SOCKET_ERROR: set errno; returns rc */
 #define getsockname(...) nl__wsa_fail(getsockname(__VA_ARGS__))
 #define getpeername(...) nl__wsa_fail(getpeername(__VA_ARGS__))
 #define shutdown(...) nl__wsa_fail(shutdown(__VA_ARGS__))
+/* For tests linked with the static library only: when set, called before each send/recv call
+ * of the seam ("sendto", "recvfrom", "recv"); a non-zero result is a WSA error the call then
+ * fails with, without reaching Winsock. Wine cannot produce some errors real Windows gives
+ * (WSAECONNRESET on UDP after an ICMP port unreachable): this is how they are tested. */
+extern int (*nl__win_fault)(const char *call);
 #else
 #include <netinet/in.h>
 #include <netinet/tcp.h>

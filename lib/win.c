@@ -230,6 +230,18 @@ int nl__nonblock_set(nl_socket_t fd, int on)
     return ioctlsocket(fd, FIONBIO, &v) == 0 ? 0 : fail();
 }
 
+int (*nl__win_fault)(const char *call);
+
+/* Whether the test hook injects an error into this call; if so it is set as the last error. */
+static int injected(const char *call)
+{
+    int e = nl__win_fault != NULL ? nl__win_fault(call) : 0;
+
+    if (e != 0)
+        WSASetLastError(e);
+    return e != 0;
+}
+
 /* One call that does not block on a blocking socket: non-blocking around it. */
 #define DONTWAIT_BEGIN(fd, dontwait)                                                           \
     if ((dontwait) && nl__nonblock_set((fd), 1) < 0)                                           \
@@ -250,7 +262,10 @@ ssize_t nl__sendto(nl_socket_t fd, const void *buf, size_t len, int dontwait,
     if (len > 0x7fffffff)
         len = 0x7fffffff;
     DONTWAIT_BEGIN(fd, dontwait)
-    n = to != NULL ? sendto(fd, buf, (int)len, 0, to, tolen) : send(fd, buf, (int)len, 0);
+    if (injected("sendto"))
+        n = SOCKET_ERROR;
+    else
+        n = to != NULL ? sendto(fd, buf, (int)len, 0, to, tolen) : send(fd, buf, (int)len, 0);
     if (n == SOCKET_ERROR)
         fail();
     DONTWAIT_END(fd, dontwait)
@@ -265,10 +280,15 @@ ssize_t nl__recvfrom(nl_socket_t fd, void *buf, size_t cap, int dontwait, struct
     if (cap > 0x7fffffff)
         cap = 0x7fffffff;
     DONTWAIT_BEGIN(fd, dontwait)
-    n = recvfrom(fd, buf, (int)cap, 0, from, fromlen);
+    n = injected("recvfrom") ? SOCKET_ERROR : recvfrom(fd, buf, (int)cap, 0, from, fromlen);
     if (n == SOCKET_ERROR) {
         e = WSAGetLastError();
         fail();
+        /* Only UDP comes here. WSAECONNRESET on UDP is an ICMP port unreachable, which a
+         * connected socket reports on POSIX as ECONNREFUSED (unconnected ones never see it:
+         * SIO_UDP_CONNRESET is off). */
+        if (e == WSAECONNRESET)
+            errno = ECONNREFUSED;
     }
     DONTWAIT_END(fd, dontwait)
     /* A datagram larger than the buffer: Winsock stores cap bytes and fails with WSAEMSGSIZE
@@ -285,7 +305,7 @@ ssize_t nl__recv(nl_socket_t fd, void *buf, size_t cap, int dontwait)
     if (cap > 0x7fffffff)
         cap = 0x7fffffff;
     DONTWAIT_BEGIN(fd, dontwait)
-    n = recv(fd, buf, (int)cap, 0);
+    n = injected("recv") ? SOCKET_ERROR : recv(fd, buf, (int)cap, 0);
     if (n == SOCKET_ERROR)
         fail();
     DONTWAIT_END(fd, dontwait)
