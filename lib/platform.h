@@ -58,6 +58,10 @@ extern int (*nl__win_fault)(const char *call);
  * (cmake -DNETLAB_FORCE_PORTABLE_POSIX=ON). */
 #if defined(__linux__) && !defined(NL_PORTABLE_POSIX)
 #define NL__LINUX 1
+#endif
+/* POLLRDHUP is a poll flag, not a call: Linux and FreeBSD have it, and a UDP socket shut down
+ * for reading needs it on Linux (it polls readable while recvfrom() says EAGAIN). */
+#ifdef POLLRDHUP
 #define NL__POLLRDHUP POLLRDHUP
 #else
 #define NL__POLLRDHUP 0
