@@ -4,21 +4,29 @@
  *               [--peer-lost MS] [--give-up MS] [--stats] [--trace]
  *
  * On a terminal it is an interactive chat: incoming messages appear above the line being
- * typed (libedit's callback interface redraws it), with the peer's name and the time; `q`,
- * Ctrl-D or Ctrl-C leave. Otherwise (pipes) each input line is one message and each message
- * received is written to stdout verbatim on a line of its own; status lines go to stderr.
+ * typed, with the peer's name and the time; `q`, Ctrl-D, Ctrl-C or closing the terminal leave.
+ * Otherwise (pipes) each input line is one message and each message received is written to
+ * stdout on a line of its own (verbatim, unless stdout is a terminal); status lines go to stderr.
  *
- * Exit codes: 0 the chat ended in agreement (either side left and both know it), and every
- *               message we accepted was delivered;
- *             1 an error (socket, key file, ...); 2 usage error;
+ * The line editor is libedit's native API (el_*), driven one command at a time from our own
+ * poll loop: libedit's readline emulation corrupts the heap once a line passes 1 KiB (see
+ * docs/reliability.md, "netlab-chat terminal and lifecycle").
+ *
+ * Exit codes: 0 the chat ended in agreement (either side left and both know it) and every
+ *               message we accepted was delivered, or the input ended before any peer joined
+ *               and nothing was waiting to be sent;
+ *             1 an error (socket, key file, standard output unwritable, ...); 2 usage error;
  *             3 the peer was lost: it stopped answering, or never confirmed our leaving, or
  *               stopped taking our messages (the warning says how many were not delivered);
  *             4 nothing lost, but not everything sent: nobody answered our call before the
- *               give-up time, or the peer left before all our input was sent.
+ *               give-up time, or the peer left before all our input (lines read from a pipe,
+ *               or typed) was sent.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <histedit.h>
+#include <limits.h>
 #include <locale.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,43 +36,91 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
+#include <wctype.h>
 
-#include <editline/readline.h>
-
+#include "chat_text.h"
 #include "netlab.h"
 
 #define EXIT_LOST     3
 #define EXIT_NOT_SENT 4
-#define INBUF_MAX (2 * NL_CHAT_MSG_MAX + 2)
+#define INBUF_MAX     (2 * NL_CHAT_MSG_MAX + 2)
+#define TERM_READ     4096          /* bytes read from the terminal at a time                 */
+#define DEFER_MAX     (1024 * 1024) /* bytes of events held while a key command is half typed */
+#define OUTBOX_MAX    (1024 * 1024) /* typed lines waiting for room in the session's queue   */
+#define ESC_ALONE_MS  300           /* a lone ESC is given up after this long without a key   */
+#define ESC_STEP_MS   50
+#define HIDE_KEY                                                                                   \
+    0x9b /* U+009B (CSI): bound to our "hide the line" function; no                                \
+          * keyboard sends it, and a meta prefix leaves it unchanged */
+
+/* An event kept for later, or a typed line waiting for room in the send queue. */
+typedef struct chat_item {
+    struct chat_item *next;
+    nl_chat_event ev; /* ev.data points at text below */
+    size_t len;
+    char text[];
+} chat_item;
 
 typedef struct chat_app {
     nl_chat_session *s;
     int terminal; /* interactive mode (stdin and stdout are terminals)        */
+    int out_tty;  /* stdout is a terminal: peer text is made safe for it      */
     int plain;
     int stats, trace;
     size_t msg_max; /* the mode's message size limit                            */
     char peer_name[NL_CHAT_NAME_MAX + 1];
     char peer_addr[NL_ENDPOINT_STRLEN];
-    int joined;        /* the peer joined                                          */
-    int peer_left;     /* the peer left: what we had not sent yet stays unsent     */
+    int joined;            /* the peer joined                                          */
+    int peer_left;         /* the peer left: what we had not sent yet stays unsent     */
     const char *peer_text; /* --peer as given, for messages                        */
     int give_up_ms;        /* --give-up (-1: never)                                */
-    int leave_pending; /* pipe mode: leave once the peer has joined                */
-    int left;          /* leave has been called                                    */
-    int eof;           /* no more input                                            */
-    int discarding;    /* pipe mode: skipping the rest of an over-long line        */
+    int leave_pending;     /* pipe mode: leave once the peer has joined                */
+    int left;              /* leave has been called                                    */
+    int eof;               /* no more input                                            */
+    int closed;            /* the CLOSED event came                                    */
+    int status;            /* its code                                                 */
+    int out_failed;        /* writing to stdout failed: exit 1                          */
+    int discarding;        /* pipe mode: skipping the rest of an over-long line        */
     unsigned long line_no;
-    char *inbuf; /* pipe mode: input not yet sent                            */
+    uint64_t queued;       /* messages handed to the session                           */
+    unsigned long refused; /* terminal: lines typed after the peer left (not sent)      */
+    char *inbuf;           /* pipe mode: input not yet sent                            */
     size_t in_len;
+    /* terminal mode */
+    EditLine *el;
+    HistoryW *hist;
+    int editing;       /* the prompt and the line being typed are on the screen    */
+    int hiding;        /* the prompt is empty while a message is printed above it   */
+    int in_wgets;      /* inside el_wgets() for a key command                      */
+    int in_cmd;        /* acting on the line a key command left                    */
+    int cmd_start;     /* the next character read starts a key command             */
+    int dry;           /* the command ended because no input was there             */
+    wchar_t last_char; /* the last character handed to libedit                     */
+    int esc_wait_ms;   /* how long we waited for the key after an ESC              */
+    size_t dropped;    /* characters refused because the line was full             */
+    unsigned char tbuf[TERM_READ + 8]; /* bytes read from the terminal, not yet edited */
+    size_t t_len;
+    wchar_t *saved; /* the line, while hidden                                    */
+    size_t saved_len, saved_cap;
+    int saved_cur;
+    chat_item *defer, **defer_tail; /* events that arrived during a half-typed command */
+    size_t defer_bytes;
+    chat_item *outbox, **outbox_tail; /* typed lines waiting for room in the queue     */
+    size_t outbox_bytes;
 } chat_app;
 
-static chat_app *g_app;              /* for libedit's line callback, which has no user pointer */
-static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM                                  */
+/* Signals, set by the handlers and acted on in the loop. */
+static volatile sig_atomic_t g_stop;  /* SIGINT, SIGTERM, SIGHUP, SIGQUIT: leave */
+static volatile sig_atomic_t g_winch; /* the terminal changed size      */
+static sigset_t g_waitmask;           /* the mask while waiting: our signals unblocked */
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGWINCH)
+        g_winch = 1;
+    else
+        g_stop = 1;
 }
 
 static void usage_error(const char *fmt, const char *arg)
@@ -89,7 +145,8 @@ static void print_help(void)
          "                     the line q ends the chat; only the source address is checked\n"
          "  --key-file PATH    pre-shared key: 32 bytes, raw or as 64 hex digits; frames are\n"
          "                     then encrypted and authenticated (both sides need the key)\n"
-         "  --name NAME        your name, shown to the peer (default: $USER)\n"
+         "  --name NAME        your name, shown to the peer, at most 64 bytes (default:\n"
+         "                     $USER, shortened to 64 bytes)\n"
          "  --peer-lost MS     silence after which the peer counts as lost (200 to 3600000,\n"
          "                     default 5000)\n"
          "  --give-up MS       with --peer: stop calling a peer that never answers after MS\n"
@@ -98,9 +155,12 @@ static void print_help(void)
          "  --trace            print every socket call and frame to stderr\n"
          "  --help             this text\n"
          "\n"
-         "Type q, Ctrl-D or Ctrl-C to leave. Without a terminal each input line is a message\n"
-         "and each received message is printed on its own line.\n"
-         "Exit status: 0 chat ended in agreement, everything delivered; 1 error; 2 usage;\n"
+         "Type q, Ctrl-D or Ctrl-C (or close the terminal) to leave. Without a terminal each\n"
+         "input line is a message, each received message is printed on its own line, and\n"
+         "the end of input leaves (at once if no peer has joined and nothing was sent).\n"
+         "On a terminal the peer's control characters are shown, never obeyed.\n"
+         "Exit status: 0 chat ended in agreement, everything delivered (or the input ended\n"
+         "before any peer joined); 1 error (also: standard output unwritable); 2 usage;\n"
          "3 peer lost (vanished, or never confirmed our leaving or our messages: how many\n"
          "were not delivered is printed); 4 nobody answered before the give-up time, or the\n"
          "peer left before all the input was sent.");
@@ -173,119 +233,586 @@ static double mono_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Trace lines carry the seconds since start, so retransmission timing can be read off them. */
+static void term_log(chat_app *a, const char *who, const char *text, size_t len, int safe_text);
+
+/* Trace lines carry the seconds since start, so retransmission timing can be read off them. On
+ * an interactive terminal they go into the chat's log like any status line, so that they do not
+ * cut through the line being typed (inside a key command they cannot: stderr then). */
 static void on_trace(const nl_trace_event *ev, void *user)
 {
     static double t0;
-    char line[256];
+    chat_app *a = user;
+    char line[256], out[300];
+    int n;
 
-    (void)user;
     if (t0 == 0)
         t0 = mono_s();
     nl_trace_format(ev, line, sizeof line);
-    fprintf(stderr, "trace: [%8.3f] %s\n", mono_s() - t0, line);
+    n = snprintf(out, sizeof out, "trace: [%8.3f] %s", mono_s() - t0, line);
+    if (a->terminal && a->editing && !a->in_wgets && !a->in_cmd && n > 0)
+        term_log(a, NULL, out, strlen(out), 1);
+    else
+        fprintf(stderr, "%s\n", out);
 }
 
-/* On a terminal, the peer's text must not be able to move the cursor or change colours:
- * control characters are shown as '?'. Pipes get the text verbatim. */
-static void put_sanitized(FILE *f, const char *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)p[i];
-        fputc(c < 0x20 || c == 0x7f ? (c == '\t' ? ' ' : '?') : c, f);
-    }
-}
+/* ---- output -------------------------------------------------------------------------------- */
 
-/* Print a line above the prompt without disturbing what is being typed: clear the prompt's
- * row, print, and let libedit draw prompt and half-typed line again. */
-static void term_line(chat_app *a, const char *who, const char *text, size_t len)
+static void term_hide(chat_app *a);
+static void term_restore(chat_app *a);
+
+/* Interactive mode: print one line of the chat's log above the prompt. The line being typed is
+ * taken off the screen first (libedit itself clears the rows it drew), and drawn again below. */
+static void term_log(chat_app *a, const char *who, const char *text, size_t len, int safe_text)
 {
     char stamp[16];
     time_t now = time(NULL);
     struct tm tm;
 
+    term_hide(a);
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-    fputs("\r\033[K", stdout);
     printf("[%s] ", stamp);
     if (who != NULL) {
-        put_sanitized(stdout, who, strlen(who));
+        chat_text_put_safe(stdout, who, strlen(who));
         fputs(": ", stdout);
     }
-    put_sanitized(stdout, text, len);
-    fputs("\n", stdout);
+    if (safe_text)
+        fwrite(text, 1, len, stdout);
+    else
+        chat_text_put_safe(stdout, text, len);
+    fputs("\r\n", stdout); /* the terminal may be raw: no newline translation */
     fflush(stdout);
-    if (!a->left)
-        rl_forced_update_display();
+    term_restore(a);
+}
+
+/* "netlab-chat: " pre name post on stderr; name (may be NULL) may come from the peer and is
+ * made safe, pre and post are ours. */
+static void stderr3(const char *pre, const char *name, const char *post)
+{
+    fprintf(stderr, "netlab-chat: %s", pre);
+    if (name != NULL)
+        chat_text_put_safe(stderr, name, strlen(name));
+    fprintf(stderr, "%s\n", post);
+    fflush(stderr);
+}
+
+/* A status line: "*** bob left the chat". `name` (may be NULL) comes from the peer and is made
+ * safe; pre and post are ours. Interactive mode: in the log; otherwise on stderr. */
+static void status3(chat_app *a, const char *pre, const char *name, const char *post)
+{
+    FILE *m;
+
+    if (a->terminal) {
+        /* Build the line with the name already made safe, then log it as our own text. */
+        char *buf = NULL;
+        size_t blen = 0;
+
+        m = open_memstream(&buf, &blen);
+        if (m == NULL)
+            return;
+        fputs(pre, m);
+        if (name != NULL)
+            chat_text_put_safe(m, name, strlen(name));
+        fputs(post, m);
+        fclose(m);
+        term_log(a, NULL, buf, blen, 1);
+        free(buf);
+        return;
+    }
+    stderr3(pre, name, post);
 }
 
 static void status_line(chat_app *a, const char *text)
 {
-    if (a->terminal)
-        term_line(a, NULL, text, strlen(text));
-    else
-        fprintf(stderr, "netlab-chat: %s\n", text);
+    status3(a, text, NULL, "");
 }
+
+/* ---- the line editor (interactive mode) ---------------------------------------------------- */
+
+static chat_app *el_app(EditLine *el)
+{
+    void *p = NULL;
+
+    el_get(el, EL_CLIENTDATA, &p);
+    return p;
+}
+
+static wchar_t *prompt_fn(EditLine *el)
+{
+    static wchar_t normal[] = L"> ", none[] = L"";
+
+    return el_app(el)->hiding ? none : normal;
+}
+
+/* Bound to HIDE_KEY, which only term_hide() pushes: keep a copy of the line, empty it, and let
+ * libedit clear every row it had drawn (CC_REDISPLAY), leaving the cursor where the prompt
+ * began. Anything else that sends the key gets a beep. */
+static unsigned char hide_fn(EditLine *el, int ch)
+{
+    chat_app *a = el_app(el);
+    const LineInfoW *li = el_wline(el);
+    size_t n = (size_t)(li->lastchar - li->buffer);
+
+    (void)ch;
+    if (!a->hiding)
+        return CC_ERROR;
+    if (n + 1 > a->saved_cap) {
+        wchar_t *p = realloc(a->saved, (n + 1) * sizeof *p);
+
+        if (p == NULL)
+            return CC_ERROR; /* the line stays; the message is printed below it */
+        a->saved = p;
+        a->saved_cap = n + 1;
+    }
+    wmemcpy(a->saved, li->buffer, n);
+    a->saved[n] = L'\0';
+    a->saved_len = n;
+    a->saved_cur = (int)(li->cursor - li->buffer);
+    el_cursor(el, (int)n);
+    if (n > 0)
+        el_wdeletestr(el, (int)n);
+    return CC_REDISPLAY;
+}
+
+static void term_hide(chat_app *a)
+{
+    static const wchar_t key[] = {HIDE_KEY, 0};
+    int n;
+
+    if (!a->editing || a->hiding || a->in_wgets)
+        return; /* inside el_wgets() (only on a failed allocation): print below the line */
+    a->hiding = 1;
+    a->saved_len = 0;
+    a->cmd_start = 0;
+    el_wpush(a->el, key);
+    el_wgets(a->el, &n); /* runs hide_fn: the key comes from the push, not the terminal */
+    fflush(stdout);
+}
+
+static void term_restore(chat_app *a)
+{
+    if (!a->hiding)
+        return;
+    a->hiding = 0;
+    if (a->saved_len > 0) {
+        el_winsertstr(a->el, a->saved);
+        el_cursor(a->el, a->saved_cur - (int)a->saved_len);
+    }
+    el_set(a->el, EL_REFRESH); /* prompt and line, from the cursor's row down */
+    fflush(stdout);
+}
+
+/* Editing is over (we leave, or the chat ended): take the prompt off the screen so that what
+ * follows (status lines, --stats, the shell's prompt) starts at the left margin. A half-typed
+ * line is shown, not silently dropped. The terminal stays in libedit's mode (no echo) until
+ * el_end() restores it and discards what was typed meanwhile: keys pressed while the leave
+ * completes must neither clutter the screen nor reach the shell as a command. */
+static void term_stop(chat_app *a, int show_unsent)
+{
+    if (!a->editing)
+        return;
+    term_hide(a);
+    a->editing = 0;
+    a->hiding = 0;
+    if (show_unsent && a->saved_len > 0) {
+        size_t cap = a->saved_len * MB_CUR_MAX + 1, n;
+        char *u = malloc(cap);
+
+        if (u != NULL && (n = wcstombs(u, a->saved, cap)) != (size_t)-1) {
+            fputs("(not sent) ", stdout);
+            chat_text_put_safe(stdout, u, n); /* a ^V ESC typed must not act either */
+            fputs("\r\n", stdout);
+        }
+        free(u);
+    }
+    a->saved_len = 0;
+    fflush(stdout);
+}
+
+static int line_full(chat_app *a)
+{
+    const LineInfoW *li = el_wline(a->el);
+
+    return (size_t)(li->lastchar - li->buffer) >= a->msg_max;
+}
+
+static void session_pump(chat_app *a, int defer);
+
+static void term_read(chat_app *a)
+{
+    ssize_t n;
+
+    if (a->t_len >= TERM_READ)
+        return;
+    n = read(0, a->tbuf + a->t_len, TERM_READ - a->t_len);
+    if (n > 0)
+        a->t_len += (size_t)n;
+    else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+        a->eof = 1; /* Ctrl-D is a key here; 0 or EIO means the terminal has gone */
+}
+
+/* libedit wants the next character. At the start of a key command, only what was already read
+ * is handed out ("dry" otherwise, and the command never starts). In the middle of one (after
+ * ESC, in a search, ...) we wait for the keyboard, and the session keeps running meanwhile so
+ * that the peer does not count us as lost; its events are kept for afterwards. */
+static int term_getc(EditLine *el, wchar_t *wc)
+{
+    chat_app *a = el_app(el);
+
+    for (;;) {
+        if (a->t_len > 0) {
+            mbstate_t st;
+            size_t r;
+
+            memset(&st, 0, sizeof st);
+            r = mbrtowc(wc, (const char *)a->tbuf, a->t_len, &st);
+            if (r == (size_t)-2 && a->t_len < MB_CUR_MAX && !a->eof) {
+                /* the rest of the character is still on its way */
+            } else {
+                size_t used = (r == (size_t)-1 || r == (size_t)-2) ? 1 : r == 0 ? 1 : r;
+                int bad = r == (size_t)-1 || r == (size_t)-2;
+
+                memmove(a->tbuf, a->tbuf + used, a->t_len - used);
+                a->t_len -= used;
+                if (bad)
+                    continue; /* not a character in this locale: dropped, as libedit does */
+                if (a->cmd_start && iswprint((wint_t)*wc) && line_full(a)) {
+                    a->dropped++;
+                    continue;
+                }
+                a->cmd_start = 0;
+                a->last_char = *wc;
+                a->esc_wait_ms = 0;
+                return 1;
+            }
+        }
+        if (a->cmd_start || g_stop || a->eof || a->closed || !a->editing) {
+            a->dry = 1;
+            *wc = L'\0';
+            return 0;
+        }
+        if (a->last_char == 0x1b && a->esc_wait_ms >= ESC_ALONE_MS) {
+            /* A lone ESC: nothing follows, so it was not the start of a key's sequence. Give
+             * up the sequence (libedit then ends the command without effect), so that a stray
+             * ESC does not hold back the peer's messages until two more keys are pressed. */
+            a->dry = 1;
+            *wc = L'\0';
+            return 0;
+        }
+        {
+            struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
+                                  {.fd = nl_chat_session_fd(a->s), .events = POLLIN}};
+            int full = a->defer_bytes >= DEFER_MAX; /* then the session waits for us */
+            int t = full ? -1 : nl_chat_session_next_timeout_ms(a->s);
+            struct timespec ts;
+
+            if (a->last_char == 0x1b && (t < 0 || t > ESC_STEP_MS))
+                t = ESC_STEP_MS;
+            ts.tv_sec = t / 1000;
+            ts.tv_nsec = (long)(t % 1000) * 1000000L;
+            if (a->last_char == 0x1b)
+                a->esc_wait_ms += t;
+
+            if (ppoll(p, full ? 1 : 2, t < 0 ? NULL : &ts, &g_waitmask) > 0 && p[0].revents != 0)
+                term_read(a);
+            if (!full)
+                session_pump(a, 1);
+        }
+    }
+}
+
+static int term_open(chat_app *a)
+{
+    HistEventW ev;
+
+    a->el = el_init("netlab-chat", stdin, stdout, stderr);
+    a->hist = history_winit();
+    if (a->el == NULL || a->hist == NULL)
+        return -1;
+    history_w(a->hist, &ev, H_SETSIZE, 500);
+    el_wset(a->el, EL_CLIENTDATA, (void *)a);
+    el_wset(a->el, EL_EDITOR, L"emacs");
+    el_wset(a->el, EL_SIGNAL, 0); /* the signals are ours (see main) */
+    el_wset(a->el, EL_HIST, history_w, a->hist);
+    el_wset(a->el, EL_PROMPT, prompt_fn);
+    el_wset(a->el, EL_GETCFN, term_getc);
+    el_wset(a->el, EL_ADDFN, L"nl-hide", L"netlab-chat: take the line off the screen", hide_fn);
+    {
+        static const wchar_t key[] = {HIDE_KEY, 0};
+
+        el_wset(a->el, EL_BIND, key, L"nl-hide", NULL);
+    }
+    /* Ctrl-S (alone or in a paste) would stop the terminal's output, and the chat with it,
+     * until a Ctrl-Q nobody thinks of: flow control is off while editing, and both keys do
+     * nothing. */
+    el_wset(a->el, EL_SETTY, L"-d", L"-ixon", NULL);
+    el_wset(a->el, EL_BIND, L"^S", L"ed-unassigned", NULL);
+    el_wset(a->el, EL_BIND, L"^Q", L"ed-unassigned", NULL);
+    a->editing = 1;
+    el_set(a->el, EL_UNBUFFERED, 1); /* raw mode, and the prompt appears */
+    fflush(stdout);
+    return 0;
+}
+
+static void term_close(chat_app *a)
+{
+    term_stop(a, 1);
+    if (a->el != NULL)
+        el_end(a->el);
+    if (a->hist != NULL)
+        history_wend(a->hist);
+    free(a->saved);
+}
+
+/* ---- sending --------------------------------------------------------------------------------- */
 
 static void do_leave(chat_app *a)
 {
     if (a->left)
         return;
-    a->left = 1;
     if (a->terminal)
-        rl_callback_handler_remove();
+        term_stop(a, 1);
+    a->left = 1;
     nl_chat_session_leave(a->s);
 }
 
-static void send_text(chat_app *a, const char *text, size_t len)
+/* A typed line cannot go because the peer has left (the session is only finishing what it had):
+ * say so plainly, and count it for the exit status. */
+static void refuse_line(chat_app *a)
+{
+    a->refused++;
+    status3(a, "*** not sent: ", a->peer_name, " has left the chat (q, Ctrl-D or Ctrl-C to leave)");
+}
+
+/* Hand a message to the session. Returns 1 when it was taken, 0 when the queue is full (try
+ * again later), -1 when it was refused for good (said why), -2 when the peer has left (the
+ * session takes nothing more; not said here). */
+static int send_text(chat_app *a, const char *text, size_t len)
 {
     int64_t rc;
     char msg[160];
 
+    if (a->peer_left)
+        return -2;
     if (len > a->msg_max) {
         snprintf(msg, sizeof msg, "message of %zu bytes not sent: the limit is %zu", len,
                  a->msg_max);
         status_line(a, msg);
-        return;
+        return -1;
     }
     rc = nl_chat_session_send(a->s, text, len);
-    if (rc < 0 && rc != NL_ENOBUFS) {
+    if (rc == NL_ENOBUFS)
+        return 0;
+    if ((rc == NL_ESHUTDOWN || rc == NL_ECLOSED) && !a->left)
+        return -2; /* the peer's goodbye is in, its event not yet handled (a key command) */
+    if (rc < 0) {
         snprintf(msg, sizeof msg, "message not sent: %s", nl_strerror((int)rc));
         status_line(a, msg);
+        return -1;
+    }
+    a->queued++;
+    return 1;
+}
+
+static void free_items(chat_item *it)
+{
+    while (it != NULL) {
+        chat_item *next = it->next;
+
+        free(it);
+        it = next;
     }
 }
 
-/* libedit hands over a finished line (NULL at Ctrl-D). */
-static void on_line(char *line)
+static void outbox_flush(chat_app *a)
 {
-    chat_app *a = g_app;
+    while (a->outbox != NULL && !a->left && !a->peer_left) {
+        chat_item *it = a->outbox;
+        int r = send_text(a, it->text, it->len);
 
-    if (line == NULL || strcmp(line, "q") == 0) {
-        if (line == NULL)
-            fputs("\n", stdout);
-        free(line);
+        if (r == 0 || r == -2)
+            return; /* -2: it stays, counted as not sent at the end */
+        a->outbox = it->next;
+        if (a->outbox == NULL)
+            a->outbox_tail = &a->outbox;
+        a->outbox_bytes -= it->len;
+        free(it);
+    }
+}
+
+static chat_item *item_new(const char *text, size_t len)
+{
+    chat_item *it = malloc(sizeof *it + len + 1);
+
+    if (it == NULL)
+        return NULL;
+    memset(it, 0, sizeof *it);
+    memcpy(it->text, text, len);
+    it->text[len] = '\0';
+    it->len = len;
+    return it;
+}
+
+/* A typed line is sent in order behind the ones still waiting for room. */
+static void term_send(chat_app *a, const char *text, size_t len)
+{
+    chat_item *it;
+
+    if (a->peer_left) {
+        refuse_line(a);
+        return;
+    }
+    if (a->outbox == NULL) {
+        int r = send_text(a, text, len);
+
+        if (r == -2)
+            refuse_line(a);
+        if (r != 0)
+            return;
+    }
+    it = item_new(text, len);
+    if (it == NULL) {
+        status_line(a, "message not sent: out of memory");
+        return;
+    }
+    *a->outbox_tail = it;
+    a->outbox_tail = &it->next;
+    a->outbox_bytes += len;
+}
+
+/* Enter was pressed: the line (without its newline) is what the screen shows after the prompt. */
+static void term_enter(chat_app *a, const wchar_t *w, size_t wlen)
+{
+    HistEventW ev;
+    size_t cap = wlen * MB_CUR_MAX + 1, n = 0;
+    char *u = malloc(cap);
+    wchar_t *copy;
+
+    if (u == NULL)
+        return;
+    for (size_t i = 0; i < wlen; i++) {
+        mbstate_t st;
+        size_t r;
+
+        memset(&st, 0, sizeof st);
+        r = wcrtomb(u + n, w[i], &st);
+        if (r != (size_t)-1)
+            n += r;
+    }
+    if (n == 1 && u[0] == 'q') {
+        free(u);
+        a->eof = 1;
+        term_stop(a, 0);
         do_leave(a);
         return;
     }
-    if (*line != '\0') {
-        add_history(line);
-        send_text(a, line, strlen(line));
+    if (n > a->msg_max) {
+        char msg[200];
+
+        /* Nothing is lost: the line comes back for editing, without its newline. */
+        el_cursor(a->el, INT_MAX / 2);
+        el_wdeletestr(a->el, 1);
+        snprintf(msg, sizeof msg,
+                 "*** this line is %zu bytes, over the %zu limit of a message: not sent "
+                 "(shorten it)",
+                 n, a->msg_max);
+        status_line(a, msg);
+        free(u);
+        return;
     }
-    free(line);
+    if (n > 0) {
+        copy = malloc((wlen + 1) * sizeof *copy);
+        if (copy != NULL) {
+            wmemcpy(copy, w, wlen);
+            copy[wlen] = L'\0';
+            history_w(a->hist, &ev, H_ENTER, copy);
+            free(copy);
+        }
+        term_send(a, u, n);
+    }
+    free(u);
+    /* A fresh line: libedit resets its line, history position and undo state and draws the
+     * prompt on the row below the line just sent. */
+    el_set(a->el, EL_UNBUFFERED, 0);
+    el_set(a->el, EL_UNBUFFERED, 1);
+    fflush(stdout);
 }
 
-/* Pipe mode: send the complete lines in inbuf; stop when the session's queue is full (the
- * rest goes when there is room again). */
+static void defer_flush(chat_app *a);
+
+/* What the key command just done left in the line: a finished line, or end of input. */
+static void term_after_command(chat_app *a)
+{
+    const LineInfoW *li = el_wline(a->el);
+    size_t n = (size_t)(li->lastchar - li->buffer);
+
+    if (n > 0 && li->lastchar[-1] == L'\n') {
+        term_enter(a, li->buffer, n - 1);
+    } else if (n > 0 && li->lastchar[-1] == 4) {
+        /* libedit's end of file (Ctrl-D on an empty line) is a ^D at the end of the line */
+        if (n == 1 || a->eof || g_stop) {
+            a->eof = 1;
+            term_stop(a, n > 1);
+            do_leave(a);
+        } else {
+            el_cursor(a->el, INT_MAX / 2);
+            el_wdeletestr(a->el, 1);
+            el_set(a->el, EL_REFRESH);
+        }
+    }
+}
+
+/* Edit with what the terminal sent: one libedit key command per el_wgets() call. */
+static void term_process(chat_app *a)
+{
+    while (a->editing && !a->closed && a->t_len > 0 && !g_stop) {
+        int n;
+
+        a->cmd_start = 1;
+        a->dry = 0;
+        a->in_wgets = 1;
+        el_wgets(a->el, &n);
+        a->in_wgets = 0;
+        a->cmd_start = 0;
+        fflush(stdout);
+        a->in_cmd = 1; /* trace lines of the sends it makes go to stderr, not the log */
+        term_after_command(a);
+        a->in_cmd = 0;
+        if (a->dropped > 0 && a->t_len == 0) {
+            char msg[160];
+
+            snprintf(msg, sizeof msg,
+                     "*** the line is full (%zu characters, the most a message takes): "
+                     "%zu more were not taken",
+                     a->msg_max, a->dropped);
+            a->dropped = 0;
+            status_line(a, msg);
+        }
+        defer_flush(a);
+        if (a->dry)
+            break; /* only part of a character is there */
+    }
+    if (a->eof && a->editing) {
+        term_stop(a, 1);
+        do_leave(a);
+    }
+}
+
+/* ---- pipe mode ------------------------------------------------------------------------------- */
+
+/* Send the complete lines in inbuf; stop when the session's queue is full (the rest goes when
+ * there is room again). A CR before the newline (a file from Windows) is not part of the text. */
 static void pump_lines(chat_app *a)
 {
     size_t start = 0;
 
-    while (!a->left && start < a->in_len) {
+    while (!a->left && !a->peer_left && start < a->in_len) {
         char *p = a->inbuf + start, *nl = memchr(p, '\n', a->in_len - start);
-        size_t len;
+        size_t len, text_len;
+        int sent;
 
         if (nl == NULL) {
-            if (!a->eof && a->in_len - start <= a->msg_max)
+            if (!a->eof && a->in_len - start <= a->msg_max + 1)
                 break; /* wait for the rest of the line */
             if (!a->eof) {
                 /* Longer than any message can be: refuse it now, skip to its end. */
@@ -299,26 +826,25 @@ static void pump_lines(chat_app *a)
         } else {
             len = (size_t)(nl - p);
         }
+        text_len = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
         if (a->discarding) {
             a->discarding = nl == NULL;
             start += len + (nl != NULL);
             a->line_no++;
             continue;
         }
-        if (len == 1 && p[0] == 'q') {
+        if (text_len == 1 && p[0] == 'q') {
             if (a->trace)
                 fprintf(stderr, "trace: [q read]\n");
             start += len + (nl != NULL);
             a->eof = 1;
             break;
         }
-        if (len > a->msg_max) {
+        if (text_len > a->msg_max) {
             fprintf(stderr, "netlab-chat: line %lu is %zu bytes, over the %zu limit: not sent\n",
-                    a->line_no + 1, len, a->msg_max);
-        } else if (nl_chat_session_send_room(a->s) < len) {
-            break;
-        } else {
-            send_text(a, p, len);
+                    a->line_no + 1, text_len, a->msg_max);
+        } else if ((sent = send_text(a, p, text_len)) == 0 || sent == -2) {
+            break; /* -2: the peer left; the line stays, counted as not sent at the end */
         }
         a->line_no++;
         start += len + (nl != NULL);
@@ -326,53 +852,40 @@ static void pump_lines(chat_app *a)
     memmove(a->inbuf, a->inbuf + start, a->in_len - start);
     a->in_len -= start;
     if (a->eof && a->in_len == 0 && !a->left) {
-        if (a->joined || a->plain)
-            do_leave(a);
+        if (!a->joined && a->queued == 0)
+            status_line(a, "end of input before any peer joined: nothing to send, leaving");
+        if (a->joined || a->plain || a->queued == 0)
+            do_leave(a); /* plain mode sent its lines at once */
         else
             a->leave_pending = 1; /* deliver what was typed before quitting */
     }
 }
 
-static int on_input(nl_chat_session *s, void *user)
+static void pipe_read(chat_app *a)
 {
-    chat_app *a = user;
-    ssize_t n;
+    ssize_t n = read(0, a->inbuf + a->in_len, INBUF_MAX - a->in_len);
 
-    (void)s;
-    if (a->left || (a->peer_left && !a->terminal))
-        return -1; /* nobody to send to any more: the rest of the input stays unread */
-    if (a->terminal) {
-        rl_callback_read_char();
-        return a->left ? -1 : 0;
-    }
-    if (a->in_len >= INBUF_MAX - 1)
-        return 0; /* lines wait for room in the session; on_tick sends them */
-    n = read(0, a->inbuf + a->in_len, INBUF_MAX - a->in_len);
-    if (n < 0 && errno == EINTR)
-        return 0;
-    if (n <= 0) {
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0)
         a->eof = 1;
-        pump_lines(a);
-        return -1;
-    }
-    a->in_len += (size_t)n;
+    else
+        a->in_len += (size_t)n;
     pump_lines(a);
-    return 0;
 }
 
-static void on_tick(nl_chat_session *s, void *user)
-{
-    chat_app *a = user;
+/* ---- session events -------------------------------------------------------------------------- */
 
-    (void)s;
-    if (g_stop) {
-        g_stop = 0;
-        if (a->terminal)
-            fputs("\n", stdout);
-        do_leave(a);
-    }
-    if (!a->terminal && a->in_len > 0 && !a->peer_left)
-        pump_lines(a);
+static void write_failed(chat_app *a)
+{
+    if (a->out_failed)
+        return;
+    a->out_failed = 1;
+    fprintf(stderr,
+            "netlab-chat: cannot write a received message to standard output (%s): "
+            "leaving\n",
+            strerror(errno));
+    do_leave(a);
 }
 
 /* The session suspects something (each at most once): tell the user, who can fix it. */
@@ -400,51 +913,191 @@ static void warning_line(chat_app *a, int code)
     status_line(a, line);
 }
 
-static void on_event(nl_chat_session *s, const nl_chat_event *ev, void *user)
+static void handle_event(chat_app *a, const nl_chat_event *ev)
 {
-    chat_app *a = user;
-    char line[256];
-
-    (void)s;
     switch (ev->type) {
     case NL_CHAT_EV_PEER_JOINED:
         a->joined = 1;
         nl_endpoint_format(&ev->peer, a->peer_addr, sizeof a->peer_addr);
         snprintf(a->peer_name, sizeof a->peer_name, "%s", ev->len ? ev->data : a->peer_addr);
-        snprintf(line, sizeof line, "*** %s joined from %s", a->peer_name, a->peer_addr);
-        status_line(a, line);
+        {
+            char post[NL_ENDPOINT_STRLEN + 16];
+
+            snprintf(post, sizeof post, " joined from %s", a->peer_addr);
+            status3(a, "*** ", a->peer_name, post);
+        }
         if (a->leave_pending)
             do_leave(a);
         break;
     case NL_CHAT_EV_MESSAGE:
         if (a->terminal) {
-            term_line(a, a->peer_name, ev->data, ev->len);
-        } else if (fwrite(ev->data, 1, ev->len, stdout) != ev->len || fputc('\n', stdout) == EOF ||
-                   fflush(stdout) == EOF) {
-            do_leave(a); /* nobody reads our output any more */
+            term_log(a, a->peer_name, ev->data, ev->len, 0);
+        } else if (a->out_failed) {
+            break;
+        } else {
+            int bad;
+
+            errno = 0;
+            if (a->out_tty)
+                bad = chat_text_put_safe(stdout, ev->data, ev->len) != 0;
+            else
+                bad = fwrite(ev->data, 1, ev->len, stdout) != ev->len;
+            if (bad || fputc('\n', stdout) == EOF || fflush(stdout) == EOF)
+                write_failed(a);
         }
         break;
     case NL_CHAT_EV_PEER_LEFT:
         a->peer_left = 1;
-        if (!a->left) {
-            snprintf(line, sizeof line, "*** %s left the chat", a->peer_name);
-            status_line(a, line);
-        }
+        if (!a->left)
+            status3(a, "*** ", a->peer_name, " left the chat");
         break;
     case NL_CHAT_EV_WARNING:
         warning_line(a, ev->code);
         break;
     case NL_CHAT_EV_PEER_LOST:
-        snprintf(line, sizeof line, "*** %s stopped answering: peer lost", a->peer_name);
-        status_line(a, line);
+        status3(a, "*** ", a->peer_name, " stopped answering: peer lost");
         break;
-    case NL_CHAT_EV_ERROR:
+    case NL_CHAT_EV_ERROR: {
+        char line[160];
+
         snprintf(line, sizeof line, "error: %s", nl_strerror(ev->code));
         status_line(a, line);
+        break;
+    }
+    case NL_CHAT_EV_CLOSED:
+        a->closed = 1;
+        a->status = ev->code;
+        if (a->terminal)
+            term_stop(a, 1);
         break;
     default:
         break;
     }
+}
+
+/* Events that arrive while a key command is half done wait here (copied: the session reuses
+ * its buffers at the next step). */
+static void defer_event(chat_app *a, const nl_chat_event *ev)
+{
+    chat_item *it = item_new(ev->data != NULL ? ev->data : "", ev->data != NULL ? ev->len : 0);
+
+    if (ev->type == NL_CHAT_EV_CLOSED) {
+        a->closed = 1;
+        a->status = ev->code;
+    }
+    if (it == NULL) {
+        handle_event(a, ev);
+        return;
+    }
+    it->ev = *ev;
+    it->ev.data = it->text;
+    *a->defer_tail = it;
+    a->defer_tail = &it->next;
+    a->defer_bytes += it->len + sizeof *it;
+}
+
+static void defer_flush(chat_app *a)
+{
+    chat_item *it = a->defer;
+
+    a->defer = NULL;
+    a->defer_tail = &a->defer;
+    a->defer_bytes = 0;
+    while (it != NULL) {
+        chat_item *next = it->next;
+
+        handle_event(a, &it->ev);
+        free(it);
+        it = next;
+    }
+}
+
+/* Process what the session has (without waiting), a bounded number of rounds. */
+static void session_pump(chat_app *a, int defer)
+{
+    nl_chat_event ev[16];
+
+    for (int round = 0; round < 8 && !a->closed; round++) {
+        int n = nl_chat_session_step(a->s, ev, sizeof ev / sizeof ev[0], 0);
+
+        if (n <= 0) {
+            if (n == NL_ECLOSED)
+                a->closed = 1;
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            if (defer)
+                defer_event(a, &ev[i]);
+            else
+                handle_event(a, &ev[i]);
+        }
+    }
+}
+
+/* ---- the loop -------------------------------------------------------------------------------- */
+
+static void check_signals(chat_app *a)
+{
+    if (g_stop) {
+        g_stop = 0;
+        if (!a->left && a->trace)
+            fprintf(stderr, "trace: [signal: leaving]\n");
+        do_leave(a);
+    }
+    if (g_winch) {
+        g_winch = 0;
+        if (a->terminal && a->editing) {
+            term_hide(a);
+            el_resize(a->el);
+            term_restore(a);
+        }
+    }
+}
+
+static int chat_loop(chat_app *a)
+{
+    while (!a->closed) {
+        struct pollfd p[2] = {{.fd = nl_chat_session_fd(a->s), .events = POLLIN},
+                              {.fd = 0, .events = POLLIN}};
+        nfds_t np = 1;
+        int t, rc;
+        struct timespec ts;
+
+        check_signals(a);
+        if (a->terminal)
+            outbox_flush(a);
+        else if (a->in_len > 0 && !a->peer_left)
+            pump_lines(a);
+        if (a->closed)
+            break;
+        /* Once the peer left, nobody takes our lines: the rest of piped input stays unread
+         * (finish() counts it). A terminal is still read, so that q and Ctrl-D work. */
+        if (!a->eof && !a->left && (a->terminal || !a->peer_left)) {
+            if (a->terminal
+                    ? a->outbox_bytes < OUTBOX_MAX
+                    : a->in_len < INBUF_MAX - 1 && nl_chat_session_send_room(a->s) >= a->msg_max)
+                np = 2;
+        }
+        t = nl_chat_session_next_timeout_ms(a->s);
+        ts.tv_sec = t / 1000;
+        ts.tv_nsec = (long)(t % 1000) * 1000000L;
+        rc = ppoll(p, np, t < 0 ? NULL : &ts, &g_waitmask);
+        if (rc < 0 && errno != EINTR) {
+            fprintf(stderr, "netlab-chat: poll: %s\n", strerror(errno));
+            return NL_EIO;
+        }
+        check_signals(a);
+        if (rc > 0 && np == 2 && p[1].revents != 0) {
+            if (a->terminal) {
+                term_read(a);
+                term_process(a);
+            } else {
+                pipe_read(a);
+            }
+        }
+        session_pump(a, 0);
+    }
+    return a->status;
 }
 
 static void print_stats(const nl_chat_stats *st)
@@ -515,29 +1168,53 @@ static unsigned long unsent_lines(chat_app *a, int *more)
     return n + (unsigned long)partial;
 }
 
+/* Terminal: lines typed but never sent, refused after the peer left or still waiting for
+ * room in the session's queue when the chat ended. */
+static unsigned long typed_unsent(const chat_app *a)
+{
+    unsigned long n = a->refused;
+
+    for (const chat_item *it = a->outbox; it != NULL; it = it->next)
+        n++;
+    return n;
+}
+
 /* The exit status, and a line saying what went wrong when something did: how the session
- * ended (rc), whether everything we accepted was acknowledged, whether input was left. */
+ * ended (rc), whether everything we accepted was acknowledged, whether input was left, and
+ * whether standard output failed (then 1, whatever else happened: it is why we left). */
 static int finish(chat_app *a, int rc, const nl_chat_stats *st)
 {
     unsigned long long lost = a->plain ? 0 : st->messages_out - st->messages_acked;
     unsigned long unsent = 0;
-    int more = 0;
-    const char *who = a->joined ? a->peer_name : a->peer_text;
+    int more = 0, status;
+    const char *who = a->joined ? a->peer_name : a->peer_text != NULL ? a->peer_text : "the peer";
+    char post[160];
 
-    if (!a->terminal && a->peer_left && !a->left && a->inbuf != NULL)
+    if (a->terminal)
+        unsent = typed_unsent(a);
+    else if (a->peer_left && !a->left && a->inbuf != NULL)
         unsent = unsent_lines(a, &more);
     free(a->inbuf);
-    if (rc == 0 && unsent == 0)
-        return 0;
-    if (rc == 0) {
+    a->inbuf = NULL;
+    if (unsent > 0 && a->peer_left) {
+        snprintf(post, sizeof post, " left before %s%lu %sline%s %s sent: not sent",
+                 more ? "at least " : "", unsent, a->terminal ? "typed " : "",
+                 unsent == 1 ? "" : "s",
+                 !a->terminal  ? "of input were"
+                 : unsent == 1 ? "was"
+                               : "were");
+        stderr3("warning: ", who, post);
+    } else if (unsent > 0) {
+        /* Terminal: we left (or lost the peer) while typed lines waited for room. */
         fprintf(stderr,
-                "netlab-chat: warning: %s left before %s%lu line%s of input were sent: "
-                "not sent\n",
-                who, more ? "at least " : "", unsent, unsent == 1 ? "" : "s");
-        return EXIT_NOT_SENT;
+                "netlab-chat: warning: %lu typed line%s never sent (the chat ended first)\n",
+                unsent, unsent == 1 ? " was" : "s were");
     }
-    if (!a->joined && (rc == NL_ETIMEDOUT || rc == NL_ECONNREFUSED || rc == NL_ENOTCONN)) {
+    if (rc == 0) {
+        status = unsent > 0 ? EXIT_NOT_SENT : 0;
+    } else if (!a->joined && (rc == NL_ETIMEDOUT || rc == NL_ECONNREFUSED || rc == NL_ENOTCONN)) {
         char tail[64] = "";
+
         if (lost > 0)
             snprintf(tail, sizeof tail, "; %llu message%s not sent", lost, lost == 1 ? "" : "s");
         if (rc == NL_ENOTCONN)
@@ -549,14 +1226,12 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
                                             "chats with someone else)"
                                           : "",
                     tail);
-        return EXIT_NOT_SENT;
-    }
-    if (rc == NL_EPEERLOST || rc == NL_ETIMEDOUT) {
+        status = EXIT_NOT_SENT;
+    } else if (rc == NL_EPEERLOST || rc == NL_ETIMEDOUT) {
         if (rc == NL_ETIMEDOUT)
-            fprintf(stderr,
-                    "netlab-chat: warning: leaving timed out: %s still answers, but "
-                    "nothing was acknowledged or delivered for the leave time-out\n",
-                    who);
+            stderr3("warning: leaving timed out: ", who,
+                    " still answers, but nothing was acknowledged or delivered for the leave "
+                    "time-out");
         else
             fprintf(stderr, "netlab-chat: warning: the peer stopped answering%s\n",
                     a->left ? " before the goodbye was complete" : "");
@@ -565,10 +1240,35 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
                     "netlab-chat: warning: %llu of %llu messages sent were not "
                     "confirmed delivered\n",
                     lost, (unsigned long long)st->messages_out);
-        return EXIT_LOST;
+        status = EXIT_LOST;
+    } else {
+        fprintf(stderr, "netlab-chat: %s\n", nl_strerror(rc));
+        status = 1;
     }
-    fprintf(stderr, "netlab-chat: %s\n", nl_strerror(rc));
-    return 1;
+    return a->out_failed ? 1 : status;
+}
+
+/* Descriptors 0, 1 and 2 must be open before any socket exists: a program started with one of
+ * them closed (`<&-`) would otherwise get its UDP socket as "standard input" and read datagrams
+ * as keystrokes. A closed one gets /dev/null, as careful daemons do: closed stdin then simply
+ * reads as end of input. Returns a bit set of the descriptors that were closed, -1 on failure. */
+static int open_std_descriptors(void)
+{
+    int closed = 0;
+
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+
+        if (got != fd) {
+            if (got >= 0)
+                close(got);
+            return -1;
+        }
+        closed |= 1 << fd;
+    }
+    return closed;
 }
 
 int main(int argc, char **argv)
@@ -585,16 +1285,20 @@ int main(int argc, char **argv)
                                              {"give-up", required_argument, NULL, 'G'},
                                              {NULL, 0, NULL, 0}};
     const char *bind_text = NULL, *peer_text = NULL, *key_path = NULL, *name = NULL;
+    char default_name[NL_CHAT_NAME_MAX + 1];
     unsigned char key[NL_CHAT_KEY_BYTES];
     chat_app app = {0};
     nl_chat_opts o = {0};
-    nl_chat_run_hooks hooks = {0};
     nl_chat_stats st;
     struct sigaction sa;
+    sigset_t ours;
     char local[NL_ENDPOINT_STRLEN];
     nl_endpoint ep;
-    int c, rc;
+    int c, rc, closed_std;
 
+    closed_std = open_std_descriptors();
+    if (closed_std < 0)
+        return 1; /* not even /dev/null: nothing sensible can be done, nor said */
     /* libedit edits characters, not bytes, and needs the locale to know UTF-8 (中文). */
     setlocale(LC_CTYPE, "");
     opterr = 0;
@@ -653,10 +1357,16 @@ int main(int argc, char **argv)
     }
     if (key_path != NULL && app.plain)
         usage_error("%s", "--key-file needs the reliable mode (drop --plain)");
-    if (name == NULL)
-        name = getenv("USER");
     if (name != NULL && strlen(name) > NL_CHAT_NAME_MAX)
         usage_error("--name: at most 64 bytes, '%s' is longer", name);
+    if (name == NULL && (name = getenv("USER")) != NULL) {
+        /* Only a name the user gave can be wrong; the default is shortened to fit. */
+        size_t n = chat_text_utf8_prefix(name, NL_CHAT_NAME_MAX);
+
+        memcpy(default_name, name, n);
+        default_name[n] = '\0';
+        name = default_name;
+    }
     if (key_path != NULL) {
         if (read_key(key_path, key) < 0)
             return 1;
@@ -668,16 +1378,15 @@ int main(int argc, char **argv)
     o.name = name;
     if (app.trace)
         o.trace = on_trace;
+    o.trace_user = &app;
     app.msg_max = app.plain ? NL_CHAT_PLAIN_MAX : NL_CHAT_MSG_MAX;
     app.terminal = isatty(0) && isatty(1);
-
-    /* A reader that goes away must not kill us before we say goodbye to the peer. */
-    signal(SIGPIPE, SIG_IGN);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    app.out_tty = isatty(1);
+    app.defer_tail = &app.defer;
+    app.outbox_tail = &app.outbox;
+    if (closed_std & 2)
+        fprintf(stderr, "netlab-chat: warning: standard output was closed: received messages "
+                        "go to /dev/null\n");
 
     rc = nl_chat_session_open(&app.s, &o);
     memset(key, 0, sizeof key);
@@ -685,6 +1394,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", bind_text, nl_strerror(rc));
         return 1;
     }
+    /* A reader that goes away must not kill us before we say goodbye to the peer. Our signals
+     * are blocked except while the loop waits (ppoll), so none is missed between a check of
+     * the flags and the wait. Closing the terminal (SIGHUP) leaves like q does. */
+    signal(SIGPIPE, SIG_IGN);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&ours);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL); /* Ctrl-\ (also in a paste): leave, not dump core */
+    sigaddset(&ours, SIGQUIT);
+    sigaddset(&ours, SIGINT);
+    sigaddset(&ours, SIGTERM);
+    sigaddset(&ours, SIGHUP);
+    if (app.terminal) {
+        sigaction(SIGWINCH, &sa, NULL);
+        sigaddset(&ours, SIGWINCH);
+        /* Suspended, we could not answer the peer, which would count us as lost: Ctrl-Z is
+         * off while the chat runs. */
+        signal(SIGTSTP, SIG_IGN);
+    }
+    sigprocmask(SIG_BLOCK, &ours, &g_waitmask);
+    sigdelset(&g_waitmask, SIGINT);
+    sigdelset(&g_waitmask, SIGTERM);
+    sigdelset(&g_waitmask, SIGHUP);
+    sigdelset(&g_waitmask, SIGQUIT);
+    sigdelset(&g_waitmask, SIGWINCH);
+
     nl_chat_session_local(app.s, &ep);
     nl_endpoint_format(&ep, local, sizeof local);
     if (peer_text != NULL)
@@ -699,32 +1438,29 @@ int main(int argc, char **argv)
                            : "reliable");
     fflush(stderr);
 
-    g_app = &app;
     if (app.terminal) {
-        /* Signals are ours: libedit would otherwise swap its own handlers in and out around
-         * every character it reads, and a Ctrl-C at the wrong moment would kill us without
-         * a goodbye to the peer. */
-        rl_catch_signals = 0;
-        rl_callback_handler_install("> ", on_line);
+        if (term_open(&app) < 0) {
+            fprintf(stderr, "netlab-chat: cannot set up the line editor\n");
+            nl_chat_session_close(app.s);
+            return 1;
+        }
     } else {
         app.inbuf = malloc(INBUF_MAX);
         if (app.inbuf == NULL) {
             fprintf(stderr, "netlab-chat: out of memory\n");
+            nl_chat_session_close(app.s);
             return 1;
         }
     }
-    hooks.input_fd = 0;
-    hooks.on_input = on_input;
-    hooks.on_event = on_event;
-    hooks.on_tick = on_tick;
-    hooks.user = &app;
-    rc = nl_chat_session_run(app.s, &hooks);
-    if (app.terminal && !app.left)
-        rl_callback_handler_remove();
-
+    rc = chat_loop(&app);
+    if (app.terminal)
+        term_close(&app);
+    free_items(app.defer);
     nl_chat_session_stats(app.s, &st);
     if (app.stats)
         print_stats(&st);
     nl_chat_session_close(app.s);
-    return finish(&app, rc, &st);
+    rc = finish(&app, rc, &st);
+    free_items(app.outbox);
+    return rc;
 }

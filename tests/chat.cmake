@@ -25,7 +25,7 @@ else()
 endif()
 
 if(TARGET netlab-chat)
-  foreach(t loopback plain lossy terminal)
+  foreach(t loopback plain lossy terminal lifecycle)
     if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/integration/test_chat_${t}.py)
       continue()
     endif()

@@ -158,7 +158,8 @@ NOT_UTF8 = [b"\xff\xfe\xfd", b"caf\xe9 (latin-1)", b"\xc3\x28 bad continuation",
 @pytest.mark.parametrize("plain", [False, True], ids=["reliable", "plain"])
 def test_bytes_that_are_not_utf8_are_delivered_verbatim(plain):
     # docs/protocol.md: text is UTF-8 by convention, not checked: bytes travel verbatim, and
-    # pipe mode prints them verbatim (a terminal shows control characters as '?').
+    # pipe mode prints them verbatim when stdout is not a terminal (a terminal gets visible
+    # placeholders: test_chat_terminal.py).
     extra = ["--plain"] if plain else []
     a, b, pa, pb = start_pair(extra, extra)
     try:
