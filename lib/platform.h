@@ -122,6 +122,11 @@ void nl__wake_close(nl_socket_t rfd, nl_socket_t wfd);
 /* inet_aton(): the short and old IPv4 forms too ("127.1", "0x7f.1"); 1 or 0. */
 int nl__inet_aton(const char *text, struct in_addr *out);
 
+/* A descriptor held in reserve so that a server out of descriptors (EMFILE) can free one to
+ * accept and drop a client: /dev/null on POSIX, NUL on Windows. -1 with errno set. */
+int nl__spare_open(void);
+void nl__spare_close(int fd);
+
 /* The monotonic clock in nanoseconds. */
 int64_t nl__now_ns(void);
 /* len bytes from the system's CSPRNG; 0 or -1 with errno set. */

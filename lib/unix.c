@@ -190,7 +190,7 @@ int nl__setsockopt(nl_socket_t fd, int level, int name, const void *val, socklen
 
 int nl__socket_family(nl_socket_t fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     int family;
 
@@ -249,6 +249,16 @@ void nl__wake_close(nl_socket_t rfd, nl_socket_t wfd)
         close(rfd);
     if (wfd >= 0 && wfd != rfd)
         close(wfd);
+}
+
+int nl__spare_open(void)
+{
+    return nl__fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
+
+void nl__spare_close(int fd)
+{
+    close(fd);
 }
 
 int nl__inet_aton(const char *text, struct in_addr *out)

@@ -5,6 +5,8 @@
  * WSAECONNRESET switched off on UDP sockets (SIO_UDP_CONNRESET), as Linux and BSD ignore
  * ICMP errors on unconnected sockets; WSA* errors translated to errno values. */
 #ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -453,6 +455,18 @@ void nl__wake_close(nl_socket_t rfd, nl_socket_t wfd)
         closesocket(rfd);
     if (wfd != NL__NOSOCK && wfd != rfd)
         closesocket(wfd);
+}
+
+/* Winsock's socket limit is memory, not a descriptor table; the reserve is a CRT descriptor
+ * all the same, so the server's EMFILE path stays one path. */
+int nl__spare_open(void)
+{
+    return _open("NUL", _O_RDONLY | _O_NOINHERIT);
+}
+
+void nl__spare_close(int fd)
+{
+    _close(fd);
 }
 
 /* Windows' inet_addr() takes the same forms as inet_aton(), but answers INADDR_NONE both for

@@ -19,13 +19,15 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "interop: FAIL: $*" >&2; for f in "$work"/*; do echo "--- $f"; cat "$f"; done >&2; exit 1; }
 
-# start NAME CMD...: run a server in the background, wait for its port (at most 20 s).
+# start NAME CMD...: run a server in the background, wait for its port (at most 20 s) in the
+# "listening on" line it prints (on stderr, or stdout for netlab-echo-server).
 start() {
   local name=$1; shift
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
   for _ in $(seq 200); do
-    port=$(tr -d '\r' <"$work/$name.err" | sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p')
+    port=$(cat "$work/$name.err" "$work/$name.out" | tr -d '\r' |
+      sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' | head -1)
     [ -n "$port" ] && return 0
     kill -0 "${pids[-1]}" 2>/dev/null || fail "$name exited before listening"
     sleep 0.1
@@ -42,34 +44,48 @@ expect() {
 }
 stop() { kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
 
-# 1. A Windows UDP client to a Linux UDP server, and the other way round.
-start udp-native "$native/netlab-udp-server" --host 127.0.0.1 --port 0
-printf 'hello from windows\n你好\nq\n' | timeout 30 wine "$win/netlab-udp-client.exe" 127.0.0.1 "$port" \
-  >"$work/udp-wine-client.out" 2>&1 || fail "wine netlab-udp-client exited $?"
-expect "$work/udp-native.out" "): hello from windows"
-expect "$work/udp-native.out" "): 你好"
-stop
+# flow LABEL INPUT WHO TEXT SERVER... -- CLIENT...: start the server, pipe INPUT (printf
+# format) into the client given 127.0.0.1 and the server's port, then expect TEXT in the
+# output of WHO (server or client); stop the server.
+flow() {
+  local label=$1 input=$2 who=$3 text=$4 server=()
+  shift 4
+  while [ "$1" != -- ]; do server+=("$1"); shift; done
+  shift
+  start "$label-server" "${server[@]}"
+  # shellcheck disable=SC2059 # the input is a printf format on purpose (\n)
+  printf "$input" | timeout 30 "$@" 127.0.0.1 "$port" >"$work/$label-client.out" 2>&1 ||
+    fail "$label: client exited $?"
+  expect "$work/$label-$who.out" "$text"
+  stop
+}
+W="wine $win" # word-split on purpose below: wine, then the program
 
-start udp-wine wine "$win/netlab-udp-server.exe" --host 127.0.0.1 --port 0
-printf 'hello from linux\nq\n' | timeout 30 "$native/netlab-udp-client" 127.0.0.1 "$port" \
-  >"$work/udp-native-client.out" 2>&1 || fail "netlab-udp-client exited $?"
-expect "$work/udp-wine.out" "): hello from linux"
-stop
+# 1. UDP: a Windows client to a Linux server (UTF-8 text too), and the other way round.
+flow udp-w2l 'hello from windows\n你好\nq\n' server "): 你好" \
+  "$native/netlab-udp-server" --host 127.0.0.1 --port 0 -- $W/netlab-udp-client.exe
+expect "$work/udp-w2l-server.out" "): hello from windows"
+flow udp-l2w 'hello from linux\nq\n' server "): hello from linux" \
+  $W/netlab-udp-server.exe --host 127.0.0.1 --port 0 -- "$native/netlab-udp-client"
 
-# 2. TCP: a Windows client through a Linux echo server, and a Linux client through a Windows one.
-start tcp-native "$native/netlab-tcp-server" --host 127.0.0.1 --port 0
-printf 'echo me\nq\n' | timeout 30 wine "$win/netlab-tcp-client.exe" 127.0.0.1 "$port" \
-  >"$work/tcp-wine-client.out" 2>&1 || fail "wine netlab-tcp-client exited $?"
-expect "$work/tcp-wine-client.out" "echo me"
-expect "$work/tcp-native.out" "connected"
+# 2. TCP: a Windows client through a Linux echo server, and a Linux client through a Windows
+#    one; the concurrent echo server on Windows with three Linux clients at once.
+flow tcp-w2l 'echo me\nq\n' client "echo me" \
+  "$native/netlab-tcp-server" --host 127.0.0.1 --port 0 -- $W/netlab-tcp-client.exe
+flow tcp-l2w 'echo you\nq\n' client "echo you" \
+  $W/netlab-tcp-server.exe --host 127.0.0.1 --port 0 -- "$native/netlab-tcp-client"
+start echo-wine $W/netlab-echo-server.exe --host 127.0.0.1 --port 0
+clients=()
+for i in 1 2 3; do
+  printf 'client %s line one\nclient %s line two\nq\n' "$i" "$i" |
+    timeout 30 "$native/netlab-tcp-client" 127.0.0.1 "$port" >"$work/echo-client$i.out" 2>&1 &
+  clients+=($!)
+done
+for i in 1 2 3; do
+  wait "${clients[$((i - 1))]}" || fail "netlab-tcp-client $i against the wine echo server"
+  expect "$work/echo-client$i.out" "client $i line two"
+done
 stop
-
-start tcp-wine wine "$win/netlab-tcp-server.exe" --host 127.0.0.1 --port 0
-printf 'echo you\nq\n' | timeout 30 "$native/netlab-tcp-client" 127.0.0.1 "$port" \
-  >"$work/tcp-native-client.out" 2>&1 || fail "netlab-tcp-client exited $?"
-expect "$work/tcp-native-client.out" "echo you"
-stop
-
 # 3. The demo: every flow on Windows alone.
 timeout 60 wine "$win/netlab-demo.exe" >"$work/demo.out" 2>&1 || fail "wine netlab-demo exited $?"
 expect "$work/demo.out" "demo finished: every flow worked"
