@@ -92,8 +92,9 @@ int nl__connect(nl_socket_t fd, const struct sockaddr *sa, socklen_t len);
 /* SO_REUSEPORT where the system has it; ENOTSUP elsewhere (Windows). */
 int nl__reuseport(nl_socket_t fd);
 
-/* send/recv on a blocking or non-blocking socket, without SIGPIPE; dontwait: this call does
- * not block (EAGAIN instead). to/from may be NULL. nl__recvfrom() returns the datagram's full
+/* send/recv on a blocking or non-blocking socket, without SIGPIPE; dontwait: this call on a
+ * blocking socket does not block (EAGAIN instead); pass 0 for a non-blocking socket (on
+ * Windows dontwait switches the socket to blocking again after the call). to/from may be NULL. nl__recvfrom() returns the datagram's full
  * length, so a result above cap means it was truncated (cap bytes were stored). */
 ssize_t nl__sendto(nl_socket_t fd, const void *buf, size_t len, int dontwait,
                    const struct sockaddr *to, socklen_t tolen);

@@ -466,7 +466,7 @@ static int conn_send(nl_tcp_server *srv, int fd, slot *s, const char *buf, size_
         return NL_ECLOSED; /* closing: its stream is over */
     if (s->out_len == s->out_off) {
         do
-            n = nl__sendto(fd, buf, len, 1, NULL, 0);
+            n = nl__sendto(fd, buf, len, 0, NULL, 0); /* the socket is non-blocking */
         while (n < 0 && errno == EINTR);
         TRACE(srv, fd, "send", (long)n, errno, "%zu bytes", len);
         if (n < 0) {
@@ -495,7 +495,7 @@ static void conn_flush(nl_tcp_server *srv, int fd, slot *s)
     int rc;
 
     do
-        n = nl__sendto(fd, s->out + s->out_off, s->out_len - s->out_off, 1, NULL, 0);
+        n = nl__sendto(fd, s->out + s->out_off, s->out_len - s->out_off, 0, NULL, 0);
     while (n < 0 && errno == EINTR);
     TRACE(srv, fd, "send", (long)n, errno, "%u queued bytes", s->out_len - s->out_off);
     if (n < 0) {

@@ -216,10 +216,9 @@ int nl__reuseport(nl_socket_t fd)
     return -1;
 }
 
-/* Winsock cannot read a socket's blocking mode back; the library keeps track: its own
- * sockets are blocking except listeners, and this records what it set. A small table keyed
- * by socket is more than needed: the callers only restore what they read just before, so
- * "blocking" is the answer for every socket the library did not make non-blocking. */
+/* Winsock cannot read a socket's blocking mode back. The library's sockets are blocking except
+ * listeners and the server's connections, and it asks only before making a blocking socket
+ * non-blocking for a moment (connect with a timeout, listen): "blocking" is the answer. */
 int nl__nonblock_get(nl_socket_t fd)
 {
     (void)fd;
@@ -244,7 +243,8 @@ static int injected(const char *call)
     return e != 0;
 }
 
-/* One call that does not block on a blocking socket: non-blocking around it. */
+/* One call that does not block on a blocking socket: non-blocking around it, blocking again
+ * after. Callers with a non-blocking socket (the server) pass dontwait 0. */
 #define DONTWAIT_BEGIN(fd, dontwait)                                                           \
     if ((dontwait) && nl__nonblock_set((fd), 1) < 0)                                           \
         return -1;

@@ -85,7 +85,28 @@ for i in 1 2 3; do
   wait "${clients[$((i - 1))]}" || fail "netlab-tcp-client $i against the wine echo server"
   expect "$work/echo-client$i.out" "client $i line two"
 done
-stop
+# A client that sends up to 16 MiB for 3 s and never reads: the echo server must pause it and
+# go on serving others, never block in a send (its sockets must stay non-blocking).
+python3 - "$port" >"$work/hog.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setblocking(False)
+sent, end = 0, time.monotonic() + 3
+while sent < 16 << 20 and time.monotonic() < end:
+    try:
+        sent += s.send(b"x" * 65536)
+    except BlockingIOError:
+        time.sleep(0.01)
+print("hog sent", sent, flush=True)
+time.sleep(30)  # hold the connection, unread; killed below
+PY
+pids+=($!)
+expect "$work/hog.out" "hog sent"
+printf 'still served\nq\n' | timeout 20 "$native/netlab-tcp-client" 127.0.0.1 "$port" \
+  >"$work/echo-after-hog.out" 2>&1 || fail "netlab-tcp-client after the unread client: exit $?"
+expect "$work/echo-after-hog.out" "still served"
+stop # the hog
+stop # the echo server
 # 3. The demo: every flow on Windows alone.
 timeout 60 wine "$win/netlab-demo.exe" >"$work/demo.out" 2>&1 || fail "wine netlab-demo exited $?"
 expect "$work/demo.out" "demo finished: every flow worked"
