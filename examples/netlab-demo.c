@@ -13,6 +13,7 @@
 #include <netlab.h>
 #ifdef _WIN32
 #include <winsock2.h> /* Windows has poll() for sockets as WSAPoll() */
+#include <windows.h>  /* SetConsoleCP */
 #define poll(fds, n, timeout) WSAPoll((fds), (n), (timeout))
 #else
 #include <poll.h>
@@ -255,6 +256,11 @@ static int stdout_ok(void)
 int main(int argc, char **argv)
 {
     nl_opts opts = {0};
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace;

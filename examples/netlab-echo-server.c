@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include <netlab.h>
+#ifdef _WIN32
+#include <windows.h> /* SetConsoleCP */
+#endif
 
 static nl_tcp_server *g_server; /* for the signal handler only */
 
@@ -81,6 +84,11 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1";
     nl_tcp_server_config cfg = {0};
     nl_tcp_server_stats st;
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
 #ifndef _WIN32
     struct sigaction sa;
 #endif

@@ -8,6 +8,9 @@
 #define _POSIX_C_SOURCE 200809L /* isatty */
 #include <errno.h>
 #include <netlab.h>
+#ifdef _WIN32
+#include <windows.h> /* SetConsoleCP */
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +54,11 @@ static long read_line(char *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
     const char *args[2] = {"127.0.0.1", "9000"}; /* the notes use a LAN address; we loopback */
     nl_opts opts = {0};
     int nargs = 0;
