@@ -26,21 +26,27 @@ want=$(dpkg-query -W -f='${source:Package}=${source:Version} ' libsodium-dev lib
 if [ -f "$prefix/stamp" ] && [ "$(cat "$prefix/stamp")" = "$want" ]; then
   echo "build-deps: cached in $prefix ($want)"; exit 0
 fi
-[ -n "$(ls -A "$work/apt/lists" 2>/dev/null | grep -v partial)" ] || "${apt[@]}" update >/dev/null
+if ! compgen -G "$work/apt/lists/*Sources*" >/dev/null; then
+  "${apt[@]}" update >/dev/null
+fi
 cd "$work"
 for pv in $want; do
-  [ -d "src-${pv%%=*}" ] && continue
-  rm -rf tmp && mkdir tmp && (cd tmp && "${apt[@]}" source --download-only "$pv" >/dev/null &&
-    dpkg-source -x --skip-patches ./*.dsc x >/dev/null 2>&1 || dpkg-source -x ./*.dsc x >/dev/null)
-  mv tmp/x "src-${pv%%=*}" && rm -rf tmp
+  # The exact versions installed here (Debian's patches applied: dpkg-source -x).
+  if [ ! -d "src-${pv%%=*}" ]; then
+    rm -rf tmp
+    mkdir tmp
+    (cd tmp && "${apt[@]}" source --download-only "$pv" >/dev/null)
+    (cd tmp && dpkg-source -x ./*.dsc x >/dev/null)
+    mv tmp/x "src-${pv%%=*}"
+    rm -rf tmp
+  fi
 done
 
 jobs=$(nproc)
 # libsodium: autotools. Debian's source has no generated configure; its autogen.sh would
 # download config.guess/config.sub unless told not to.
 if [ ! -f "$prefix/lib/libsodium.a" ]; then
-  (cd src-libsodium && DO_NOT_UPDATE_CONFIG_SCRIPTS=1 ./autogen.sh -s >/dev/null 2>&1 ||
-     autoreconf -fi >/dev/null)
+  (cd src-libsodium && DO_NOT_UPDATE_CONFIG_SCRIPTS=1 ./autogen.sh -s >/dev/null)
   rm -rf build-sodium && mkdir build-sodium
   (cd build-sodium && ../src-libsodium/configure --host=$host --prefix="$prefix" \
      --disable-shared --enable-static --disable-dependency-tracking --with-pic \

@@ -59,22 +59,21 @@ flow() {
   expect "$work/$label-$who.out" "$text"
   stop
 }
-W="wine $win" # word-split on purpose below: wine, then the program
 
 # 1. UDP: a Windows client to a Linux server (UTF-8 text too), and the other way round.
 flow udp-w2l 'hello from windows\n你好\nq\n' server "): 你好" \
-  "$native/netlab-udp-server" --host 127.0.0.1 --port 0 -- $W/netlab-udp-client.exe
+  "$native/netlab-udp-server" --host 127.0.0.1 --port 0 -- wine "$win/netlab-udp-client.exe"
 expect "$work/udp-w2l-server.out" "): hello from windows"
 flow udp-l2w 'hello from linux\nq\n' server "): hello from linux" \
-  $W/netlab-udp-server.exe --host 127.0.0.1 --port 0 -- "$native/netlab-udp-client"
+  wine "$win/netlab-udp-server.exe" --host 127.0.0.1 --port 0 -- "$native/netlab-udp-client"
 
 # 2. TCP: a Windows client through a Linux echo server, and a Linux client through a Windows
 #    one; the concurrent echo server on Windows with three Linux clients at once.
 flow tcp-w2l 'echo me\nq\n' client "echo me" \
-  "$native/netlab-tcp-server" --host 127.0.0.1 --port 0 -- $W/netlab-tcp-client.exe
+  "$native/netlab-tcp-server" --host 127.0.0.1 --port 0 -- wine "$win/netlab-tcp-client.exe"
 flow tcp-l2w 'echo you\nq\n' client "echo you" \
-  $W/netlab-tcp-server.exe --host 127.0.0.1 --port 0 -- "$native/netlab-tcp-client"
-start echo-wine $W/netlab-echo-server.exe --host 127.0.0.1 --port 0
+  wine "$win/netlab-tcp-server.exe" --host 127.0.0.1 --port 0 -- "$native/netlab-tcp-client"
+start echo-wine wine "$win/netlab-echo-server.exe" --host 127.0.0.1 --port 0
 clients=()
 for i in 1 2 3; do
   printf 'client %s line one\nclient %s line two\nq\n' "$i" "$i" |
