@@ -211,7 +211,8 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
     /* On request, the short and old IPv4 forms that inet_aton() and so getaddrinfo() take
      * ("127.1", "0x7f.1", "2130706433"), as Python's socket module does. */
     if (short_ipv4 && strchr(host, ':') == NULL &&
-        strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) && nl__inet_aton(host, &a4) == 1) {
+        strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) &&
+        nl__inet_aton(host, &a4) == 1) {
         if (flags == NL_RESOLVE_IPV6)
             return NL_EAI_FAMILY;
         memset(&ep, 0, sizeof ep);

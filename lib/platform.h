@@ -19,10 +19,10 @@
 #ifdef _WIN32
 #include <winsock2.h>
 #include <ws2tcpip.h>
-#define NL__NOSOCK ((nl_socket_t)INVALID_SOCKET)
+#define NL__NOSOCK    ((nl_socket_t)INVALID_SOCKET)
 #define NL__POLLRDHUP 0
-#define NL__SHUT_RD SD_RECEIVE
-#define NL__SHUT_WR SD_SEND
+#define NL__SHUT_RD   SD_RECEIVE
+#define NL__SHUT_WR   SD_SEND
 #define NL__SHUT_RDWR SD_BOTH
 #ifndef ENONET
 #define ENONET ENETDOWN
@@ -33,11 +33,11 @@
 /* The BSD calls that are the same on Windows except for how they report errors: after one
  * fails, errno holds the translated WSAGetLastError(), as on POSIX. */
 int nl__wsa_fail(int rc); /* rc == SOCKET_ERROR: set errno; returns rc */
-#define bind(...) nl__wsa_fail(bind(__VA_ARGS__))
-#define listen(...) nl__wsa_fail(listen(__VA_ARGS__))
+#define bind(...)        nl__wsa_fail(bind(__VA_ARGS__))
+#define listen(...)      nl__wsa_fail(listen(__VA_ARGS__))
 #define getsockname(...) nl__wsa_fail(getsockname(__VA_ARGS__))
 #define getpeername(...) nl__wsa_fail(getpeername(__VA_ARGS__))
-#define shutdown(...) nl__wsa_fail(shutdown(__VA_ARGS__))
+#define shutdown(...)    nl__wsa_fail(shutdown(__VA_ARGS__))
 /* For tests linked with the static library only: when set, called before each send/recv call
  * of the seam ("sendto", "recvfrom", "recv"); a non-zero result is a WSA error the call then
  * fails with, without reaching Winsock. Wine cannot produce some errors real Windows gives
@@ -49,9 +49,9 @@ extern int (*nl__win_fault)(const char *call);
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#define NL__NOSOCK (-1)
-#define NL__SHUT_RD SHUT_RD
-#define NL__SHUT_WR SHUT_WR
+#define NL__NOSOCK    (-1)
+#define NL__SHUT_RD   SHUT_RD
+#define NL__SHUT_WR   SHUT_WR
 #define NL__SHUT_RDWR SHUT_RDWR
 /* Linux's own calls (epoll, eventfd, accept4, recvmmsg, getrandom, MSG_NOSIGNAL, POLLRDHUP)
  * are used on Linux unless the build forces the portable POSIX path to test it there
@@ -94,8 +94,9 @@ int nl__reuseport(nl_socket_t fd);
 
 /* send/recv on a blocking or non-blocking socket, without SIGPIPE; dontwait: this call on a
  * blocking socket does not block (EAGAIN instead); pass 0 for a non-blocking socket (on
- * Windows dontwait switches the socket to blocking again after the call). to/from may be NULL. nl__recvfrom() returns the datagram's full
- * length, so a result above cap means it was truncated (cap bytes were stored). */
+ * Windows dontwait switches the socket to blocking again after the call). to/from may be NULL.
+ * nl__recvfrom() returns the datagram's full length, so a result above cap means it was truncated
+ * (cap bytes were stored). */
 ssize_t nl__sendto(nl_socket_t fd, const void *buf, size_t len, int dontwait,
                    const struct sockaddr *to, socklen_t tolen);
 ssize_t nl__recvfrom(nl_socket_t fd, void *buf, size_t cap, int dontwait, struct sockaddr *from,

@@ -99,8 +99,7 @@ static int recv_chunk(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
     for (i = 0; i < n; i++) {
         alen = sizeof addr;
         do
-            r = nl__recvfrom(s->fd, msgs[i].buf, msgs[i].cap, !(wait && i == 0), &addr.sa,
-                             &alen);
+            r = nl__recvfrom(s->fd, msgs[i].buf, msgs[i].cap, !(wait && i == 0), &addr.sa, &alen);
         while (r < 0 && errno == EINTR);
         if (r < 0)
             return i > 0 ? (int)i : nl__err(errno);

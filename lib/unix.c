@@ -90,7 +90,8 @@ nl_socket_t nl__socket(int nl_family, int type, int nonblock)
         return -1;
     }
 #ifdef NL__LINUX
-    return nl__fd_above_stdio(socket(family, type | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0));
+    return nl__fd_above_stdio(
+        socket(family, type | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0));
 #else
     return nl__fd_above_stdio(set_flags(socket(family, type, 0), nonblock));
 #endif

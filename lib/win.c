@@ -245,15 +245,15 @@ static int injected(const char *call)
 
 /* One call that does not block on a blocking socket: non-blocking around it, blocking again
  * after. Callers with a non-blocking socket (the server) pass dontwait 0. */
-#define DONTWAIT_BEGIN(fd, dontwait)                                                           \
-    if ((dontwait) && nl__nonblock_set((fd), 1) < 0)                                           \
+#define DONTWAIT_BEGIN(fd, dontwait)                                                               \
+    if ((dontwait) && nl__nonblock_set((fd), 1) < 0)                                               \
         return -1;
-#define DONTWAIT_END(fd, dontwait)                                                             \
-    if (dontwait) {                                                                            \
-        int saved_ = errno, wsa_ = WSAGetLastError();                                          \
-        (void)nl__nonblock_set((fd), 0);                                                       \
-        errno = saved_;                                                                        \
-        WSASetLastError(wsa_);                                                                 \
+#define DONTWAIT_END(fd, dontwait)                                                                 \
+    if (dontwait) {                                                                                \
+        int saved_ = errno, wsa_ = WSAGetLastError();                                              \
+        (void)nl__nonblock_set((fd), 0);                                                           \
+        errno = saved_;                                                                            \
+        WSASetLastError(wsa_);                                                                     \
     }
 
 ssize_t nl__sendto(nl_socket_t fd, const void *buf, size_t len, int dontwait,
