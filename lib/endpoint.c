@@ -50,15 +50,16 @@ static int parse_numeric_host(nl_endpoint *ep, const char *host)
     pct = strchr(buf, '%');
     if (pct != NULL) {
         /* Only a numeric zone ("%2"): a name ("%eth0") needs if_nametoindex(), i.e. I/O. */
-        unsigned long z = 0;
+        /* 64 bits: ten digits overflow a 32-bit unsigned long (Windows' long is 32 bits). */
+        uint64_t z = 0;
         if (pct[1] == '\0' || strlen(pct + 1) > 10)
             return NL_EBADADDR;
         for (const char *p = pct + 1; *p; p++) {
             if (*p < '0' || *p > '9')
                 return NL_EBADADDR;
-            z = z * 10 + (unsigned long)(*p - '0');
+            z = z * 10 + (uint64_t)(*p - '0');
         }
-        if (z > 0xffffffffUL)
+        if (z > 0xffffffffU)
             return NL_EBADADDR;
         ep->scope_id = (uint32_t)z;
         buf[pct - buf] = '\0';
