@@ -1,14 +1,12 @@
 /* nl_chat_session: the public API, the event queue, the blocking runner and plain mode. The
  * reliable protocol itself lives in chat_proto.c. */
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "chat_int.h"
+#include "platform.h"
 
 #ifdef NETLAB_HAVE_SODIUM
 #include <sodium.h>
@@ -16,29 +14,15 @@
 
 int64_t nl__chat_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return nl__now_ns() / 1000000;
 }
 
 /* Session and sender ids must be unpredictable: an off-path attacker who could guess them
- * could inject frames into an unkeyed session. getrandom() is the kernel's CSPRNG. */
+ * could inject frames into an unkeyed session. The system's CSPRNG (getrandom(), getentropy(),
+ * BCryptGenRandom()) through the platform seam. */
 int nl__chat_random(void *buf, size_t len)
 {
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return NL_EIO;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return nl__random(buf, len) < 0 ? NL_EIO : 0;
 }
 
 void nl__chat_ftrace(nl_chat_session *s, const char *what, const char *fmt, ...)
@@ -286,9 +270,9 @@ void nl_chat_session_close(nl_chat_session *s)
     free(s);
 }
 
-int nl_chat_session_fd(const nl_chat_session *s)
+nl_socket_t nl_chat_session_fd(const nl_chat_session *s)
 {
-    return s == NULL ? NL_EINVAL : nl_udp_fd(s->udp);
+    return s == NULL ? (nl_socket_t)NL__FD_EINVAL : nl_udp_fd(s->udp);
 }
 
 /* The session's next deadline, as an absolute time, or -1. */
@@ -441,7 +425,7 @@ int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, size_t max, 
         pfd.events = POLLIN;
         /* An interrupted wait simply ends the step early: the caller gets control back to
          * look at whatever the signal meant. */
-        if (poll(&pfd, 1, wait) > 0)
+        if (nl__poll(&pfd, 1, wait) > 0)
             read_datagrams(s);
         if (s->refused && s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
             nl__chat_proto_refused(s, nl__chat_now());
@@ -544,16 +528,16 @@ int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *h)
         if (s->closed_reported)
             return s->status;
         struct pollfd p[2] = {{.fd = nl_udp_fd(s->udp), .events = POLLIN}};
-        nfds_t np = 1;
+        size_t np = 1;
         int rc;
 
         if (input_on && s->state != NL__ST_CLOSED &&
             nl_chat_session_send_room(s) >= NL_CHAT_MSG_MAX) {
-            p[1].fd = h->input_fd;
+            p[1].fd = (nl_socket_t)h->input_fd;
             p[1].events = POLLIN;
             np = 2;
         }
-        rc = poll(p, np, nl_chat_session_next_timeout_ms(s));
+        rc = nl__poll(p, np, nl_chat_session_next_timeout_ms(s));
         if (rc < 0 && errno != EINTR)
             return nl__err(errno);
         if (h != NULL && h->on_tick != NULL)
