@@ -7,6 +7,8 @@
 # Included from CMakeLists.txt when building for Windows.
 set(_nl_man_txt ${PROJECT_BINARY_DIR}/man-txt)
 file(GLOB _nl_man_pages ${PROJECT_SOURCE_DIR}/docs/man/*.1)
+# netlab-wire is not built for Windows (packet capture is Linux-only): no page for it.
+list(FILTER _nl_man_pages EXCLUDE REGEX "/netlab-wire\\.1$")
 set(_nl_txt_files "")
 foreach(page ${_nl_man_pages})
   get_filename_component(name ${page} NAME_WE)
