@@ -20,18 +20,26 @@
 #define _GNU_SOURCE /* unshare() */
 #endif
 #include <errno.h>
+#include <netlab.h>
+#include <stdio.h>
+#include <string.h>
+#ifdef _WIN32
+#include <winsock2.h> /* Windows has poll() for sockets as WSAPoll() */
+#include <windows.h>  /* SetConsoleCP */
+#define poll(fds, n, timeout) WSAPoll((fds), (n), (timeout))
+#else
+#include <poll.h>
+#endif
+#ifdef __linux__ /* --wire: a namespace of its own, TCP_INFO */
 #include <fcntl.h>
 #include <linux/tcp.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <netlab.h>
-#include <poll.h>
 #include <sched.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 #define NAME "netlab-demo"
 #define USAGE "usage: " NAME " [--trace] [--wire[=json]]"
@@ -48,6 +56,7 @@ typedef struct wire {
     int datagrams;     /* UDP datagrams seen */
 } wire;
 
+#ifdef __linux__
 static int write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
@@ -94,6 +103,7 @@ static int enter_namespace(char *why, size_t size)
         close(fd);
     return rc;
 }
+#endif
 
 /* Find out how the demo can capture: here, in a namespace of its own, or not at all. */
 static void wire_setup(wire *w)
@@ -107,6 +117,13 @@ static void wire_setup(wire *w)
         printf("wire: capturing on lo (privileged: CAP_NET_RAW)\n");
         return;
     }
+    if (rc == NL_ENOTSUP) { /* Windows, or a build without Linux's calls */
+        printf("wire: packet capture is not available on this system (it needs Linux's packet "
+               "sockets); going on without it\n");
+        w->on = 0;
+        return;
+    }
+#ifdef __linux__
     if (rc == NL_EPERM) {
         if (enter_namespace(why, sizeof why) == 0 &&
             (rc = nl_capture_open(&probe, "lo", 9, 0)) == 0) {
@@ -117,7 +134,9 @@ static void wire_setup(wire *w)
         }
         if (rc != 0 && rc != NL_EPERM)
             snprintf(why, sizeof why, "capture in the new namespace: %s", nl_strerror(rc));
-    } else {
+    } else
+#endif
+    {
         snprintf(why, sizeof why, "capture on lo: %s", nl_strerror(rc));
     }
     printf("wire: cannot capture packets (%s); showing TCP_INFO counters instead\n", why);
@@ -166,6 +185,7 @@ static void wire_until(wire *w, int dir, uint32_t acked, int datagrams)
 /* Without a capture: what the kernel counted for this connection. */
 static void wire_counters(const wire *w, const char *who, const nl_tcp *t)
 {
+#ifdef __linux__
     struct tcp_info ti;
     socklen_t len = sizeof ti;
     if (!w->on || !w->counters)
@@ -177,6 +197,9 @@ static void wire_counters(const wire *w, const char *who, const nl_tcp *t)
     }
     printf("    [tcp_info] %s: segments out %u, in %u; bytes acknowledged %llu\n", who,
            ti.tcpi_segs_out, ti.tcpi_segs_in, (unsigned long long)ti.tcpi_bytes_acked);
+#else
+    (void)w, (void)who, (void)t; /* only Linux has TCP_INFO; wire_setup() turned --wire off */
+#endif
 }
 
 static void wire_close(wire *w, nl_capture_counts *st)
@@ -452,6 +475,11 @@ int main(int argc, char **argv)
 {
     nl_opts opts = {0};
     wire w = {0};
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace;

@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include <netlab.h>
+#ifdef _WIN32
+#include <windows.h> /* SetConsoleCP */
+#endif
 
 static nl_tcp_server *g_server; /* for the signal handler only */
 
@@ -81,7 +84,14 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1";
     nl_tcp_server_config cfg = {0};
     nl_tcp_server_stats st;
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
+#ifndef _WIN32
     struct sigaction sa;
+#endif
     char text[NL_ENDPOINT_STRLEN];
     nl_endpoint ep;
     long port = 9000, v;
@@ -122,12 +132,19 @@ int main(int argc, char **argv)
         fprintf(stderr, NAME ": listen %s: %s\n", text, nl_strerror(rc));
         return 1;
     }
+#ifdef _WIN32
+    /* Windows: Ctrl-C and Ctrl-Break arrive as SIGINT and SIGBREAK, on a thread of their own. */
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGBREAK, on_signal);
+#else
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* the terminal closed: stop as cleanly as on Ctrl-C */
+#endif
     nl_tcp_server_local(g_server, &ep);
     nl_endpoint_format(&ep, text, sizeof text);
     if (printf("listening on %s\n", text) < 0 || fflush(stdout) != 0) {

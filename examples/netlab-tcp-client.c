@@ -10,7 +10,13 @@
 #define _POSIX_C_SOURCE 200809L /* isatty */
 #include <errno.h>
 #include <netlab.h>
+#ifdef _WIN32
+#include <winsock2.h> /* Windows has poll() for sockets as WSAPoll() */
+#include <windows.h>  /* SetConsoleCP */
+#define poll(fds, n, timeout) WSAPoll((fds), (n), (timeout))
+#else
 #include <poll.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -153,6 +159,11 @@ int main(int argc, char **argv)
     int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
     nl_capture *wire = NULL;
     int nargs = 0;
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             opts.trace = print_trace;
@@ -179,7 +190,9 @@ int main(int argc, char **argv)
         return usage_error("bad host", args[0], nl_strerror(rc));
     if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &server)) < 0)
         fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
-                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
+                rc == NL_EPERM     ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)"
+                : rc == NL_ENOTSUP ? " (packet capture exists on Linux only)"
+                                   : "");
     nl_tcp *sd; /* sd = socket.socket(); sd.connect(...): the three-way handshake, 5 s at most */
     if ((rc = nl_tcp_connect(&sd, &server, 5000, &opts)) < 0) {
         char text[NL_ENDPOINT_STRLEN];

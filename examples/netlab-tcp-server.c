@@ -6,6 +6,9 @@
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <errno.h>
 #include <netlab.h>
+#ifdef _WIN32
+#include <windows.h> /* SetConsoleCP */
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +65,11 @@ int main(int argc, char **argv)
 {
     const char *host = "0.0.0.0", *port_text = "9000";
     nl_opts opts = {0};
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
             host = argv[++i];
@@ -100,7 +108,9 @@ int main(int argc, char **argv)
     }
     if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &local)) < 0)
         fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
-                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
+                rc == NL_EPERM     ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)"
+                : rc == NL_ENOTSUP ? " (packet capture exists on Linux only)"
+                                   : "");
     for (;;) {
         nl_tcp *cli; /* cli_sd, addr = sd.accept() */
         nl_endpoint addr;

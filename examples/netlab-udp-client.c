@@ -8,6 +8,9 @@
 #define _POSIX_C_SOURCE 200809L /* isatty */
 #include <errno.h>
 #include <netlab.h>
+#ifdef _WIN32
+#include <windows.h> /* SetConsoleCP */
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,6 +61,11 @@ static long read_line(char *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
     const char *args[2] = {"127.0.0.1", "9000"}; /* the notes use a LAN address; we loopback */
     nl_opts opts = {0};
     int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
@@ -93,7 +101,9 @@ int main(int argc, char **argv)
         return usage_error("bad host", args[0], nl_strerror(rc));
     if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &server)) < 0)
         fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
-                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
+                rc == NL_EPERM     ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)"
+                : rc == NL_ENOTSUP ? " (packet capture exists on Linux only)"
+                                   : "");
     nl_udp *sd; /* sd = socket.socket(type=socket.SOCK_DGRAM) */
     if ((rc = nl_udp_open(&sd, server.family, &opts)) < 0) {
         fprintf(stderr, NAME ": socket: %s\n", nl_strerror(rc));

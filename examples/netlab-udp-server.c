@@ -5,6 +5,9 @@
  * Build it on its own: cc netlab-udp-server.c $(pkg-config --cflags --libs netlab) */
 #include <errno.h>
 #include <netlab.h>
+#ifdef _WIN32
+#include <windows.h> /* SetConsoleCP */
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +42,11 @@ int main(int argc, char **argv)
     nl_opts opts = {0};
     int wire_style = -1; /* --wire: -1 off; NL_CAPTURE_TEXT or NL_CAPTURE_JSON */
     nl_capture *wire = NULL;
+#ifdef _WIN32
+    /* The text on the wire is UTF-8: the Windows console shows and types it as such too. */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+#endif
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
             host = argv[++i];
@@ -77,7 +85,9 @@ int main(int argc, char **argv)
     }
     if (wire_style >= 0 && (rc = nl_capture_open_for(&wire, &local)) < 0)
         fprintf(stderr, NAME ": --wire: %s%s; going on without it\n", nl_strerror(rc),
-                rc == NL_EPERM ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)" : "");
+                rc == NL_EPERM     ? " (capturing needs CAP_NET_RAW: root, or unshare -rn)"
+                : rc == NL_ENOTSUP ? " (packet capture exists on Linux only)"
+                                   : "");
     for (;;) {
         char data[1024], ip[NL_ENDPOINT_STRLEN];
         nl_endpoint addr; /* data, addr = sd.recvfrom(1024) */

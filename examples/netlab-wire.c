@@ -74,6 +74,10 @@ int main(int argc, char **argv)
         fprintf(stderr, NAME ": capture needs CAP_NET_RAW: run it as root, or inside a user and "
                              "network namespace of your own (unshare -rn)\n");
         return 1;
+    } else if (rc == NL_ENOTSUP) {
+        fprintf(stderr, NAME ": packet capture is not available here: it needs Linux's packet "
+                             "sockets (this libnetlab was built without them)\n");
+        return 1;
     } else if (rc < 0) {
         fprintf(stderr, NAME ": capture on %s: %s\n", ifname, nl_strerror(rc));
         return 1;

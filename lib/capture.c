@@ -1,6 +1,17 @@
 /* The wire: a packet socket with a BPF filter on one port, a pure decoder of IP packets and a
  * small per-connection tracker that labels the steps of the exchange. See netlab/capture.h. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "netlab/capture.h"
+
+/* Live capture needs Linux's packet sockets (NL__LINUX, platform.h). Elsewhere (Windows, the
+ * other POSIX systems, a NETLAB_FORCE_PORTABLE_POSIX build) only the decoder and offline
+ * handles are here, and opening a live capture fails with NL_ENOTSUP. */
+#ifdef NL__LINUX
 #include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
@@ -8,20 +19,13 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include "internal.h"
-#include "netlab/capture.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23 /* Linux 4.20; older headers lack the name */
 #endif
+#endif /* NL__LINUX */
 
 #define NL__CAP_FLOWS   64 /* connections followed at once */
 #define NL__CAP_PENDING 64 /* unacknowledged segments remembered per direction */
@@ -295,6 +299,7 @@ int nl_capture_feed(nl_capture *c, const void *pkt, size_t len, nl_capture_packe
     return 1;
 }
 
+#ifdef NL__LINUX
 /* ---- the packet socket ------------------------------------------------------------------ */
 
 /* Accept IPv4 (first fragments) and IPv6 (no extension headers) TCP and UDP packets whose
@@ -386,6 +391,14 @@ static int open_socket(nl_capture *c, const char *ifname)
     return 0;
 }
 
+#else
+static int open_socket(nl_capture *c, const char *ifname)
+{
+    (void)c, (void)ifname;
+    return NL_ENOTSUP;
+}
+#endif
+
 int nl_capture_open(nl_capture **out, const char *ifname, uint16_t port, int flags)
 {
     nl_capture *c;
@@ -414,8 +427,10 @@ void nl_capture_close(nl_capture *c)
 {
     if (!c)
         return;
+#ifdef NL__LINUX
     if (c->fd >= 0)
         close(c->fd);
+#endif
     free(c);
 }
 
@@ -424,6 +439,7 @@ int nl_capture_fd(const nl_capture *c)
     return c && c->fd >= 0 ? c->fd : NL_EINVAL;
 }
 
+#ifdef NL__LINUX
 int nl_capture_read(nl_capture *c, nl_capture_packet *pkts, int max, int timeout_ms)
 {
     int n = 0;
@@ -476,10 +492,19 @@ int nl_capture_read(nl_capture *c, nl_capture_packet *pkts, int max, int timeout
     return n;
 }
 
+#else
+int nl_capture_read(nl_capture *c, nl_capture_packet *pkts, int max, int timeout_ms)
+{
+    (void)timeout_ms;
+    return !c || !pkts || max <= 0 || c->fd < 0 ? NL_EINVAL : NL_ENOTSUP;
+}
+#endif
+
 int nl_capture_stats(nl_capture *c, nl_capture_counts *out)
 {
     if (!c || !out)
         return NL_EINVAL;
+#ifdef NL__LINUX
     if (c->fd >= 0) {
         struct tpacket_stats ts;
         socklen_t tl = sizeof ts;
@@ -489,6 +514,7 @@ int nl_capture_stats(nl_capture *c, nl_capture_counts *out)
         c->st.received += ts.tp_packets;
         c->st.drops += ts.tp_drops;
     }
+#endif
     *out = c->st;
     return 0;
 }
@@ -521,6 +547,7 @@ int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, int style, nl_capt
     }
 }
 
+#ifdef NL__LINUX
 /* Is addr one of this machine's addresses? Binding a UDP socket to it succeeds only then. */
 static int is_local(const nl__sockaddr *sa, socklen_t len)
 {
@@ -580,9 +607,19 @@ int nl_capture_interface(const nl_endpoint *addr, char *buf, size_t size)
     return rc;
 }
 
+#else
+int nl_capture_interface(const nl_endpoint *addr, char *buf, size_t size)
+{
+    if (!addr || !buf || (addr->family != NL_AF_INET && addr->family != NL_AF_INET6))
+        return NL_EINVAL;
+    (void)size;
+    return NL_ENOTSUP;
+}
+#endif
+
 int nl_capture_open_for(nl_capture **out, const nl_endpoint *addr)
 {
-    char ifname[IFNAMSIZ];
+    char ifname[64]; /* IFNAMSIZ is 16 */
     int rc;
 
     if (!out)

@@ -2,15 +2,13 @@
  * (chat_core.c, which holds every protocol decision): it owns the socket, the clock and the
  * random numbers, feeds the core datagrams, commands and the time, and sends what the core
  * gives out. */
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "chat_int.h"
+#include "platform.h"
 
 #ifdef NETLAB_HAVE_SODIUM
 #include <sodium.h>
@@ -18,29 +16,15 @@
 
 int64_t nl__chat_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return nl__now_ns() / 1000000;
 }
 
 /* Session and sender ids must be unpredictable: an off-path attacker who could guess them
- * could inject frames into an unkeyed session. getrandom() is the kernel's CSPRNG. */
+ * could inject frames into an unkeyed session. The system's CSPRNG (getrandom(), getentropy(),
+ * BCryptGenRandom()) through the platform seam. */
 int nl__chat_random(void *buf, size_t len)
 {
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return NL_EIO;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return nl__random(buf, len) < 0 ? NL_EIO : 0;
 }
 
 const char *nl_chat_event_name(int type)
@@ -216,9 +200,9 @@ void nl_chat_session_close(nl_chat_session *s)
     free(s);
 }
 
-int nl_chat_session_fd(const nl_chat_session *s)
+nl_socket_t nl_chat_session_fd(const nl_chat_session *s)
 {
-    return s == NULL ? NL_EINVAL : nl_udp_fd(s->udp);
+    return s == NULL ? (nl_socket_t)NL__FD_EINVAL : nl_udp_fd(s->udp);
 }
 
 int nl_chat_session_next_timeout_ms(const nl_chat_session *s)
@@ -291,7 +275,7 @@ int nl_chat_session_step(nl_chat_session *s, nl_chat_event *events, size_t max, 
         pfd.events = POLLIN;
         /* An interrupted wait simply ends the step early: the caller gets control back to
          * look at whatever the signal meant. */
-        if (poll(&pfd, 1, wait) > 0)
+        if (nl__poll(&pfd, 1, wait) > 0)
             read_datagrams(s);
         if (s->refused)
             nl__chat_core_refused(s->core, nl__chat_now());
@@ -382,16 +366,16 @@ int nl_chat_session_run(nl_chat_session *s, const nl_chat_run_hooks *h)
         if (s->core->closed_reported)
             return s->core->status;
         struct pollfd p[2] = {{.fd = nl_udp_fd(s->udp), .events = POLLIN}};
-        nfds_t np = 1;
+        size_t np = 1;
         int rc;
 
         if (input_on && s->core->state != NL__ST_CLOSED &&
             nl_chat_session_send_room(s) >= NL_CHAT_MSG_MAX) {
-            p[1].fd = h->input_fd;
+            p[1].fd = (nl_socket_t)h->input_fd;
             p[1].events = POLLIN;
             np = 2;
         }
-        rc = poll(p, np, nl_chat_session_next_timeout_ms(s));
+        rc = nl__poll(p, np, nl_chat_session_next_timeout_ms(s));
         if (rc < 0 && errno != EINTR)
             return nl__err(errno);
         if (h != NULL && h->on_tick != NULL)

@@ -14,3 +14,8 @@ target_include_directories(netlab_objects PRIVATE ${SODIUM_INCLUDE_DIRS})
 target_link_directories(netlab PRIVATE ${SODIUM_LIBRARY_DIRS})
 target_link_libraries(netlab PRIVATE sodium)
 target_link_libraries(netlab_static PRIVATE sodium)
+# Windows: libsodium is a static library cross-built into a prefix of its own
+# (tests/windows/build-deps.sh); users of netlab_static inside this build find it there.
+if(WIN32)
+  target_link_directories(netlab_static INTERFACE $<BUILD_INTERFACE:${SODIUM_LIBRARY_DIRS}>)
+endif()

@@ -8,17 +8,18 @@
  *   host -> member: type (1 byte: M J L D X E), room seq (8, big-endian), name length (1),
  *                   name, then the text (M only)
  *   member -> host: 'M', then the text. The host names it after the session it came on. */
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat_int.h"
+#include "platform.h"
+
+#ifndef _WIN32
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#endif
 #include "netlab/chat_room.h"
 
 #ifdef NETLAB_HAVE_SODIUM
@@ -463,7 +464,6 @@ static int probe(nl_chat_room *r, const uint8_t *buf, size_t len, const nl_endpo
 static void send_probes(nl_udp *u, int port)
 {
     uint8_t buf[PROBE_LEN];
-    struct ifaddrs *ifs = NULL;
     nl_endpoint to;
 
     static const uint8_t magic[4] = {'N', 'L', 'R', '?'};
@@ -472,6 +472,12 @@ static void send_probes(nl_udp *u, int port)
     memcpy(buf, magic, sizeof magic);
     if (nl_endpoint_parse(&to, "127.0.0.1", port) == 0)
         nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
+#ifdef _WIN32
+    /* No getifaddrs(): the limited broadcast, which Windows sends on every interface. */
+    if (nl_endpoint_parse(&to, "255.255.255.255", port) == 0)
+        nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
+#else
+    struct ifaddrs *ifs = NULL;
     if (getifaddrs(&ifs) == 0) {
         for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
             char a[INET_ADDRSTRLEN];
@@ -489,6 +495,7 @@ static void send_probes(nl_udp *u, int port)
         }
         freeifaddrs(ifs);
     }
+#endif
 }
 
 int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms, nl_chat_room_found *found,
@@ -508,7 +515,7 @@ int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms, nl_cha
     local.port = 0;
     if ((rc = nl_udp_open_bound(&u, &local, NULL)) < 0)
         return rc;
-    (void)setsockopt(nl_udp_fd(u), SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
+    (void)nl__setsockopt(nl_udp_fd(u), SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
     /* A probe or its answer may be lost: probe again every 250 ms while waiting. */
     end = nl__chat_now() + wait_ms;
     for (int64_t next = 0;;) {
@@ -525,7 +532,7 @@ int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms, nl_cha
         int dup = 0;
         if (end - nl__chat_now() <= 0)
             break;
-        if (poll(&p, 1, (int)(left > 0 ? left : 0)) <= 0)
+        if (nl__poll(&p, 1, (int)(left > 0 ? left : 0)) <= 0)
             continue;
         n = nl_udp_recv_from(u, buf, sizeof buf, &from, 0);
         if (n < 6 || memcmp(buf, "NLR!", 4) != 0)
@@ -880,7 +887,7 @@ int nl_chat_room_step(nl_chat_room *r, nl_chat_room_event *events, size_t max, i
             if (wait < 0 || t < wait)
                 wait = t;
         }
-        if (poll(&pfd, 1, wait) > 0)
+        if (nl__poll(&pfd, 1, wait) > 0)
             read_datagrams(r);
         timers(r, nl__chat_now());
     }

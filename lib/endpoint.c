@@ -1,11 +1,15 @@
 /* Endpoints: parse, resolve, format, compare. Everything but the resolver is pure. */
-#include <arpa/inet.h>
-#include <net/if.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#ifdef _WIN32
+#include <iphlpapi.h> /* if_nametoindex() */
+#else
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#endif
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -46,15 +50,16 @@ static int parse_numeric_host(nl_endpoint *ep, const char *host)
     pct = strchr(buf, '%');
     if (pct != NULL) {
         /* Only a numeric zone ("%2"): a name ("%eth0") needs if_nametoindex(), i.e. I/O. */
-        unsigned long z = 0;
+        /* 64 bits: ten digits overflow a 32-bit unsigned long (Windows' long is 32 bits). */
+        uint64_t z = 0;
         if (pct[1] == '\0' || strlen(pct + 1) > 10)
             return NL_EBADADDR;
         for (const char *p = pct + 1; *p; p++) {
             if (*p < '0' || *p > '9')
                 return NL_EBADADDR;
-            z = z * 10 + (unsigned long)(*p - '0');
+            z = z * 10 + (uint64_t)(*p - '0');
         }
-        if (z > 0xffffffffUL)
+        if (z > 0xffffffffU)
             return NL_EBADADDR;
         ep->scope_id = (uint32_t)z;
         buf[pct - buf] = '\0';
@@ -153,8 +158,10 @@ int nl__gai_err(int rc)
         return NL_EAI_MEMORY;
     case EAI_SERVICE:
         return NL_EAI_SERVICE;
+#ifdef EAI_SYSTEM
     case EAI_SYSTEM:
         return NL_EAI_SYSTEM;
+#endif
     default:
         return NL_EAI_OTHER;
     }
@@ -205,7 +212,8 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
     /* On request, the short and old IPv4 forms that inet_aton() and so getaddrinfo() take
      * ("127.1", "0x7f.1", "2130706433"), as Python's socket module does. */
     if (short_ipv4 && strchr(host, ':') == NULL &&
-        strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) && inet_aton(host, &a4) == 1) {
+        strspn(host, "0123456789.xXabcdefABCDEF") == strlen(host) &&
+        nl__inet_aton(host, &a4) == 1) {
         if (flags == NL_RESOLVE_IPV6)
             return NL_EAI_FAMILY;
         memset(&ep, 0, sizeof ep);
@@ -225,6 +233,8 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
                       : flags == NL_RESOLVE_IPV6 ? AF_INET6
                                                  : AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM; /* one entry per address instead of one per protocol */
+    if ((rc = nl__net_init()) < 0)
+        return rc;
     rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0)
         return nl__gai_err(rc);
@@ -376,7 +386,7 @@ int nl_endpoint_is_any(const nl_endpoint *ep)
 socklen_t nl__ep_to_sockaddr(const nl_endpoint *ep, int sock_family, nl__sockaddr *out)
 {
     memset(out, 0, sizeof *out);
-    if (sock_family == AF_INET6) {
+    if (sock_family == NL_AF_INET6) {
         out->in6.sin6_family = AF_INET6;
         out->in6.sin6_port = htons(ep->port);
         if (ep->family == NL_AF_INET) {

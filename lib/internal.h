@@ -2,21 +2,18 @@
 #ifndef NETLAB_INTERNAL_H
 #define NETLAB_INTERNAL_H
 
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 #include "netlab.h"
+#include "platform.h"
 
 /* Room for the argument text of one trace event. */
 #define NL__TRACE_ARGS 160
 
 /* What every socket handle has: its descriptor, family and trace hook. */
 typedef struct nl__sock {
-    int fd;
-    int family;
+    nl_socket_t fd; /* NL__NOSOCK when closed */
+    int family;     /* NL_AF_INET or NL_AF_INET6 */
     nl_trace_fn trace;
     void *trace_user;
     int return_eintr; /* nl_opts.return_eintr: EINTR ends the call with NL_EINTR */
@@ -41,7 +38,8 @@ int nl__err(int errnum); /* errno -> negative code */
 /* sock.c: system calls with EINTR, timeouts and tracing in one place. */
 int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts);
 int nl__sock_close(nl__sock *s);
-int nl__sock_adopt(nl__sock *s, int fd, int type, const nl_opts *opts, int *listening);
+#define NL__NONBLOCK 0x40000000 /* nl__sock_open() type flag: a non-blocking socket */
+int nl__sock_adopt(nl__sock *s, nl_socket_t fd, int type, const nl_opts *opts, int *listening);
 int nl__sock_bind(nl__sock *s, const nl_endpoint *ep);
 int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms);
 int nl__sock_local(const nl__sock *s, nl_endpoint *out);
@@ -50,9 +48,15 @@ int nl__sock_wait(const nl__sock *s, short events, int64_t deadline_ms);
 #define NL__DEADLINE_UNSET (-2) /* nl__sock_await(): no deadline computed yet */
 int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *deadline);
 int64_t nl__deadline(int timeout_ms);
-int nl__fd_above_stdio(int fd);
 void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* What an *_fd() getter returns for a NULL handle: NL_EINVAL, or INVALID_SOCKET on Windows
+ * (a SOCKET is unsigned). */
+#ifdef _WIN32
+#define NL__FD_EINVAL NL__NOSOCK
+#else
+#define NL__FD_EINVAL NL_EINVAL
+#endif
 
 /* udp.c: the socket inside a UDP handle (for udp_batch.c). */
 const nl__sock *nl__udp_sock(const nl_udp *u);

@@ -1,9 +1,11 @@
 /* The resolver for callers that want every answer (Python's getaddrinfo()) or the name of an
  * address (getnameinfo()), on top of the system's getaddrinfo()/getnameinfo(). */
-#include <netdb.h>
 #include <string.h>
 
 #include "internal.h"
+#ifndef _WIN32
+#include <netdb.h>
+#endif
 
 int nl_resolve(const char *host, const char *service, const nl_resolve_hints *hints,
                nl_resolved *out, size_t cap, char *canon, size_t canon_size)
@@ -22,11 +24,14 @@ int nl_resolve(const char *host, const char *service, const nl_resolve_hints *hi
         if (hints->family != NL_AF_UNSPEC && hints->family != NL_AF_INET &&
             hints->family != NL_AF_INET6)
             return NL_EAI_FAMILY;
-        h.ai_family = hints->family;
+        /* NL_AF_* are the library's constants: the system's AF_* may differ. */
+        h.ai_family = hints->family == NL_AF_UNSPEC ? AF_UNSPEC : nl__sys_family(hints->family);
         h.ai_socktype = hints->socktype;
         h.ai_protocol = hints->protocol;
         h.ai_flags = hints->flags;
     }
+    if ((rc = nl__net_init()) < 0)
+        return rc;
     rc = getaddrinfo(host, service, &h, &res);
     if (rc != 0)
         return nl__gai_err(rc);
@@ -61,6 +66,8 @@ int nl_endpoint_name(const nl_endpoint *ep, char *host, size_t host_size, char *
     if (ep == NULL || !nl__ep_valid(ep) || (host == NULL && host_size > 0) ||
         (serv == NULL && serv_size > 0))
         return NL_EINVAL;
+    if ((rc = nl__net_init()) < 0)
+        return rc;
     len = nl__ep_to_sockaddr(ep, ep->family, &sa);
     if (len == 0)
         return NL_EINVAL;

@@ -9,8 +9,6 @@
  * while a callback runs is only marked and put on a pending list, and closed once the callback
  * has returned, so a callback never sees on_close run underneath it. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,17 +17,15 @@
 #include "internal.h"
 #include "netlab/server.h"
 
-#if defined(__linux__) && !defined(NL_SERVER_USE_POLL)
+#if defined(NL__LINUX) && !defined(NL_SERVER_USE_POLL)
 #define USE_EPOLL 1
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#else
-#include <poll.h>
 #endif
 
-#define EV_IN 1u
-#define EV_OUT 2u
-#define EV_ERR 4u
+#define SV_IN 1u
+#define SV_OUT 2u
+#define SV_ERR 4u
 
 #define MAX_EVENTS 256        /* events taken per wait                               */
 #define ACCEPT_BURST 64       /* accepts per listener event, so clients get served too */
@@ -77,14 +73,14 @@ struct nl_tcp_server {
     uint32_t accept_resume_ms;
     uint32_t next_sweep_ms;
     uint32_t now_ms;
-    struct timespec t0;
+    int64_t t0_ns; /* the monotonic clock at open */
     nl_tcp_server_stats st;
 #ifdef USE_EPOLL
     int epfd;
     int wakefd;
     struct epoll_event evs[MAX_EVENTS];
 #else
-    int wake_r, wake_w;
+    nl_socket_t wake_r, wake_w;
     struct pollfd *pfds;
     size_t npfd, cap_pfd;
     struct pollfd *ready;
@@ -101,12 +97,7 @@ struct nl_tcp_server {
 
 static void clock_update(nl_tcp_server *srv)
 {
-    struct timespec ts;
-    int64_t ms;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ms = (int64_t)(ts.tv_sec - srv->t0.tv_sec) * 1000 + (ts.tv_nsec - srv->t0.tv_nsec) / 1000000;
-    srv->now_ms = (uint32_t)ms;
+    srv->now_ms = (uint32_t)((nl__now_ns() - srv->t0_ns) / 1000000);
 }
 
 /* ---- the event queue: epoll, or poll where there is no epoll ---------------------------- */
@@ -144,7 +135,7 @@ static int be_ctl(nl_tcp_server *srv, int op, int fd, unsigned events)
 {
     struct epoll_event ev = {0};
 
-    ev.events = (events & EV_IN ? EPOLLIN : 0u) | (events & EV_OUT ? EPOLLOUT : 0u);
+    ev.events = (events & SV_IN ? EPOLLIN : 0u) | (events & SV_OUT ? EPOLLOUT : 0u);
     ev.data.fd = fd;
     return epoll_ctl(srv->epfd, op, fd, &ev) < 0 ? nl__err(errno) : 0;
 }
@@ -178,8 +169,8 @@ static void be_get(const nl_tcp_server *srv, int i, int *fd, unsigned *events)
     uint32_t e = srv->evs[i].events;
 
     *fd = srv->evs[i].data.fd;
-    *events = (e & EPOLLIN ? EV_IN : 0u) | (e & EPOLLOUT ? EV_OUT : 0u) |
-              (e & (EPOLLERR | EPOLLHUP) ? EV_ERR : 0u);
+    *events = (e & EPOLLIN ? SV_IN : 0u) | (e & EPOLLOUT ? SV_OUT : 0u) |
+              (e & (EPOLLERR | EPOLLHUP) ? SV_ERR : 0u);
 }
 
 static int be_wake(nl_tcp_server *srv)
@@ -216,8 +207,8 @@ static int pfd_push(nl_tcp_server *srv, int fd, unsigned events)
         srv->cap_pfd = cap;
     }
     srv->pfds[srv->npfd].fd = fd;
-    srv->pfds[srv->npfd].events = (short)((events & EV_IN ? POLLIN : 0) |
-                                          (events & EV_OUT ? POLLOUT : 0));
+    srv->pfds[srv->npfd].events = (short)((events & SV_IN ? POLLIN : 0) |
+                                          (events & SV_OUT ? POLLOUT : 0));
     srv->pfds[srv->npfd].revents = 0;
     srv->npfd++;
     return 0;
@@ -225,28 +216,19 @@ static int pfd_push(nl_tcp_server *srv, int fd, unsigned events)
 
 static int be_init(nl_tcp_server *srv)
 {
-    int p[2], rc;
+    int rc;
 
-    srv->wake_r = srv->wake_w = -1;
-    if (pipe(p) < 0)
-        return nl__err(errno);
-    srv->wake_r = p[0];
-    srv->wake_w = p[1];
-    if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(p[1], F_SETFL, O_NONBLOCK) < 0 ||
-        fcntl(p[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(p[1], F_SETFD, FD_CLOEXEC) < 0)
+    if (nl__wake_open(&srv->wake_r, &srv->wake_w) < 0)
         return nl__err(errno);
     /* Index 0 is the wake-up pipe and index 1 the listener, for the server's lifetime. */
-    if ((rc = pfd_push(srv, srv->wake_r, EV_IN)) < 0)
+    if ((rc = pfd_push(srv, srv->wake_r, SV_IN)) < 0)
         return rc;
-    return pfd_push(srv, srv->lfd, EV_IN);
+    return pfd_push(srv, srv->lfd, SV_IN);
 }
 
 static void be_fini(nl_tcp_server *srv)
 {
-    if (srv->wake_r >= 0)
-        close(srv->wake_r);
-    if (srv->wake_w >= 0)
-        close(srv->wake_w);
+    nl__wake_close(srv->wake_r, srv->wake_w);
     free(srv->pfds);
     free(srv->ready);
 }
@@ -265,7 +247,7 @@ static size_t pidx_of(const nl_tcp_server *srv, int fd)
 static int be_mod(nl_tcp_server *srv, int fd, unsigned events)
 {
     srv->pfds[pidx_of(srv, fd)].events =
-        (short)((events & EV_IN ? POLLIN : 0) | (events & EV_OUT ? POLLOUT : 0));
+        (short)((events & SV_IN ? POLLIN : 0) | (events & SV_OUT ? POLLOUT : 0));
     return 0;
 }
 
@@ -283,7 +265,7 @@ static void be_del(nl_tcp_server *srv, int fd)
 static int be_wait(nl_tcp_server *srv, int timeout)
 {
     size_t i;
-    int n = poll(srv->pfds, (nfds_t)srv->npfd, timeout), k = 0;
+    int n = nl__poll(srv->pfds, srv->npfd, timeout), k = 0;
 
     TRACE(srv, -1, "poll", n, errno, "%zu fds, %d ms", srv->npfd, timeout);
     if (n < 0)
@@ -300,26 +282,23 @@ static void be_get(const nl_tcp_server *srv, int i, int *fd, unsigned *events)
     short e = srv->ready[i].revents;
 
     *fd = srv->ready[i].fd;
-    *events = (e & POLLIN ? EV_IN : 0u) | (e & POLLOUT ? EV_OUT : 0u) |
-              (e & (POLLERR | POLLHUP | POLLNVAL) ? EV_ERR : 0u);
+    *events = (e & POLLIN ? SV_IN : 0u) | (e & POLLOUT ? SV_OUT : 0u) |
+              (e & (POLLERR | POLLHUP | POLLNVAL) ? SV_ERR : 0u);
 }
 
 static int be_wake(nl_tcp_server *srv)
 {
-    char c = 1;
-    return write(srv->wake_w, &c, 1) < 0 && errno != EAGAIN ? nl__err(errno) : 0;
+    return nl__wake_send(srv->wake_w) < 0 ? nl__err(errno) : 0;
 }
 
 static void be_unwake(nl_tcp_server *srv)
 {
-    char buf[64];
-    while (read(srv->wake_r, buf, sizeof buf) > 0)
-        ;
+    nl__wake_drain(srv->wake_r);
 }
 
 static int is_wake(const nl_tcp_server *srv, int fd)
 {
-    return fd == srv->wake_r;
+    return (nl_socket_t)fd == srv->wake_r;
 }
 #endif
 
@@ -355,13 +334,13 @@ static int slots_reserve(nl_tcp_server *srv, int fd)
  * queued. Only calls into the kernel when that changes. */
 static int slot_update(nl_tcp_server *srv, int fd, slot *s)
 {
-    unsigned want = (s->flags & F_PAUSED ? 0u : EV_IN) | (s->out_len > s->out_off ? EV_OUT : 0u);
-    unsigned have = (s->flags & F_REG_IN ? EV_IN : 0u) | (s->flags & F_REG_OUT ? EV_OUT : 0u);
+    unsigned want = (s->flags & F_PAUSED ? 0u : SV_IN) | (s->out_len > s->out_off ? SV_OUT : 0u);
+    unsigned have = (s->flags & F_REG_IN ? SV_IN : 0u) | (s->flags & F_REG_OUT ? SV_OUT : 0u);
 
     if (want == have)
         return 0;
-    s->flags = (uint8_t)((s->flags & ~(F_REG_IN | F_REG_OUT)) | (want & EV_IN ? F_REG_IN : 0) |
-                         (want & EV_OUT ? F_REG_OUT : 0));
+    s->flags = (uint8_t)((s->flags & ~(F_REG_IN | F_REG_OUT)) | (want & SV_IN ? F_REG_IN : 0) |
+                         (want & SV_OUT ? F_REG_OUT : 0));
     return be_mod(srv, fd, want);
 }
 
@@ -385,7 +364,7 @@ static void conn_close_one(nl_tcp_server *srv, int fd, int reason)
     int rc;
 
     be_del(srv, fd);
-    rc = close(fd);
+    rc = nl__closesocket(fd);
     TRACE(srv, fd, "close", rc, errno, "%d", fd);
     queue_free(srv, s);
     memset(s, 0, sizeof *s);
@@ -487,7 +466,7 @@ static int conn_send(nl_tcp_server *srv, int fd, slot *s, const char *buf, size_
         return NL_ECLOSED; /* closing: its stream is over */
     if (s->out_len == s->out_off) {
         do
-            n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            n = nl__sendto(fd, buf, len, 0, NULL, 0); /* the socket is non-blocking */
         while (n < 0 && errno == EINTR);
         TRACE(srv, fd, "send", (long)n, errno, "%zu bytes", len);
         if (n < 0) {
@@ -516,7 +495,7 @@ static void conn_flush(nl_tcp_server *srv, int fd, slot *s)
     int rc;
 
     do
-        n = send(fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = nl__sendto(fd, s->out + s->out_off, s->out_len - s->out_off, 0, NULL, 0);
     while (n < 0 && errno == EINTR);
     TRACE(srv, fd, "send", (long)n, errno, "%u queued bytes", s->out_len - s->out_off);
     if (n < 0) {
@@ -551,7 +530,7 @@ static void conn_read(nl_tcp_server *srv, int fd, slot *s)
     if (want == 0)
         return;
     do
-        n = recv(fd, srv->rbuf, want, 0);
+        n = nl__recv(fd, srv->rbuf, want, 0);
     while (n < 0 && errno == EINTR);
     TRACE(srv, fd, "recv", (long)n, errno, "%zu%s", want, n == 0 ? " (peer closed)" : "");
     if (n > 0) {
@@ -588,12 +567,12 @@ static void conn_event(nl_tcp_server *srv, int fd, unsigned events)
         conn_close(srv, fd, s->reason);
         return;
     }
-    if ((events & (EV_OUT | EV_ERR)) && s->out_len > s->out_off) {
+    if ((events & (SV_OUT | SV_ERR)) && s->out_len > s->out_off) {
         conn_flush(srv, fd, s);
         if ((s = slot_of(srv, fd)) == NULL)
             return;
     }
-    if ((events & (EV_IN | EV_ERR)) && !(s->flags & F_PAUSED))
+    if ((events & (SV_IN | SV_ERR)) && !(s->flags & F_PAUSED))
         conn_read(srv, fd, s);
 }
 
@@ -617,17 +596,17 @@ static void accept_emfile(nl_tcp_server *srv)
 
     srv->st.emfile++;
     if (srv->spare_fd >= 0) {
-        close(srv->spare_fd);
+        nl__spare_close(srv->spare_fd);
         srv->spare_fd = -1;
         do
-            fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
+            fd = (int)nl__accept(srv->lfd, NULL, NULL, 0);
         while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
         TRACE(srv, srv->lfd, "accept", fd, errno, "%s", "to drop (out of descriptors)");
         if (fd >= 0) {
-            close(fd);
+            nl__closesocket(fd);
             srv->st.dropped++;
         }
-        srv->spare_fd = nl__fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        srv->spare_fd = nl__spare_open();
     }
     /* Without a spare (another thread took the descriptor), back off instead of spinning. */
     if (srv->spare_fd < 0)
@@ -642,20 +621,20 @@ static void accept_one(nl_tcp_server *srv, int fd, const nl__sockaddr *sa, sockl
     if ((srv->cfg.max_connections > 0 &&
          srv->st.connections >= (size_t)srv->cfg.max_connections) ||
         slots_reserve(srv, fd) < 0) {
-        close(fd);
+        nl__closesocket(fd);
         srv->st.dropped++;
         return;
     }
     if (!srv->cfg.no_nodelay)
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        (void)nl__setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     s = &srv->slots[fd];
     memset(s, 0, sizeof *s);
     s->state = SLOT_OPEN;
     s->flags = F_REG_IN;
     s->last_ms = srv->now_ms;
-    if (be_add(srv, fd, EV_IN) < 0) {
+    if (be_add(srv, fd, SV_IN) < 0) {
         s->state = SLOT_FREE;
-        close(fd);
+        nl__closesocket(fd);
         srv->st.dropped++;
         return;
     }
@@ -675,7 +654,7 @@ static void accept_one(nl_tcp_server *srv, int fd, const nl__sockaddr *sa, sockl
             be_del(srv, fd);
             queue_free(srv, s);
             memset(s, 0, sizeof *s);
-            close(fd);
+            nl__closesocket(fd);
             srv->st.connections--;
             run_pending(srv);
             return;
@@ -692,7 +671,7 @@ static void accept_ready(nl_tcp_server *srv)
 
     for (i = 0; i < ACCEPT_BURST; i++) {
         salen = sizeof sa;
-        fd = nl__fd_above_stdio(accept4(srv->lfd, &sa.sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        fd = (int)nl__accept(srv->lfd, &sa.sa, &salen, 1); /* a SOCKET fits an int */
         err = errno;
         TRACE(srv, srv->lfd, "accept", fd, err, "%s", "");
         if (fd >= 0) {
@@ -786,7 +765,7 @@ int nl_tcp_server_run(nl_tcp_server *srv)
             }
         }
         if (srv->accept_paused && (int32_t)(srv->now_ms - srv->accept_resume_ms) >= 0 &&
-            be_mod(srv, srv->lfd, EV_IN) == 0)
+            be_mod(srv, srv->lfd, SV_IN) == 0)
             srv->accept_paused = 0;
         if (srv->cfg.idle_timeout_ms > 0 && (int32_t)(srv->now_ms - srv->next_sweep_ms) >= 0)
             idle_sweep(srv);
@@ -824,9 +803,9 @@ int nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
 #ifdef USE_EPOLL
     srv->epfd = srv->wakefd = -1;
 #else
-    srv->wake_r = srv->wake_w = -1;
+    srv->wake_r = srv->wake_w = NL__NOSOCK;
 #endif
-    clock_gettime(CLOCK_MONOTONIC, &srv->t0);
+    srv->t0_ns = nl__now_ns();
     srv->rbuf = malloc(srv->cfg.read_size);
     if (srv->rbuf == NULL) {
         rc = NL_ENOMEM;
@@ -834,13 +813,13 @@ int nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
     }
     if ((rc = nl_tcp_listen(&srv->listener, local, srv->cfg.backlog, &srv->cfg.opts)) < 0)
         goto fail;
-    srv->lfd = nl_tcp_fd(srv->listener);
+    srv->lfd = (int)nl_tcp_fd(srv->listener);
     srv->tr.family = local->family;
     srv->tr.trace = srv->cfg.opts.trace;
     srv->tr.trace_user = srv->cfg.opts.trace_user;
     if ((rc = be_init(srv)) < 0)
         goto fail;
-    srv->spare_fd = nl__fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    srv->spare_fd = nl__spare_open();
     if (srv->spare_fd < 0) {
         rc = nl__err(errno);
         goto fail;
@@ -915,7 +894,7 @@ void nl_tcp_server_close(nl_tcp_server *srv)
             conn_close(srv, (int)fd, NL_ECANCELED);
     be_fini(srv);
     if (srv->spare_fd >= 0)
-        close(srv->spare_fd);
+        nl__spare_close(srv->spare_fd);
     nl_tcp_close(srv->listener);
     free(srv->slots);
     free(srv->rbuf);

@@ -2,13 +2,9 @@
  * a deadline, and the trace hook. Each system call is retried on EINTR here, once, so the
  * callers never see it. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -26,7 +22,7 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
     (void)vsnprintf(args, sizeof args, fmt, ap); /* a cut trace line is still useful */
     va_end(ap);
     ev.call = call;
-    ev.fd = s->fd;
+    ev.fd = s->fd == NL__NOSOCK ? -1 : (int)s->fd; /* a SOCKET fits an int in practice */
     ev.args = args;
     ev.result = result;
     ev.err = result < 0 ? err : 0;
@@ -38,10 +34,7 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return nl__now_ns() / 1000000;
 }
 
 /* -1: no deadline; otherwise the monotonic time at which the wait ends. The start is rounded
@@ -50,14 +43,11 @@ static int64_t now_ms(void)
  * of 0 means "now" and stays exactly that. */
 int64_t nl__deadline(int timeout_ms)
 {
-    struct timespec ts;
-
     if (timeout_ms < 0)
         return -1;
     if (timeout_ms == 0)
         return now_ms();
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000 + timeout_ms;
+    return (nl__now_ns() + 999999) / 1000000 + timeout_ms;
 }
 
 /* Wait until the socket is ready for events or the deadline passes. Returns 0 when ready,
@@ -67,7 +57,7 @@ int64_t nl__deadline(int timeout_ms)
 int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
 {
     struct pollfd pfd = {.fd = s->fd,
-                         .events = (short)(events | (events & POLLIN ? POLLRDHUP : 0))};
+                         .events = (short)(events | (events & POLLIN ? NL__POLLRDHUP : 0))};
     int timeout, rc;
 
     for (;;) {
@@ -77,11 +67,11 @@ int nl__sock_wait(const nl__sock *s, short events, int64_t deadline)
             int64_t left = deadline - now_ms();
             timeout = left <= 0 ? 0 : left > 0x7fffffff ? 0x7fffffff : (int)left;
         }
-        rc = poll(&pfd, 1, timeout);
+        rc = nl__poll(&pfd, 1, timeout);
         nl__trace_call(s, "poll", rc, errno, "%s, %d ms", events & POLLIN ? "POLLIN" : "POLLOUT",
                        timeout);
         if (rc > 0) /* readable, writable, or an error the next call will report */
-            return (pfd.revents & POLLRDHUP) ? NL__READ_SHUT : 0;
+            return (pfd.revents & NL__POLLRDHUP) ? NL__READ_SHUT : 0;
         if (rc == 0) {
             if (deadline >= 0 && now_ms() < deadline)
                 continue; /* poll rounds down; do not return early */
@@ -105,35 +95,18 @@ int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *dea
     return nl__sock_wait(s, events, *deadline);
 }
 
-/* A new descriptor numbered 0, 1 or 2 means the program's standard input, output or error was
- * closed, and a socket would take its place: the program would read its input from the network
- * or print into a connection. Move such a descriptor above 2 (close-on-exec kept) and close
- * the low number, which then stays closed, as the program left it. Returns the descriptor or
- * -1 with errno set (the low one closed too). */
-int nl__fd_above_stdio(int fd)
-{
-    int moved, err;
-
-    if (fd < 0 || fd > 2)
-        return fd;
-    moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    err = errno;
-    close(fd);
-    errno = err;
-    return moved;
-}
-
 static const char *family_name(int family)
 {
-    return family == AF_INET6 ? "AF_INET6" : "AF_INET";
+    return family == NL_AF_INET6 ? "AF_INET6" : "AF_INET";
 }
 
 int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts)
 {
-    int fd, err, one = 1;
+    nl_socket_t fd;
+    int err;
 
     memset(s, 0, sizeof *s);
-    s->fd = -1;
+    s->fd = NL__NOSOCK;
     if (family != NL_AF_INET && family != NL_AF_INET6)
         return NL_EAFNOSUPPORT;
     s->family = family;
@@ -142,20 +115,22 @@ int nl__sock_open(nl__sock *s, int family, int type, const nl_opts *opts)
         s->trace_user = opts->trace_user;
         s->return_eintr = opts->return_eintr != 0;
     }
-    fd = nl__fd_above_stdio(socket(family, type | SOCK_CLOEXEC, 0));
+    if ((err = nl__net_init()) < 0)
+        return err;
+    fd = nl__socket(family, type & ~NL__NONBLOCK, (type & NL__NONBLOCK) != 0);
     err = errno;
-    nl__trace_call(s, "socket", fd, err, "%s, %s", family_name(family),
-                   type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_STREAM");
-    if (fd < 0)
+    type &= ~NL__NONBLOCK;
+    nl__trace_call(s, "socket", fd == NL__NOSOCK ? -1 : (long)fd, err, "%s, %s",
+                   family_name(family), type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_STREAM");
+    if (fd == NL__NOSOCK)
         return nl__err(err);
     s->fd = fd;
-    if (family == AF_INET6) {
+    if (family == NL_AF_INET6) {
         int v6only = opts != NULL && opts->v6only;
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0)
+        if (nl__setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0)
             goto fail;
     }
-    if (opts != NULL && opts->reuseport &&
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+    if (opts != NULL && opts->reuseport && nl__reuseport(fd) < 0)
         goto fail;
     return 0;
 fail:
@@ -167,28 +142,29 @@ fail:
 /* Take over a descriptor someone else opened: check that it is a socket of the given type in
  * a family the library knows. Its flags (blocking mode, close-on-exec) are left alone.
  * *listening (may be NULL) tells whether it is a listener (SO_ACCEPTCONN). */
-int nl__sock_adopt(nl__sock *s, int fd, int type, const nl_opts *opts, int *listening)
+int nl__sock_adopt(nl__sock *s, nl_socket_t fd, int type, const nl_opts *opts, int *listening)
 {
     int value = 0;
     socklen_t len = sizeof value;
 
     memset(s, 0, sizeof *s);
-    s->fd = -1;
+    s->fd = NL__NOSOCK;
+#ifndef _WIN32
     if (fd < 0)
         return NL_EBADF;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &len) < 0)
+#endif
+    if (fd == NL__NOSOCK)
+        return NL_EBADF;
+    if (nl__getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &len) < 0)
         return nl__err(errno); /* EBADF, or ENOTSOCK for a file */
     if (value != type)
         return NL_EINVAL;
-    len = sizeof value;
-    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &len) < 0)
+    if ((value = nl__socket_family(fd)) < 0)
         return nl__err(errno);
-    if (value != NL_AF_INET && value != NL_AF_INET6)
-        return NL_EAFNOSUPPORT;
     if (listening != NULL) {
         *listening = 0;
         len = sizeof *listening;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, listening, &len) < 0)
+        if (nl__getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, listening, &len) < 0)
             return nl__err(errno);
     }
     s->family = value;
@@ -197,21 +173,22 @@ int nl__sock_adopt(nl__sock *s, int fd, int type, const nl_opts *opts, int *list
         s->trace_user = opts->trace_user;
     }
     s->fd = fd;
-    nl__trace_call(s, "adopt", fd, 0, "%s", family_name(value));
+    nl__trace_call(s, "adopt", (long)fd, 0, "%s", family_name(value));
     return 0;
 }
 
 int nl__sock_close(nl__sock *s)
 {
-    int rc, fd = s->fd;
+    nl_socket_t fd = s->fd;
+    int rc;
 
-    if (fd < 0)
+    if (fd == NL__NOSOCK)
         return 0;
     /* close() is not retried on EINTR: on Linux the descriptor is gone either way, and a
      * retry could close a descriptor another thread has just been given. */
-    rc = close(fd);
+    rc = nl__closesocket(fd);
     nl__trace_call(s, "close", rc, errno, "%s", "");
-    s->fd = -1;
+    s->fd = NL__NOSOCK;
     return rc < 0 && errno != EINTR ? nl__err(errno) : 0;
 }
 
@@ -248,7 +225,7 @@ int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms)
     char text[NL_ENDPOINT_STRLEN] = "";
     nl__sockaddr sa;
     socklen_t len, elen;
-    int rc, err, flags, soerr = 0;
+    int rc, err, nonblock, soerr = 0;
 
     if (!nl__ep_valid(ep))
         return NL_EINVAL;
@@ -257,10 +234,10 @@ int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms)
         return NL_EAFNOSUPPORT;
     if (NL__TRACING(s))
         nl_endpoint_format(ep, text, sizeof text);
-    flags = fcntl(s->fd, F_GETFL);
-    if (flags < 0 || fcntl(s->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    nonblock = nl__nonblock_get(s->fd);
+    if (nonblock < 0 || nl__nonblock_set(s->fd, 1) < 0)
         return nl__err(errno);
-    rc = connect(s->fd, &sa.sa, len);
+    rc = nl__connect(s->fd, &sa.sa, len);
     err = errno;
     nl__trace_call(s, "connect", rc, err, "%s", text);
     if (rc < 0 && (err == EINPROGRESS || err == EINTR)) {
@@ -268,7 +245,7 @@ int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms)
         rc = nl__sock_wait(s, POLLOUT, nl__deadline(timeout_ms));
         if (rc == 0) {
             elen = sizeof soerr;
-            if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0)
+            if (nl__getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0)
                 soerr = errno;
             nl__trace_call(s, "getsockopt", soerr ? -1 : 0, soerr, "SO_ERROR (handshake %s)",
                            soerr ? "failed" : "done");
@@ -279,7 +256,7 @@ int nl__sock_connect(nl__sock *s, const nl_endpoint *ep, int timeout_ms)
     } else if (rc < 0) {
         rc = nl__err(err);
     }
-    if (fcntl(s->fd, F_SETFL, flags) < 0 && rc == 0)
+    if (nl__nonblock_set(s->fd, nonblock) < 0 && rc == 0)
         rc = nl__err(errno);
     return rc;
 }

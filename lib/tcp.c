@@ -1,11 +1,10 @@
 /* TCP listeners and connections. Connections stay in blocking mode so that timeout -1 costs
  * one system call per operation; timeouts >= 0 use MSG_DONTWAIT and poll(). Listeners are
  * non-blocking so that accept() never hangs when another thread took the queued client. */
-#include <fcntl.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
-#include <unistd.h>
+#ifndef _WIN32
+#include <netinet/tcp.h>
+#endif
 
 #include "internal.h"
 
@@ -22,7 +21,7 @@ static int tcp_new(nl_tcp **out)
     if (*out == NULL)
         return NL_ENOMEM;
     (*out)->listening = 0;
-    (*out)->s.fd = -1;
+    (*out)->s.fd = NL__NOSOCK;
     return 0;
 }
 
@@ -45,15 +44,21 @@ int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog, const nl_
         *out = NULL;
         return NL_EINVAL;
     }
-    rc = nl__sock_open(&(*out)->s, local->family, SOCK_STREAM | SOCK_NONBLOCK, opts);
+    rc = nl__sock_open(&(*out)->s, local->family, SOCK_STREAM | NL__NONBLOCK, opts);
     if (rc < 0)
         return tcp_abandon(out, rc);
     (*out)->listening = 1;
     /* A restarted server must be able to bind while old connections sit in TIME_WAIT. */
-    rc = setsockopt((*out)->s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifndef _WIN32
+    /* (Windows lets it bind by default, and its SO_REUSEADDR would let another socket steal
+     * the port: nothing to set there.) */
+    rc = nl__setsockopt((*out)->s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     nl__trace_call(&(*out)->s, "setsockopt", rc, errno, "SO_REUSEADDR, 1");
     if (rc < 0)
         return tcp_abandon(out, nl__err(errno));
+#else
+    (void)one;
+#endif
     if ((rc = nl__sock_bind(&(*out)->s, local)) < 0)
         return tcp_abandon(out, rc);
     if (backlog <= 0)
@@ -78,7 +83,9 @@ static int accept_skips(int err)
     case ENETUNREACH:
     case EHOSTDOWN:
     case EHOSTUNREACH:
+#if ENONET != ENETDOWN
     case ENONET:
+#endif
     case EOPNOTSUPP:
         return 1;
     default:
@@ -92,7 +99,8 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
     int64_t deadline = NL__DEADLINE_UNSET;
     nl__sockaddr sa;
     socklen_t salen;
-    int fd, err, rc;
+    nl_socket_t fd;
+    int err, rc;
 
     if (out != NULL)
         *out = NULL;
@@ -100,16 +108,17 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
         return NL_EINVAL;
     for (;;) {
         salen = sizeof sa;
-        fd = nl__fd_above_stdio(accept4(listener->s.fd, &sa.sa, &salen, SOCK_CLOEXEC));
+        fd = nl__accept(listener->s.fd, &sa.sa, &salen, 0);
         err = errno;
         if (NL__TRACING(&listener->s)) {
             nl_endpoint ep;
             text[0] = '\0';
-            if (fd >= 0 && nl__ep_from_sockaddr(&ep, &sa.sa, salen) == 0)
+            if (fd != NL__NOSOCK && nl__ep_from_sockaddr(&ep, &sa.sa, salen) == 0)
                 nl_endpoint_format(&ep, text, sizeof text);
-            nl__trace_call(&listener->s, "accept", fd, err, "%s%s", fd >= 0 ? "<- " : "", text);
+            nl__trace_call(&listener->s, "accept", fd == NL__NOSOCK ? -1 : (long)fd, err, "%s%s",
+                           fd != NL__NOSOCK ? "<- " : "", text);
         }
-        if (fd >= 0)
+        if (fd != NL__NOSOCK)
             break;
         if (NL__RETRY_EINTR(&listener->s, err) || accept_skips(err))
             continue;
@@ -119,7 +128,7 @@ int nl_tcp_accept(nl_tcp *listener, nl_tcp **out, nl_endpoint *peer, int timeout
             return rc;
     }
     if ((rc = tcp_new(out)) < 0) {
-        close(fd);
+        nl__closesocket(fd);
         return rc;
     }
     (*out)->s = listener->s; /* inherit family and trace hook */
@@ -165,14 +174,14 @@ int nl_tcp_bind(nl_tcp *t, const nl_endpoint *local)
 
 int nl_tcp_listen_on(nl_tcp *t, int backlog)
 {
-    int rc, err, flags = 0;
+    int rc, err, nonblock = 0;
 
     if (t == NULL)
         return NL_EINVAL;
     if (!t->listening) {
         /* Non-blocking first: a listener that fails to listen stays a plain socket. */
-        flags = fcntl(t->s.fd, F_GETFL);
-        if (flags < 0 || fcntl(t->s.fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        nonblock = nl__nonblock_get(t->s.fd);
+        if (nonblock < 0 || nl__nonblock_set(t->s.fd, 1) < 0)
             return nl__err(errno);
     }
     if (backlog <= 0)
@@ -183,7 +192,7 @@ int nl_tcp_listen_on(nl_tcp *t, int backlog)
     if (rc < 0) {
         rc = nl__err(err);
         if (!t->listening)
-            (void)fcntl(t->s.fd, F_SETFL, flags);
+            (void)nl__nonblock_set(t->s.fd, nonblock);
         return rc;
     }
     t->listening = 1;
@@ -211,12 +220,11 @@ static int check_conn(const nl_tcp *t)
 static ssize_t send_once(nl_tcp *t, const char *buf, size_t len, int timeout_ms,
                          int64_t *deadline)
 {
-    int flags = MSG_NOSIGNAL | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
     ssize_t n;
     int err;
 
     for (;;) {
-        n = send(t->s.fd, buf, len, flags);
+        n = nl__sendto(t->s.fd, buf, len, timeout_ms >= 0, NULL, 0);
         err = errno;
         nl__trace_call(&t->s, "send", (long)n, err, "%zu bytes", len);
         if (n >= 0)
@@ -259,7 +267,7 @@ static size_t mss_of(const nl_tcp *t)
     socklen_t sl = sizeof(int);
     int mss = 0;
 
-    if (getsockopt(t->s.fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &sl) < 0 || mss <= 0)
+    if (nl__getsockopt(t->s.fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &sl) < 0 || mss <= 0)
         return 0;
     return (size_t)mss;
 }
@@ -294,7 +302,6 @@ int nl_tcp_send_all(nl_tcp *t, const void *buf, size_t len, size_t *sent, int ti
 
 ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms)
 {
-    int flags = timeout_ms >= 0 ? MSG_DONTWAIT : 0;
     int64_t deadline = NL__DEADLINE_UNSET;
     ssize_t n;
     int err;
@@ -302,7 +309,7 @@ ssize_t nl_tcp_recv(nl_tcp *t, void *buf, size_t cap, int timeout_ms)
     if (check_conn(t) < 0 || buf == NULL || cap == 0)
         return NL_EINVAL;
     for (;;) {
-        n = recv(t->s.fd, buf, cap, flags);
+        n = nl__recv(t->s.fd, buf, cap, timeout_ms >= 0);
         err = errno;
         nl__trace_call(&t->s, "recv", (long)n, err, "%zu%s", cap, n == 0 ? " (peer closed)" : "");
         if (n > 0)
@@ -325,7 +332,7 @@ int nl_tcp_shutdown(nl_tcp *t, int how)
 
     if (t == NULL || how < NL_SHUT_RD || how > NL_SHUT_RDWR)
         return NL_EINVAL;
-    rc = shutdown(t->s.fd, how); /* NL_SHUT_* equal SHUT_RD, SHUT_WR, SHUT_RDWR */
+    rc = shutdown(t->s.fd, how); /* NL_SHUT_* equal SHUT_RD/WR/RDWR and SD_RECEIVE/SEND/BOTH */
     nl__trace_call(&t->s, "shutdown", rc, errno, "%s", names[how]);
     return rc < 0 ? nl__err(errno) : 0;
 }
@@ -336,7 +343,7 @@ int nl_tcp_set_nodelay(nl_tcp *t, int on)
 
     if (check_conn(t) < 0)
         return NL_EINVAL;
-    rc = setsockopt(t->s.fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+    rc = nl__setsockopt(t->s.fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
     nl__trace_call(&t->s, "setsockopt", rc, errno, "TCP_NODELAY, %d", v);
     return rc < 0 ? nl__err(errno) : 0;
 }
@@ -358,14 +365,14 @@ int nl_tcp_peer(const nl_tcp *t, nl_endpoint *out)
     return nl__ep_from_sockaddr(out, &sa.sa, len);
 }
 
-int nl_tcp_fd(const nl_tcp *t)
+nl_socket_t nl_tcp_fd(const nl_tcp *t)
 {
-    return t == NULL ? NL_EINVAL : t->s.fd;
+    return t == NULL ? (nl_socket_t)NL__FD_EINVAL : t->s.fd;
 }
 
-int nl_tcp_adopt(nl_tcp **out, int fd, const nl_opts *opts)
+int nl_tcp_adopt(nl_tcp **out, nl_socket_t fd, const nl_opts *opts)
 {
-    int rc, listening = 0, flags;
+    int rc, listening = 0;
 
     if ((rc = tcp_new(out)) < 0)
         return rc;
@@ -375,8 +382,7 @@ int nl_tcp_adopt(nl_tcp **out, int fd, const nl_opts *opts)
         return rc;
     }
     /* A listener is non-blocking here, whoever made it (see nl_tcp_listen_on()). */
-    if (listening && ((flags = fcntl(fd, F_GETFL)) < 0 ||
-                      fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+    if (listening && nl__nonblock_set(fd, 1) < 0) {
         rc = nl__err(errno);
         free(*out);
         *out = NULL;
@@ -386,12 +392,12 @@ int nl_tcp_adopt(nl_tcp **out, int fd, const nl_opts *opts)
     return 0;
 }
 
-int nl_tcp_detach(nl_tcp *t)
+nl_socket_t nl_tcp_detach(nl_tcp *t)
 {
-    int fd;
+    nl_socket_t fd;
 
     if (t == NULL)
-        return NL_EINVAL;
+        return (nl_socket_t)NL__FD_EINVAL;
     fd = t->s.fd;
     free(t);
     return fd;

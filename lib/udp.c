@@ -1,6 +1,5 @@
 /* UDP sockets. The descriptor stays in blocking mode so that a call with timeout -1 costs
  * exactly one system call, as raw code would; timeouts >= 0 use MSG_DONTWAIT and poll(). */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -62,7 +61,6 @@ ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint
                        int timeout_ms)
 {
     char text[NL_ENDPOINT_STRLEN];
-    int flags = MSG_NOSIGNAL | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
     int64_t deadline = NL__DEADLINE_UNSET;
     nl__sockaddr sa;
     socklen_t salen = 0;
@@ -76,7 +74,7 @@ ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint
     if (NL__TRACING(&u->s) && (to == NULL || nl_endpoint_format(to, text, sizeof text) < 0))
         (void)snprintf(text, sizeof text, "connected peer"); /* formatted only when someone looks */
     for (;;) {
-        n = sendto(u->s.fd, buf, len, flags, to ? &sa.sa : NULL, salen);
+        n = nl__sendto(u->s.fd, buf, len, timeout_ms >= 0, to ? &sa.sa : NULL, salen);
         err = errno;
         nl__trace_call(&u->s, "sendto", (long)n, err, "%zu bytes, %s", len, text);
         if (n >= 0)
@@ -93,8 +91,6 @@ ssize_t nl_udp_send_to(nl_udp *u, const void *buf, size_t len, const nl_endpoint
 ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, int timeout_ms)
 {
     char text[NL_ENDPOINT_STRLEN];
-    /* MSG_TRUNC makes Linux return the datagram's real length, so truncation is detected. */
-    int flags = MSG_TRUNC | (timeout_ms >= 0 ? MSG_DONTWAIT : 0);
     int64_t deadline = NL__DEADLINE_UNSET;
     nl__sockaddr sa;
     socklen_t salen;
@@ -105,7 +101,8 @@ ssize_t nl_udp_recv_from(nl_udp *u, void *buf, size_t cap, nl_endpoint *from, in
         return NL_EINVAL;
     for (;;) {
         salen = sizeof sa;
-        n = recvfrom(u->s.fd, buf, cap, flags, &sa.sa, &salen);
+        /* More than cap: the datagram was truncated (the seam detects it). */
+        n = nl__recvfrom(u->s.fd, buf, cap, timeout_ms >= 0, &sa.sa, &salen);
         err = errno;
         if (NL__TRACING(&u->s)) {
             nl_endpoint ep;
@@ -141,9 +138,9 @@ int nl_udp_local(const nl_udp *u, nl_endpoint *out)
     return u == NULL || out == NULL ? NL_EINVAL : nl__sock_local(&u->s, out);
 }
 
-int nl_udp_fd(const nl_udp *u)
+nl_socket_t nl_udp_fd(const nl_udp *u)
 {
-    return u == NULL ? NL_EINVAL : u->s.fd;
+    return u == NULL ? (nl_socket_t)NL__FD_EINVAL : u->s.fd;
 }
 
 int nl_udp_family(const nl_udp *u)
@@ -151,7 +148,7 @@ int nl_udp_family(const nl_udp *u)
     return u == NULL ? NL_EINVAL : u->s.family;
 }
 
-int nl_udp_adopt(nl_udp **out, int fd, const nl_opts *opts)
+int nl_udp_adopt(nl_udp **out, nl_socket_t fd, const nl_opts *opts)
 {
     nl_udp *u;
     int rc;
@@ -169,12 +166,12 @@ int nl_udp_adopt(nl_udp **out, int fd, const nl_opts *opts)
     return 0;
 }
 
-int nl_udp_detach(nl_udp *u)
+nl_socket_t nl_udp_detach(nl_udp *u)
 {
-    int fd;
+    nl_socket_t fd;
 
     if (u == NULL)
-        return NL_EINVAL;
+        return (nl_socket_t)NL__FD_EINVAL;
     fd = u->s.fd;
     free(u);
     return fd;

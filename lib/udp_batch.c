@@ -3,7 +3,6 @@
  * The kernel's vectors (mmsghdr, iovec, addresses) are built on the stack for each chunk so
  * the caller only deals with nl_udp_msg. Addresses use a 28-byte sockaddr_in6-sized union
  * rather than sockaddr_storage to keep that stack frame small. */
-#include <poll.h>
 #include <string.h>
 
 #include "internal.h"
@@ -14,7 +13,7 @@ typedef union batch_addr {
     struct sockaddr_in6 in6;
 } batch_addr;
 
-#ifdef __linux__
+#ifdef NL__LINUX
 /* One recvmmsg() over msgs[0..n-1]; n <= NL_UDP_BATCH_MAX. wait: block for the first. */
 static int recv_chunk(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
 {
@@ -100,8 +99,7 @@ static int recv_chunk(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
     for (i = 0; i < n; i++) {
         alen = sizeof addr;
         do
-            r = recvfrom(s->fd, msgs[i].buf, msgs[i].cap,
-                         MSG_TRUNC | (wait && i == 0 ? 0 : MSG_DONTWAIT), &addr.sa, &alen);
+            r = nl__recvfrom(s->fd, msgs[i].buf, msgs[i].cap, !(wait && i == 0), &addr.sa, &alen);
         while (r < 0 && NL__RETRY_EINTR(s, errno));
         if (r < 0)
             return i > 0 ? (int)i : nl__err(errno);
@@ -125,9 +123,8 @@ static int send_chunk(const nl__sock *s, const nl_udp_msg *msgs, size_t n, int w
             (len = nl__ep_to_sockaddr(&msgs[i].peer, s->family, &sa)) == 0)
             return i > 0 ? (int)i : NL_EAFNOSUPPORT;
         do
-            r = sendto(s->fd, msgs[i].buf, msgs[i].len,
-                       MSG_NOSIGNAL | (wait && i == 0 ? 0 : MSG_DONTWAIT),
-                       msgs[i].peer.family ? &sa.sa : NULL, msgs[i].peer.family ? len : 0);
+            r = nl__sendto(s->fd, msgs[i].buf, msgs[i].len, !(wait && i == 0),
+                           msgs[i].peer.family ? &sa.sa : NULL, msgs[i].peer.family ? len : 0);
         while (r < 0 && NL__RETRY_EINTR(s, errno));
         if (r < 0)
             return i > 0 ? (int)i : nl__err(errno);

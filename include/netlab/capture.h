@@ -33,6 +33,12 @@
  * Without it nl_capture_open() fails with NL_EPERM; an unprivileged user has the capability
  * inside a user and network namespace of its own (see netlab-demo --wire).
  *
+ * Platforms: live capture exists on Linux only. On Windows, on other POSIX systems and in a
+ * build made with NETLAB_FORCE_PORTABLE_POSIX, nl_capture_open() of a live capture,
+ * nl_capture_open_for() and nl_capture_interface() fail with NL_ENOTSUP (nl_capture_read()
+ * then has no live handle to read); the decoder, offline handles and formatting work
+ * everywhere.
+ *
  * Decoding is pure: nl_capture_decode() turns one IP packet into an nl_capture_packet, and a
  * handle opened with NL_CAPTURE_OFFLINE follows connections through nl_capture_feed() without
  * a socket, so both are tested with crafted packets and fuzzed.
@@ -137,7 +143,8 @@ typedef struct nl_capture_counts {
  * @param flags    0, or NL_CAPTURE_OFFLINE for a handle without a socket.
  * @return 0; NL_EINVAL (NULL out, port 0, unknown flags, no such interface), NL_EPERM
  *         (no CAP_NET_RAW: not root, not in a namespace of one's own), NL_ENOMEM, or the socket()
- *         error (NL_EAFNOSUPPORT where packet sockets are not built in, NL_EMFILE, ...).
+ *         error (NL_EAFNOSUPPORT where packet sockets are not built in, NL_EMFILE, ...);
+ *         NL_ENOTSUP for a live capture where it does not exist (see Platforms above).
  *         The caller owns the handle. Does not block. Thread-safe.
  */
 NL_EXTERN int nl_capture_open(nl_capture **out, const char *ifname, uint16_t port, int flags);
@@ -256,7 +263,8 @@ NL_EXTERN int nl_capture_drain(nl_capture *c, int quiet_ms, int max_ms, int styl
  * @param size  size of buf (16 is enough: IFNAMSIZ).
  * @return 0; NL_EINVAL for NULL arguments or an unset address; NL_ENOSPC when buf is too
  *         small; NL_ENETUNREACH (no route), NL_EADDRNOTAVAIL (no interface has the source
- *         address), or another system error. Thread-safe.
+ *         address), or another system error; NL_ENOTSUP off Linux (see Platforms above).
+ *         Thread-safe.
  */
 NL_EXTERN int nl_capture_interface(const nl_endpoint *addr, char *buf, size_t size);
 
@@ -267,7 +275,7 @@ NL_EXTERN int nl_capture_interface(const nl_endpoint *addr, char *buf, size_t si
  * @param out   receives the handle; NULL on failure.
  * @param addr  the server a client talks to, or the address a server is bound to (port 1-65535).
  * @return 0, or the errors of nl_capture_interface() and nl_capture_open() (NL_EPERM without
- *         CAP_NET_RAW). The caller owns the handle. Thread-safe.
+ *         CAP_NET_RAW; NL_ENOTSUP off Linux). The caller owns the handle. Thread-safe.
  */
 NL_EXTERN int nl_capture_open_for(nl_capture **out, const nl_endpoint *addr);
 

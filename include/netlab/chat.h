@@ -164,9 +164,10 @@ NL_EXTERN void nl_chat_session_close(nl_chat_session *s);
 /**
  * The socket's descriptor, to poll for POLLIN. Owned by the session.
  * @param s  the session.
- * @return the descriptor, or NL_EINVAL for NULL.
+ * @return the descriptor (a SOCKET on Windows), or NL_EINVAL for NULL (INVALID_SOCKET on
+ *         Windows).
  */
-NL_EXTERN int nl_chat_session_fd(const nl_chat_session *s);
+NL_EXTERN nl_socket_t nl_chat_session_fd(const nl_chat_session *s);
 
 /**
  * Milliseconds until the session's next timer (retransmission, keepalive, leave timeout):

@@ -27,8 +27,11 @@ extern "C" {
 #endif
 
 #define NL_AF_UNSPEC 0  /**< no family: an unset endpoint */
-#define NL_AF_INET 2    /**< IPv4, equal to the system's AF_INET */
-#define NL_AF_INET6 10  /**< IPv6, equal to the system's AF_INET6 */
+/* The library's own constants, the same on every system; the library translates them to the
+ * system's AF_* values (AF_INET6 is 10 on Linux, 23 on Windows, 28 on FreeBSD, 30 on macOS).
+ * Pass these, never AF_*, to libnetlab. */
+#define NL_AF_INET 2    /**< IPv4 (the library's own constant) */
+#define NL_AF_INET6 10  /**< IPv6 (the library's own constant, not the system's AF_INET6) */
 
 /** Room for any formatted endpoint, "[ffff:...:ffff%4294967295]:65535", with its NUL. */
 #define NL_ENDPOINT_STRLEN 64

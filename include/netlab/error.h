@@ -3,7 +3,8 @@
  *
  * Every libnetlab function returns a value >= 0 on success (0, or a byte count) and a negative
  * NL_E* code on failure. Codes that come from the operating system keep their errno meaning:
- * NL_ECONNREFUSED == -ECONNREFUSED, so `strerror(-rc)` works too. Codes of the library's own
+ * NL_ECONNREFUSED == -ECONNREFUSED, so `strerror(-rc)` works too (on Windows the C runtime's
+ * errno values, with Winsock's WSAE* errors folded into them by the library). Codes of the library's own
  * (end of stream, a malformed address, a resolver failure, ...) live far below the errno range.
  *
  * All of it is generated from the tables below, so a code, its name and its message cannot
@@ -15,6 +16,16 @@
 #include <errno.h>
 
 #include "netlab/version.h"
+
+/* The Windows C runtime has no ESHUTDOWN and no EHOSTDOWN (Winsock has WSAESHUTDOWN and
+ * WSAEHOSTDOWN): libnetlab gives them values of its own, above the runtime's errno range, so
+ * the codes below exist everywhere. */
+#if defined(_WIN32) && !defined(ESHUTDOWN)
+#define ESHUTDOWN 180 /**< cannot send after socket shutdown (libnetlab's value on Windows) */
+#endif
+#if defined(_WIN32) && !defined(EHOSTDOWN)
+#define EHOSTDOWN 181 /**< host is down (libnetlab's value on Windows) */
+#endif
 
 #ifdef __cplusplus
 extern "C" {

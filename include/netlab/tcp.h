@@ -226,9 +226,10 @@ NL_EXTERN int nl_tcp_peer(const nl_tcp *t, nl_endpoint *out);
  * The file descriptor, for poll/epoll/select. Still owned by the handle: do not close it, and
  * leave its blocking mode alone.
  * @param t  the handle.
- * @return the descriptor, or NL_EINVAL for NULL.
+ * @return the descriptor (a SOCKET on Windows), or NL_EINVAL for NULL (INVALID_SOCKET on
+ *         Windows).
  */
-NL_EXTERN int nl_tcp_fd(const nl_tcp *t);
+NL_EXTERN nl_socket_t nl_tcp_fd(const nl_tcp *t);
 
 /**
  * Take over a TCP socket descriptor opened elsewhere (Python's `socket(fileno=fd)`): a
@@ -244,16 +245,17 @@ NL_EXTERN int nl_tcp_fd(const nl_tcp *t);
  *         open); NL_ENOTSOCK (not a socket); NL_EAFNOSUPPORT (another family, e.g. AF_UNIX);
  *         NL_ENOMEM; or the fcntl() error. Does not block. Thread-safe.
  */
-NL_EXTERN int nl_tcp_adopt(nl_tcp **out, int fd, const nl_opts *opts);
+NL_EXTERN int nl_tcp_adopt(nl_tcp **out, nl_socket_t fd, const nl_opts *opts);
 
 /**
  * Free the handle without closing its descriptor (Python's `socket.detach()`): the caller
  * owns the descriptor from then on.
  *
  * @param t  the handle; freed.
- * @return the descriptor, or NL_EINVAL for NULL.
+ * @return the descriptor (a SOCKET on Windows), or NL_EINVAL for NULL (INVALID_SOCKET on
+ *         Windows).
  */
-NL_EXTERN int nl_tcp_detach(nl_tcp *t);
+NL_EXTERN nl_socket_t nl_tcp_detach(nl_tcp *t);
 
 /**
  * Close the connection or listener and free the handle. NULL is a no-op. Unsent data still

@@ -128,9 +128,10 @@ NL_EXTERN int nl_udp_local(const nl_udp *u, nl_endpoint *out);
  * The file descriptor, for poll/epoll/select. Still owned by the handle: do not close it, and
  * leave it in blocking mode (the handle's own timeouts do the rest).
  * @param u  the socket.
- * @return the descriptor, or NL_EINVAL for NULL.
+ * @return the descriptor (a SOCKET on Windows), or NL_EINVAL for NULL (INVALID_SOCKET on
+ *         Windows).
  */
-NL_EXTERN int nl_udp_fd(const nl_udp *u);
+NL_EXTERN nl_socket_t nl_udp_fd(const nl_udp *u);
 
 /**
  * The socket's address family.
@@ -159,16 +160,17 @@ NL_EXTERN int nl_udp_close(nl_udp *u);
  *         open); NL_ENOTSOCK (not a socket); NL_EAFNOSUPPORT (another family, e.g. AF_UNIX);
  *         NL_ENOMEM; or the fcntl() error. Does not block. Thread-safe.
  */
-NL_EXTERN int nl_udp_adopt(nl_udp **out, int fd, const nl_opts *opts);
+NL_EXTERN int nl_udp_adopt(nl_udp **out, nl_socket_t fd, const nl_opts *opts);
 
 /**
  * Free the handle without closing its descriptor (Python's `socket.detach()`): the caller
  * owns the descriptor from then on.
  *
  * @param u  the handle; freed.
- * @return the descriptor, or NL_EINVAL for NULL.
+ * @return the descriptor (a SOCKET on Windows), or NL_EINVAL for NULL (INVALID_SOCKET on
+ *         Windows).
  */
-NL_EXTERN int nl_udp_detach(nl_udp *u);
+NL_EXTERN nl_socket_t nl_udp_detach(nl_udp *u);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,16 @@
 #include <cmocka.h>
 
 #include "frame.h"
+#ifdef _WIN32
+/* memmem() is a glibc and BSD extension; the Windows C runtime has none. */
+static void *memmem(const void *hay, size_t n, const void *needle, size_t m)
+{
+    for (size_t i = 0; m <= n && i <= n - m; i++)
+        if (memcmp((const char *)hay + i, needle, m) == 0)
+            return (char *)hay + i;
+    return NULL;
+}
+#endif
 #include "internal.h"
 
 static const uint8_t key[NL__FRAME_KEY] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,

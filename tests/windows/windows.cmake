@@ -1,0 +1,31 @@
+# The Windows test suite: built with mingw-w64, run by ctest under wine
+# (CMAKE_CROSSCOMPILING_EMULATOR, see cmake/mingw-w64-x86_64.cmake). Included from
+# tests/CMakeLists.txt, which has registered test_platform already.
+#   unit:    test_error, test_endpoint (but zones by Linux interface name), test_frame
+#            (libsodium), and
+#            test_platform (Winsock through the seam, errors wine cannot produce injected)
+#   interop: Windows programs talking to Linux ones over loopback (tests/windows/interop.sh),
+#            when NETLAB_NATIVE_BUILD names a Linux build tree of the same sources.
+netlab_unit_test(test_error netlab)
+netlab_unit_test(test_endpoint netlab)
+add_executable(test_frame ${CMAKE_CURRENT_LIST_DIR}/../unit/test_frame.c)
+target_include_directories(test_frame PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+target_link_libraries(test_frame PRIVATE netlab_static PkgConfig::CMOCKA)
+add_test(NAME unit.frame COMMAND test_frame)
+set_tests_properties(unit.frame PROPERTIES LABELS "unit;chat" TIMEOUT 120)
+
+# cmocka is a DLL here: copied beside the tests (CMAKE_RUNTIME_OUTPUT_DIRECTORY, with
+# libnetlab.dll), where Windows looks first.
+file(GLOB _nl_cmocka_dll ${CMOCKA_LIBRARY_DIRS}/../bin/*cmocka*.dll)
+file(COPY ${_nl_cmocka_dll} DESTINATION ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
+set_tests_properties(test_platform test_error test_endpoint unit.frame PROPERTIES
+  ENVIRONMENT "WINEDEBUG=-all,err+module")
+
+set(NETLAB_NATIVE_BUILD "" CACHE PATH "A Linux build tree of these sources, for the interop tests")
+if(NETLAB_NATIVE_BUILD AND TARGET netlab-udp-client)
+  add_test(NAME windows.interop
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/interop.sh ${NETLAB_NATIVE_BUILD}/examples
+            ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
+  set_tests_properties(windows.interop PROPERTIES LABELS "integration;windows" TIMEOUT 120
+    ENVIRONMENT "WINEDEBUG=-all,err+module")
+endif()
