@@ -7,8 +7,9 @@
 # Included from CMakeLists.txt when building for Windows.
 set(_nl_man_txt ${PROJECT_BINARY_DIR}/man-txt)
 file(GLOB _nl_man_pages ${PROJECT_SOURCE_DIR}/docs/man/*.1)
-# netlab-wire is not built for Windows (packet capture is Linux-only): no page for it.
-list(FILTER _nl_man_pages EXCLUDE REGEX "/netlab-wire\\.1$")
+# netlab-wire (packet capture is Linux-only) and netlab-chat (its terminal is not ported yet)
+# are not built for Windows: no pages for them.
+list(FILTER _nl_man_pages EXCLUDE REGEX "/netlab-(wire|chat)\\.1$")
 set(_nl_txt_files "")
 foreach(page ${_nl_man_pages})
   get_filename_component(name ${page} NAME_WE)

@@ -826,9 +826,9 @@ void nl_chat_room_close(nl_chat_room *r)
     free(r);
 }
 
-int nl_chat_room_fd(const nl_chat_room *r)
+nl_socket_t nl_chat_room_fd(const nl_chat_room *r)
 {
-    return r == NULL ? NL_EINVAL : nl_udp_fd(r->udp);
+    return r == NULL ? (nl_socket_t)NL__FD_EINVAL : nl_udp_fd(r->udp);
 }
 
 int nl_chat_room_next_timeout_ms(const nl_chat_room *r)

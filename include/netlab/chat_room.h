@@ -139,9 +139,10 @@ NL_EXTERN void nl_chat_room_close(nl_chat_room *r);
 /**
  * The socket's descriptor, to poll for POLLIN. Owned by the room.
  * @param r  the room.
- * @return the descriptor, or NL_EINVAL for NULL.
+ * @return the descriptor (a SOCKET on Windows), or NL_EINVAL for NULL (INVALID_SOCKET on
+ *         Windows).
  */
-NL_EXTERN int nl_chat_room_fd(const nl_chat_room *r);
+NL_EXTERN nl_socket_t nl_chat_room_fd(const nl_chat_room *r);
 
 /**
  * Milliseconds until the room's next timer: the longest a caller may sleep before step.
