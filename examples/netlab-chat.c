@@ -124,12 +124,31 @@ static void on_signal(int sig)
         g_stop = 1;
 }
 
+#define USAGE                                                                                      \
+    "usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT | --room NAME | --join HOST:PORT|any] "  \
+    "[OPTION]... (--help lists them)"
+
+/* A usage error: one line on stderr, in the course programs' shape, exit status 2. */
 static void usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "netlab-chat: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (try --help)\n");
+    fprintf(stderr, "; " USAGE "\n");
     exit(2);
+}
+
+/* Resolves an address option; a usage error that says why (the resolver's own words, or the
+ * port) when it cannot be used. need_port: a destination, whose port 0 is refused. */
+static void address_arg(nl_endpoint *out, const char *option, const char *text, int need_port)
+{
+    char msg[160];
+    int rc = nl_endpoint_resolve(out, text, 0, NL_RESOLVE_ANY);
+
+    if (rc == 0 && (!need_port || out->port != 0))
+        return;
+    snprintf(msg, sizeof msg, "%s: bad address '%%s': %s", option,
+             rc < 0 ? nl_strerror(rc) : "a destination needs a port from 1 to 65535");
+    usage_error(msg, text);
 }
 
 static void print_help(void)
@@ -1407,13 +1426,9 @@ int main(int argc, char **argv)
         usage_error("unexpected argument: %s", argv[optind]);
     if (bind_text == NULL)
         usage_error("%s", "--bind HOST:PORT is required");
-    if ((rc = nl_endpoint_resolve(&o.bind, bind_text, 0, NL_RESOLVE_ANY)) < 0)
-        usage_error("--bind: bad address '%s'", bind_text);
+    address_arg(&o.bind, "--bind", bind_text, 0);
     if (peer_text != NULL) {
-        if ((rc = nl_endpoint_resolve(&o.peer, peer_text, 0, NL_RESOLVE_ANY)) < 0 ||
-            o.peer.port == 0)
-            usage_error("--peer: bad address '%s' (HOST:PORT with a port from 1 to 65535)",
-                        peer_text);
+        address_arg(&o.peer, "--peer", peer_text, 1);
         /* An IPv6 socket reaches IPv4 peers through mapped addresses; not the reverse. */
         if (o.peer.family != o.bind.family && o.bind.family != NL_AF_INET6)
             usage_error("--peer '%s' is not of the --bind address's family", peer_text);
@@ -1455,10 +1470,9 @@ int main(int argc, char **argv)
             rc = find_room(&o.bind, port, &rc_cli.host);
             if (rc != 0)
                 return rc;
-        } else if (join != NULL &&
-                   (nl_endpoint_resolve(&rc_cli.host, join, 0, NL_RESOLVE_ANY) < 0 ||
-                    rc_cli.host.port == 0))
-            usage_error("--join: bad address '%s' (HOST:PORT with a port from 1 to 65535)", join);
+        } else if (join != NULL) {
+            address_arg(&rc_cli.host, "--join", join, 1);
+        }
         if (join != NULL && rc_cli.host.family != o.bind.family && o.bind.family != NL_AF_INET6)
             usage_error("--join '%s' is not of the --bind address's family", join);
         rc_cli.name = name;

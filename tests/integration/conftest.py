@@ -26,6 +26,7 @@ PROGRAMS = {
     "demo": "NETLAB_DEMO",
     "echo_server": "NETLAB_ECHO_SERVER",
     "wire": "NETLAB_WIRE",
+    "chat": "NETLAB_CHAT",
 }
 
 CHINESE = "你好，世界"
