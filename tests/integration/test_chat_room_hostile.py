@@ -59,7 +59,7 @@ def test_keyed_room_refuses_forged_and_replayed_frames_from_members_addresses(tm
             time.sleep(0.02)  # the capture thread has no event to wait on
         sniff.close()
         old = [(sp, dp, p) for sp, dp, p in sniff.frames if parse_header(p)]
-        assert len(old) >= 40, "too few frames captured"
+        assert len(old) >= 20, "too few frames captured"
         assert all(parse_header(p)["flags"] & 1 for _, _, p in old), "a frame not sealed"
         # Every frame again, from where it came; every frame with its last byte (the tag)
         # changed; and a frame of each member's session carrying text nobody sealed.
