@@ -200,12 +200,13 @@ int chat_room_main(const chat_room_cli *cli)
         fprintf(stderr,
                 "netlab-chat: room stats: members %llu, joined %llu, non-member datagrams "
                 "%llu, dropped slow %llu, relayed %llu, in %llu, out %llu, retransmits %llu, "
-                "duplicates %llu\n",
+                "duplicates %llu, auth failed %llu, replayed %llu\n",
                 (unsigned long long)c.members, (unsigned long long)c.joined,
                 (unsigned long long)c.non_member, (unsigned long long)c.dropped_slow,
                 (unsigned long long)c.relayed, (unsigned long long)c.messages_in,
                 (unsigned long long)c.messages_out, (unsigned long long)c.frames.retransmits,
-                (unsigned long long)c.frames.duplicates);
+                (unsigned long long)c.frames.duplicates, (unsigned long long)c.frames.auth_failed,
+                (unsigned long long)c.frames.replayed);
     }
     nl_chat_room_close(r);
     return result < 0 ? 1 : result;

@@ -866,11 +866,11 @@ static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len, const 
 }
 
 /* Send what the window allows: new fragments at once, old ones when their timeout is up,
- * each time with a doubled timeout. While leaving, the backoff stops doubling sooner: the
- * user waits for the exit, and the exit has a deadline. */
+ * each time with a doubled timeout. While leaving (or in a hurry: a room's end), the backoff
+ * stops doubling sooner: the user waits for the exit, and the exit has a deadline. */
 static void core_pump(nl__chat_core *s, int64_t now)
 {
-    int cap = s->state == NL__ST_LEAVING ? NL__CHAT_RTO_BYE_MAX : NL__CHAT_RTO_MAX;
+    int cap = s->state == NL__ST_LEAVING || s->hurry ? NL__CHAT_RTO_BYE_MAX : NL__CHAT_RTO_MAX;
     nl__out_frag *f;
     int n = 0;
 

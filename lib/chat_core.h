@@ -182,6 +182,8 @@ typedef struct nl__chat_core {
     int leave_asked; /* leave() before the handshake, with messages queued             */
     uint32_t bye_seq, peer_bye_seq;
     int64_t progress; /* while leaving: last time something was acknowledged or delivered */
+    int hurry;        /* set by the driver: an exit waits for what is queued (a room's
+                       * end), so the backoff stops at NL__CHAT_RTO_BYE_MAX as while leaving */
     int64_t linger_deadline, byeack_due;
 
     /* Liveness. */

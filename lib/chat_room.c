@@ -988,6 +988,9 @@ int nl_chat_room_leave(nl_chat_room *r)
                     m->gone = 1;
                     continue;
                 }
+                /* The members' exits are timed (5 s at 30% loss): the end, and what is
+                 * still unacknowledged before it, is repeated at least every 400 ms. */
+                m->c->hurry = 1;
                 id = nl__chat_core_send(m->c, r->enc, n, now);
                 if (id > 0)
                     m->end_id = (uint64_t)id;

@@ -25,7 +25,7 @@ else()
 endif()
 
 if(TARGET netlab-chat)
-  foreach(t loopback plain lossy terminal lifecycle room room_bridge)
+  foreach(t loopback plain lossy terminal lifecycle room room_bridge room_lossy room_hostile)
     if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/integration/test_chat_${t}.py)
       continue()
     endif()

@@ -624,6 +624,31 @@ static void test_queue_cap(void **state)
     sim_close(&m);
 }
 
+/* A room's end (chat_room.c sets hurry on each member's core): a message the driver's exit
+ * waits for is repeated at least every NL__CHAT_RTO_BYE_MAX ms, not backed off to
+ * NL__CHAT_RTO_MAX: with everything lost, 8 repeats in 3.3 s (doubling to 1 s: 4). At 30%
+ * loss that takes the chance of a member still lacking the end after 3 s from 0.3^5 to
+ * 0.3^9. */
+static void test_hurry_caps_backoff(void **state)
+{
+    sim m;
+    int64_t t0;
+
+    (void)state;
+    sim_open(&m, 9, NULL);
+    m.dmin = m.dmax = 1;
+    run(&m, 60000, both_joined);
+    run(&m, m.now + 50, NULL); /* the handshake's last ACK through */
+    m.cut = 1;
+    t0 = m.now;
+    m.s[1].c->hurry = 1;
+    assert_true(nl__chat_core_send(m.s[1].c, "E", 1, side_now(&m, 1)) > 0);
+    drain_out(&m, 1);
+    run(&m, t0 + 3300, NULL);
+    assert_true(m.s[1].c->st.retransmits >= 8);
+    sim_close(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -638,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_handshake_at_half_loss),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_queue_cap),
+        cmocka_unit_test(test_hurry_caps_backoff),
         cmocka_unit_test(test_leaver_unconfirmed_when_peer_is_done),
         cmocka_unit_test(test_linger_ends_when_both_are_done),
     };
