@@ -12,7 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#ifndef _WIN32
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#endif
 
 #include <netlab.h>
 
@@ -43,6 +50,22 @@ static void put_clean(FILE *f, const char *p, size_t len)
     }
 }
 
+/* --trace: every socket call and frame on stderr, with the seconds since start. */
+static void on_room_trace(const nl_trace_event *ev, void *user)
+{
+    static struct timespec t0;
+    struct timespec now;
+    char line[256];
+
+    (void)user;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (t0.tv_sec == 0 && t0.tv_nsec == 0)
+        t0 = now;
+    nl_trace_format(ev, line, sizeof line);
+    fprintf(stderr, "trace: [%8.3f] %s\n",
+            (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9, line);
+}
+
 static void status(const char *a, const char *name, const char *b)
 {
     fputs("*** ", stderr);
@@ -52,11 +75,20 @@ static void status(const char *a, const char *name, const char *b)
     fputc('\n', stderr);
 }
 
-static void on_event(const nl_chat_room_event *ev, int is_host)
+static void on_event(const nl_chat_room_event *ev, int is_host, const char *want_name)
 {
     switch (ev->type) {
     case NL_CHAT_ROOM_EV_ENTERED:
-        status("in the room of ", ev->name, "");
+        /* The host makes names unique: say so when ours became "ann#2". */
+        if (want_name != NULL && strcmp(want_name, ev->data) != 0) {
+            fputs("*** in the room of ", stderr);
+            put_clean(stderr, ev->name, strlen(ev->name));
+            fputs(" as ", stderr);
+            put_clean(stderr, ev->data, ev->len);
+            fputs(want_name[0] != '\0' ? " (the name was taken)\n" : "\n", stderr);
+        } else {
+            status("in the room of ", ev->name, "");
+        }
         break;
     case NL_CHAT_ROOM_EV_JOINED:
         status("", ev->name, " joined");
@@ -85,6 +117,58 @@ static void on_event(const nl_chat_room_event *ev, int is_host)
     }
 }
 
+/* A room bound to 0.0.0.0 or [::] is reached at any of the machine's addresses: name them
+ * (loopback last), since "--join 0.0.0.0:9000" would lead nowhere from another machine. */
+static void say_join_any(const char *room, const nl_endpoint *bound)
+{
+    char addr[NL_ENDPOINT_STRLEN];
+    int said = 0;
+
+    if (bound->port == NL_CHAT_ROOM_PORT)
+        fprintf(stderr, "*** room %s open on port %d: join with --join any, or --join with one of",
+                room, bound->port);
+    else
+        fprintf(stderr,
+                "*** room %s open on port %d: join with --join any:%d, or --join with one of",
+                room, bound->port, bound->port);
+#ifndef _WIN32
+    struct ifaddrs *ifs = NULL;
+
+    if (getifaddrs(&ifs) == 0) {
+        for (int loopback = 0; loopback < 2; loopback++) {
+            for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+                nl_endpoint ep = {0};
+                if (i->ifa_addr == NULL || (i->ifa_flags & IFF_UP) == 0 ||
+                    (!(i->ifa_flags & IFF_LOOPBACK)) == loopback)
+                    continue;
+                if (i->ifa_addr->sa_family == AF_INET) {
+                    const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
+                    ep.family = NL_AF_INET;
+                    memcpy(ep.addr, &a->sin_addr, 4);
+                } else if (i->ifa_addr->sa_family == AF_INET6 && bound->family == NL_AF_INET6) {
+                    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)i->ifa_addr;
+                    if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr))
+                        continue; /* its zone is ours: of no use on another machine */
+                    ep.family = NL_AF_INET6;
+                    memcpy(ep.addr, &a->sin6_addr, 16);
+                    ep.scope_id = a->sin6_scope_id;
+                } else {
+                    continue;
+                }
+                ep.port = bound->port;
+                if (nl_endpoint_format(&ep, addr, sizeof addr) < 0)
+                    continue;
+                fprintf(stderr, "%s %s", said++ ? "," : "", addr);
+            }
+        }
+        freeifaddrs(ifs);
+    }
+#endif
+    if (said == 0)
+        fprintf(stderr, " this machine's addresses, port %d", bound->port);
+    fputc('\n', stderr);
+}
+
 int chat_room_main(const chat_room_cli *cli)
 {
     nl_chat_room_opts o = {0};
@@ -103,6 +187,8 @@ int chat_room_main(const chat_room_cli *cli)
     o.key = cli->key;
     o.peer_lost_ms = cli->peer_lost_ms;
     o.call_timeout_ms = cli->call_timeout_ms;
+    if (cli->trace)
+        o.trace = on_room_trace;
     rc = nl_chat_room_open(&r, &o);
     if (rc < 0) {
         fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", cli->bind_text, nl_strerror(rc));
@@ -116,8 +202,12 @@ int chat_room_main(const chat_room_cli *cli)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     if (cli->room != NULL && nl_chat_room_local(r, &ep) == 0 &&
-        nl_endpoint_format(&ep, addr, sizeof addr) >= 0)
-        fprintf(stderr, "*** room %s open: join with --join %s\n", cli->room, addr);
+        nl_endpoint_format(&ep, addr, sizeof addr) >= 0) {
+        if (nl_endpoint_is_any(&ep))
+            say_join_any(cli->room, &ep);
+        else
+            fprintf(stderr, "*** room %s open: join with --join %s\n", cli->room, addr);
+    }
     while (result < 0) {
         struct pollfd p[2] = {{.fd = nl_chat_room_fd(r), .events = POLLIN}, {.fd = 0}};
         nl_chat_room_event ev[32];
@@ -174,7 +264,7 @@ int chat_room_main(const chat_room_cli *cli)
         if (n < 0)
             result = 1;
         for (int i = 0; i < n; i++) {
-            on_event(&ev[i], cli->room != NULL);
+            on_event(&ev[i], cli->room != NULL, cli->name);
             if (ev[i].type == NL_CHAT_ROOM_EV_ROOM_CLOSED)
                 in_open = 0;
             if (ev[i].type != NL_CHAT_ROOM_EV_CLOSED)

@@ -11,7 +11,7 @@ typedef struct chat_room_cli {
     const char *room;         /* --room NAME (host), else NULL                          */
     const char *name;         /* --name                                                 */
     const unsigned char *key; /* --key-file's key, or NULL                              */
-    int peer_lost_ms, call_timeout_ms, stats;
+    int peer_lost_ms, call_timeout_ms, stats, trace;
 } chat_room_cli;
 
 /* Run the room until it ends; returns the exit status (0, 1, 3 or 4). */

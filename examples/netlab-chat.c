@@ -1480,6 +1480,7 @@ int main(int argc, char **argv)
         rc_cli.peer_lost_ms = o.peer_lost_ms;
         rc_cli.call_timeout_ms = o.call_timeout_ms;
         rc_cli.stats = app.stats;
+        rc_cli.trace = app.trace;
         rc = chat_room_main(&rc_cli);
         memset(key, 0, sizeof key);
         return rc;

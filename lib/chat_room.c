@@ -5,7 +5,7 @@
  * goes to every member over that member's reliable session, so all see one order.
  *
  * Room payloads ride inside the core's messages (docs/protocol.md, "The room"):
- *   host -> member: type (1 byte: M J L D X E), room seq (8, big-endian), name length (1),
+ *   host -> member: type (1 byte: M J L D X E W), room seq (8, big-endian), name length (1),
  *                   name, then the text (M only)
  *   member -> host: 'M', then the text. The host names it after the session it came on. */
 #include <stdio.h>
@@ -54,6 +54,7 @@ typedef struct room_ev {
 struct nl_chat_room {
     nl_udp *udp;
     int is_host, state, status, closed_reported, connected, refused;
+    int entered; /* member: the host's welcome arrived                           */
     nl__chat_core_cfg cfg; /* the template for every core                         */
     char name[NL_CHAT_NAME_MAX + 1];
     unsigned char key[NL_CHAT_KEY_BYTES];
@@ -266,6 +267,8 @@ static void member_gone(nl_chat_room *r, size_t i, int type, int64_t now)
 static void member_events(nl_chat_room *r, size_t i, int64_t now)
 {
     nl_chat_event ev[16];
+    uint64_t seq;
+    size_t welcome;
     int n;
 
     while ((n = nl__chat_core_events(r->m[i].c, ev, 16)) > 0) {
@@ -278,8 +281,15 @@ static void member_events(nl_chat_room *r, size_t i, int64_t now)
                 unique_name(r, m, ev[k].data, ev[k].len);
                 m->joined = 1;
                 r->st.joined++;
-                room_push(r, NL_CHAT_ROOM_EV_JOINED,
-                          broadcast(r, 'J', m->name, NULL, 0, (long)i, now), m->name, NULL, 0);
+                seq = broadcast(r, 'J', m->name, NULL, 0, (long)i, now);
+                room_push(r, NL_CHAT_ROOM_EV_JOINED, seq, m->name, NULL, 0);
+                /* The newcomer's welcome: it is in from this sequence number on, under this
+                 * name. Everything relayed from now on goes to it too; it says "entered" only
+                 * now, not at the handshake, which we may not have seen complete yet. */
+                welcome = encode(r, 'W', seq, m->name, NULL, 0);
+                if (nl__chat_core_send(m->c, r->enc, welcome, now) < 0)
+                    m->drop = 1;
+                flush(r, m->c);
                 break;
             case NL_CHAT_EV_MESSAGE:
                 if (ev[k].len < 1 || ev[k].data[0] != 'M' || !m->joined || m->gone) {
@@ -574,8 +584,9 @@ static void member_up_events(nl_chat_room *r, int64_t now)
             size_t nlen;
             switch (ev[k].type) {
             case NL_CHAT_EV_PEER_JOINED:
+                /* The handshake is done; we are in the room once the host's welcome says so
+                 * (it may not have seen our half of the handshake yet). */
                 (void)snprintf(r->host_name, sizeof r->host_name, "%s", ev[k].data);
-                room_push(r, NL_CHAT_ROOM_EV_ENTERED, 0, r->host_name, NULL, 0);
                 break;
             case NL_CHAT_EV_MESSAGE:
                 if (ev[k].len < ROOM_HDR || (nlen = p[9]) > ROOM_NAME_MAX ||
@@ -592,6 +603,14 @@ static void member_up_events(nl_chat_room *r, int64_t now)
                     r->st.messages_in++;
                     room_push(r, NL_CHAT_ROOM_EV_MESSAGE, seq, name, p + ROOM_HDR + nlen,
                               ev[k].len - ROOM_HDR - nlen);
+                    break;
+                case 'W':
+                    if (r->entered) {
+                        r->up->st.unexpected++;
+                        break;
+                    }
+                    r->entered = 1;
+                    room_push(r, NL_CHAT_ROOM_EV_ENTERED, seq, r->host_name, name, nlen);
                     break;
                 case 'J':
                     room_push(r, NL_CHAT_ROOM_EV_JOINED, seq, name, NULL, 0);

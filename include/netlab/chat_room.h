@@ -75,8 +75,10 @@ typedef struct nl_chat_room_opts {
 
 /** What nl_chat_room_step() reports. */
 typedef enum nl_chat_room_event_type {
-    NL_CHAT_ROOM_EV_ENTERED = 1, /**< member: the handshake with the host is done; name:
-                                  *   the host's name                                   */
+    NL_CHAT_ROOM_EV_ENTERED = 1, /**< member: the host counts us in; name: the host's
+                                  *   name, data: our name in the room (the host makes
+                                  *   names unique: "ann#2"); seq: our join's number,
+                                  *   every later event reaches us                      */
     NL_CHAT_ROOM_EV_JOINED,      /**< name joined the room                              */
     NL_CHAT_ROOM_EV_MESSAGE,     /**< name said data (len bytes)                        */
     NL_CHAT_ROOM_EV_LEFT,        /**< name left the room                                */
@@ -93,8 +95,8 @@ typedef struct nl_chat_room_event {
     nl_chat_room_event_type type; /**< what happened                                    */
     int code;                     /**< CLOSED: the outcome                              */
     uint64_t seq;                 /**< the room's sequence number (same on every member), 0 for
-                                   *   events that are not in the room's order (ENTERED, CLOSED,
-                                   *   and on the host, which makes the order, its own view)     */
+                                   *   events that are not in the room's order (CLOSED, and on the
+                                   *   host, which makes the order, its own view)                 */
     const char *name; /**< who; NUL-terminated                                         */
     const char *data; /**< MESSAGE: the text, NUL-terminated (may hold NULs itself)    */
     size_t len;       /**< bytes in data                                               */

@@ -2,7 +2,9 @@
 pipe mode; every wait bounded, every process reaped by PID."""
 
 import re
+import select
 import socket
+import threading
 import time
 
 import pytest
@@ -103,6 +105,92 @@ def test_member_q_leaves_only_it_kill_9_is_lost_host_gone_is_exit_3():
         assert any(b"*** teacher lost" in x for x in c.err_lines)
     finally:
         close_all([a, b, c, h])
+
+
+class DropFirstAck:
+    """A UDP relay between one member and the host that drops the member's first handshake
+    ACK (type 4, seq 0): the host then completes the join only when the member repeats it."""
+
+    def __init__(self, host_addr):
+        self.host = host_addr
+        self.down = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.down.bind(("127.0.0.1", 0))
+        self.up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.up.connect(host_addr)
+        self.member = None
+        self.dropped = 0
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def addr(self):
+        return "127.0.0.1:%d" % self.down.getsockname()[1]
+
+    def _run(self):
+        while not self.stop:
+            ready, _, _ = select.select([self.down, self.up], [], [], 0.1)
+            for s in ready:
+                if s is self.down:
+                    data, self.member = s.recvfrom(70000)
+                    if (self.dropped == 0 and len(data) >= 36 and data[:2] == b"NL"
+                            and data[3] == 4 and data[24:28] == bytes(4)):
+                        self.dropped = 1
+                        continue
+                    self.up.send(data)
+                elif self.member is not None:
+                    self.down.sendto(s.recv(70000), self.member)
+
+    def close(self):
+        self.stop = True
+        self.t.join(timeout=2)
+        self.down.close()
+        self.up.close()
+
+
+def test_in_the_room_means_every_later_message_arrives():
+    """"in the room" is said once the host counts the member in: a message sent by another
+    member right after it reaches the newcomer even when the newcomer's handshake ACK was lost
+    (the host had not yet counted it in when the member first thought it was in)."""
+    h, addr = host()
+    hp = addr.rsplit(":", 1)
+    relay = DropFirstAck((hp[0], int(hp[1])))
+    a = member(addr, "ann")
+    b = None
+    try:
+        a.wait_err("in the room of teacher", 10)
+        h.wait_err(r"\*\*\* ann joined", 10)
+        b = member(relay.addr(), "bob")
+        b.wait_err("in the room of teacher", 10)
+        deadline = time.monotonic() + 5
+        while relay.dropped == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the relay thread has no event to wait on
+        assert relay.dropped == 1
+        a.send("welcome bob")
+        assert b.read_lines(1, 5) == [b"ann: welcome bob"]
+        h.send("q")
+        assert a.wait_exit(5) == 0 and b.wait_exit(5) == 0
+        assert h.wait_exit(10) == 0
+    finally:
+        relay.close()
+        close_all([c for c in (a, b, h) if c is not None])
+
+
+def test_host_on_a_wildcard_address_names_addresses_members_can_join():
+    """Bound to 0.0.0.0 the host must not tell members to join 0.0.0.0."""
+    h = Chat(["--bind", "0.0.0.0:0", "--room", "class", "--name", "teacher"])
+    try:
+        m = h.wait_err(r"room class open on port (\d+): join with --join any:(\d+), "
+                       r"or --join with one of (.*)", 5)
+        assert m.group(1) == m.group(2)
+        addrs = m.group(3).split(", ")
+        assert "127.0.0.1:" + m.group(1) in addrs, addrs
+        assert not any(a.startswith("0.0.0.0") for a in addrs), addrs
+        a = member(addrs[-1], "ann")
+        a.wait_err("in the room of teacher", 10)
+        h.send("q")
+        assert a.wait_exit(5) == 0 and h.wait_exit(10) == 0
+    finally:
+        close_all([h] + ([a] if "a" in locals() else []))
 
 
 def udp_drops(port):

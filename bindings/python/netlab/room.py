@@ -18,9 +18,10 @@ member's leave() takes only that member out. A host that vanishes closes its mem
 ``-netlab.errno_of('EPEERLOST')`` after the peer-lost time.
 
 Events are RoomEvent tuples ``(type, name, data, seq, code)``: ``name`` whose event it is (a
-``str``), ``data`` the text of a MESSAGE (``str`` when valid UTF-8, else ``bytes``; ``None``
-for the other types), ``seq`` the room's number (0 for ENTERED and CLOSED), ``code`` CLOSED's
-outcome (0 or a negative libnetlab code).
+``str``), ``data`` the text of a MESSAGE (``str`` when valid UTF-8, else ``bytes``), for
+ENTERED our own name in the room (the host makes names unique: ``ann#2``), ``None`` for the other
+types; ``seq`` the room's number (for ENTERED our join's: every later event reaches us; 0 for
+CLOSED), ``code`` CLOSED's outcome (0 or a negative libnetlab code).
 
 The room runs on the calling threads; one thread may wait for events while another sends.
 """
@@ -132,7 +133,8 @@ class ChatRoom:
             if raw or slice_ms == 0:
                 break
         events = [RoomEvent(RoomEventType(t), n.decode("utf-8", "replace"),
-                            _text(d) if t == _netlab.ROOM_EV_MESSAGE else None, s, c)
+                            _text(d) if t in (_netlab.ROOM_EV_MESSAGE, _netlab.ROOM_EV_ENTERED) else None,
+                            s, c)
                   for t, c, s, n, d in raw]
         if events and events[-1].type == RoomEventType.CLOSED:
             self._done = True
