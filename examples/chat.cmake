@@ -4,7 +4,7 @@
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
 add_executable(netlab-chat ${CMAKE_CURRENT_LIST_DIR}/netlab-chat.c ${CMAKE_CURRENT_LIST_DIR}/chat_text.c
-               ${CMAKE_CURRENT_LIST_DIR}/chat_room_cli.c)
+               ${CMAKE_CURRENT_LIST_DIR}/chat_room_cli.c ${CMAKE_CURRENT_LIST_DIR}/chat_term.c)
 target_compile_definitions(netlab-chat PRIVATE _GNU_SOURCE)
 target_compile_options(netlab-chat PRIVATE ${NETLAB_WARNINGS})
 if(TARGET netlab::netlab)

@@ -1,18 +1,22 @@
 /* netlab-chat's room mode (--room NAME hosts, --join HOST:PORT joins), over nl_chat_room.
  *
- * Input is read a line at a time from standard input (a terminal or a pipe): a line is a
- * message, "q" (or end of input, SIGINT, SIGTERM, SIGHUP) leaves; the host's leaving ends the
- * room for everyone. Messages go to standard output as "NAME: TEXT", one line each; joins,
- * leaves and the end are "*** ..." lines on standard error. Exit status: 0 after a clean end
- * (the host ended the room, or we left), 3 when the host vanished, 4 when no host answered,
- * 1 on other errors. */
+ * On a terminal (standard input and output both terminals) it is interactive like the
+ * point-to-point chat, with the same terminal (chat_term.c): a prompt, line editing, messages
+ * and *** status lines printed above the line being typed, the others' control characters
+ * shown as placeholders; q, Ctrl-D, Ctrl-C or closing the terminal leave. Otherwise (pipes) a
+ * line of input is a message and "q" (or the end of input, SIGINT, SIGTERM, SIGHUP) leaves;
+ * messages go to standard output as "NAME: TEXT", one line each; joins, leaves and the end are
+ * "*** ..." lines on standard error. Names and text from the network never carry control
+ * characters out (chat_text.h: they could forge lines, or steer a terminal). The host's leaving
+ * ends the room for everyone.
+ *
+ * Exit status: 0 after a clean end (the host ended the room, or we left), 3 when the host
+ * vanished, 4 when no host answered, 1 on other errors (also: standard output unwritable). */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #ifndef _WIN32
 #include <ifaddrs.h>
@@ -24,93 +28,101 @@
 #include <netlab.h>
 
 #include "chat_room_cli.h"
+#include "chat_term.h"
+#include "chat_text.h"
 
-#define IN_MAX (NL_CHAT_MSG_MAX + 1)
+#define IN_MAX   (NL_CHAT_MSG_MAX + 1)
+#define TEXT_MAX (NL_CHAT_MSG_MAX - NL_CHAT_NAME_MAX - 16) /* nl_chat_room_send()'s limit */
+#define LOG_HOLD (1024 * 1024) /* bytes of log a half-typed key command may hold back */
 
-static volatile sig_atomic_t g_room_stop;
+typedef struct room_app {
+    const chat_room_cli *cli;
+    nl_chat_room *r;
+    chat_term *term; /* interactive mode, else NULL                                */
+    int leaving;     /* nl_chat_room_leave() was called                            */
+    int in_open;     /* pipe mode: standard input may still give lines             */
+    int closed;      /* the room closed for us (CLOSED, or a failed step)          */
+    int code;        /* how: CLOSED's code, or the step's error                    */
+    int out_failed;  /* writing a message to standard output failed: exit 1        */
+    char in[IN_MAX + 1]; /* pipe mode: input not yet sent                          */
+    size_t have;
+} room_app;
 
-static void on_room_signal(int sig)
+/* ---- output -------------------------------------------------------------------------------- */
+
+/* A status line: "*** " pre NAME mid NAME2 post, where the names (NULL: none) come from the
+ * network and are made safe. On a terminal in the log above the prompt, else on stderr. */
+static void status(room_app *a, const char *pre, const char *name, const char *mid,
+                   const char *name2, size_t len2, const char *post)
 {
-    (void)sig;
-    g_room_stop = 1;
-}
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
 
-/* Text from the network goes out without terminal control characters: a member must not be
- * able to move another's cursor or clear its screen. */
-static void put_clean(FILE *f, const char *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\t' || c >= 0x20) {
-            if (c != 0x7f)
-                fputc(c, f);
-        } else {
-            fputc('?', f);
-        }
+    if (m == NULL)
+        return;
+    fprintf(m, "*** %s", pre);
+    if (name != NULL)
+        chat_text_put_safe(m, name, strlen(name));
+    fputs(mid, m);
+    if (name2 != NULL)
+        chat_text_put_safe(m, name2, len2);
+    fputs(post, m);
+    if (fclose(m) == 0) {
+        if (a->term != NULL)
+            chat_term_log(a->term, NULL, buf, n, 1);
+        else
+            fprintf(stderr, "%s\n", buf);
     }
+    free(buf);
 }
 
-/* --trace: every socket call and frame on stderr, with the seconds since start. */
-static void on_room_trace(const nl_trace_event *ev, void *user)
+static void leave(room_app *a)
 {
-    static struct timespec t0;
-    struct timespec now;
-    char line[256];
-
-    (void)user;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (t0.tv_sec == 0 && t0.tv_nsec == 0)
-        t0 = now;
-    nl_trace_format(ev, line, sizeof line);
-    fprintf(stderr, "trace: [%8.3f] %s\n",
-            (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9, line);
+    if (a->leaving)
+        return;
+    chat_term_stop(a->term, 1);
+    a->leaving = 1;
+    a->in_open = 0;
+    nl_chat_room_leave(a->r);
 }
 
-static void status(const char *a, const char *name, const char *b)
+static void on_event(room_app *a, const nl_chat_room_event *ev)
 {
-    fputs("*** ", stderr);
-    put_clean(stderr, a, strlen(a));
-    put_clean(stderr, name, strlen(name));
-    fputs(b, stderr);
-    fputc('\n', stderr);
-}
+    const char *want_name = a->cli->name;
 
-static void on_event(const nl_chat_room_event *ev, int is_host, const char *want_name)
-{
     switch (ev->type) {
     case NL_CHAT_ROOM_EV_ENTERED:
         /* The host makes names unique: say so when ours became "ann#2". */
-        if (want_name != NULL && strcmp(want_name, ev->data) != 0) {
-            fputs("*** in the room of ", stderr);
-            put_clean(stderr, ev->name, strlen(ev->name));
-            fputs(" as ", stderr);
-            put_clean(stderr, ev->data, ev->len);
-            fputs(want_name[0] != '\0' ? " (the name was taken)\n" : "\n", stderr);
-        } else {
-            status("in the room of ", ev->name, "");
-        }
+        if (want_name != NULL && strcmp(want_name, ev->data) != 0)
+            status(a, "in the room of ", ev->name, " as ", ev->data, ev->len,
+                   want_name[0] != '\0' ? " (the name was taken)" : "");
+        else
+            status(a, "in the room of ", ev->name, "", NULL, 0, "");
         break;
     case NL_CHAT_ROOM_EV_JOINED:
-        status("", ev->name, " joined");
+        status(a, "", ev->name, " joined", NULL, 0, "");
         break;
     case NL_CHAT_ROOM_EV_MESSAGE:
-        put_clean(stdout, ev->name, strlen(ev->name));
-        fputs(": ", stdout);
-        put_clean(stdout, ev->data, ev->len);
-        fputc('\n', stdout);
-        fflush(stdout);
+        if (a->term != NULL) {
+            chat_term_log(a->term, ev->name, ev->data, ev->len, 0);
+        } else if (!a->out_failed && chat_out_message(ev->name, ev->data, ev->len, 1) < 0) {
+            a->out_failed = 1; /* chat_out_message() said why */
+            leave(a);
+        }
         break;
     case NL_CHAT_ROOM_EV_LEFT:
-        status("", ev->name, " left");
+        status(a, "", ev->name, " left", NULL, 0, "");
         break;
     case NL_CHAT_ROOM_EV_LOST:
-        status("", ev->name, is_host ? " lost" : " lost");
+        status(a, "", ev->name, " lost", NULL, 0, "");
         break;
     case NL_CHAT_ROOM_EV_DROPPED:
-        status("", ev->name, " dropped: too slow to keep up with the room");
+        status(a, "", ev->name, " dropped: too slow to keep up with the room", NULL, 0, "");
         break;
     case NL_CHAT_ROOM_EV_ROOM_CLOSED:
-        status("room closed by ", ev->name, "");
+        status(a, "room closed by ", ev->name, "", NULL, 0, "");
+        a->in_open = 0;
         break;
     default:
         break;
@@ -169,17 +181,214 @@ static void say_join_any(const char *room, const nl_endpoint *bound)
     fputc('\n', stderr);
 }
 
+/* The room's end for us (the CLOSED event's code): the exit status, said when not 0 or 3.
+ * Called once the terminal is restored, so that the line starts at the left margin. */
+static int closed_status(const room_app *a, int code)
+{
+    if (code == 0)
+        return 0;
+    if (code == NL_EPEERLOST)
+        return 3;
+    if (code == NL_ETIMEDOUT || code == NL_ECONNREFUSED) {
+        fprintf(stderr, "netlab-chat: no room answered at %s: gave up\n",
+                a->cli->host_text != NULL ? a->cli->host_text : "?");
+        return 4;
+    }
+    fprintf(stderr, "netlab-chat: %s\n", nl_strerror(code));
+    return 1;
+}
+
+/* Do the room's work (without waiting) and act on its events. */
+static void room_pump(room_app *a)
+{
+    nl_chat_room_event ev[32];
+    int n = nl_chat_room_step(a->r, ev, sizeof ev / sizeof ev[0], 0);
+
+    if (n < 0 && !a->closed) {
+        a->closed = 1;
+        a->code = n;
+    }
+    for (int i = 0; i < n; i++) {
+        if (ev[i].type == NL_CHAT_ROOM_EV_CLOSED) {
+            a->closed = 1;
+            a->code = ev[i].code;
+        } else {
+            on_event(a, &ev[i]);
+        }
+    }
+}
+
+/* Say something to the room. Returns 1 when done with (sent, or refused and said why), 0 when
+ * the queue to the host is full (try again after a step). */
+static int room_send(room_app *a, const char *text, size_t len)
+{
+    int rc = nl_chat_room_send(a->r, text, len);
+    char msg[160];
+
+    if (rc == NL_ENOBUFS)
+        return 0;
+    if (rc < 0 && rc != NL_ESHUTDOWN && rc != NL_ECLOSED) {
+        snprintf(msg, sizeof msg, "message not sent: %s", nl_strerror(rc));
+        if (a->term != NULL)
+            chat_term_log(a->term, NULL, msg, strlen(msg), 1);
+        else
+            fprintf(stderr, "netlab-chat: %s\n", msg);
+    }
+    return 1;
+}
+
+/* ---- the terminal's hooks (chat_term.h) ---------------------------------------------------- */
+
+static int term_line(void *user, const char *text, size_t len, int retry)
+{
+    room_app *a = user;
+
+    if (a->leaving || a->closed) {
+        if (retry)
+            return 0; /* it stays, counted as never sent */
+        chat_term_refused(a->term);
+        chat_term_log(a->term, NULL, "*** not sent: the room has ended (q, Ctrl-D or Ctrl-C to leave)",
+                      63, 1);
+        return 1;
+    }
+    if (!retry && chat_term_waiting(a->term) > 0)
+        return 0; /* in order, behind the lines still waiting */
+    return room_send(a, text, len);
+}
+
+static void term_leave(void *user)
+{
+    leave(user);
+}
+
+static int term_net_wait(void *user, int *timeout_ms)
+{
+    room_app *a = user;
+
+    *timeout_ms = nl_chat_room_next_timeout_ms(a->r);
+    return nl_chat_room_fd(a->r);
+}
+
+static void term_net_pump(void *user)
+{
+    room_pump(user);
+}
+
+static int term_ended(void *user)
+{
+    return ((room_app *)user)->closed;
+}
+
+/* ---- pipe mode ----------------------------------------------------------------------------- */
+
+/* Whole lines become messages; "q" leaves; a full buffer without a newline is sent as it is (a
+ * message cannot be longer). Stops when the queue to the host is full. */
+static void pipe_lines(room_app *a)
+{
+    while (!a->leaving && a->have > 0) {
+        char *nl = memchr(a->in, '\n', a->have);
+        size_t len = nl != NULL ? (size_t)(nl - a->in) : a->have;
+
+        if (nl == NULL && a->in_open && a->have < IN_MAX)
+            break;
+        if (len > 0 && a->in[len - 1] == '\r')
+            len--;
+        if (len == 1 && a->in[0] == 'q') {
+            leave(a);
+            break;
+        }
+        if (!room_send(a, a->in, len))
+            break; /* this line waits */
+        len = nl != NULL ? (size_t)(nl - a->in) + 1 : a->have;
+        memmove(a->in, a->in + len, a->have - len);
+        a->have -= len;
+    }
+    if (!a->in_open && a->have == 0)
+        leave(a);
+}
+
+static void pipe_read(room_app *a)
+{
+    ssize_t got = read(0, a->in + a->have, IN_MAX - a->have);
+
+    if (got > 0)
+        a->have += (size_t)got;
+    else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+        a->in_open = 0;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static void print_room_stats(nl_chat_room *r)
+{
+    nl_chat_room_counters c;
+
+    nl_chat_room_stats(r, &c);
+    fprintf(stderr,
+            "netlab-chat: room stats: members %llu, joined %llu, non-member datagrams "
+            "%llu, dropped slow %llu, relayed %llu, in %llu, out %llu, retransmits %llu, "
+            "duplicates %llu, auth failed %llu, replayed %llu\n",
+            (unsigned long long)c.members, (unsigned long long)c.joined,
+            (unsigned long long)c.non_member, (unsigned long long)c.dropped_slow,
+            (unsigned long long)c.relayed, (unsigned long long)c.messages_in,
+            (unsigned long long)c.messages_out, (unsigned long long)c.frames.retransmits,
+            (unsigned long long)c.frames.duplicates, (unsigned long long)c.frames.auth_failed,
+            (unsigned long long)c.frames.replayed);
+}
+
+static void room_loop(room_app *a)
+{
+    while (!a->closed) {
+        struct pollfd p[2] = {{.fd = nl_chat_room_fd(a->r), .events = POLLIN},
+                              {.fd = 0, .events = POLLIN}};
+        nfds_t np = 1;
+
+        if (chat_term_take_stop())
+            leave(a);
+        chat_term_winch(a->term);
+        if (a->term != NULL)
+            chat_term_flush(a->term);
+        else
+            pipe_lines(a);
+        if (!a->leaving &&
+            (a->term != NULL ? chat_term_wants_input(a->term) : a->in_open && a->have < IN_MAX))
+            np = 2;
+        if (chat_term_ppoll(p, np, nl_chat_room_next_timeout_ms(a->r)) < 0 && errno != EINTR) {
+            a->closed = 1;
+            a->code = NL_EIO;
+            break;
+        }
+        if (np == 2 && p[1].revents != 0) {
+            if (a->term != NULL)
+                chat_term_input(a->term);
+            else
+                pipe_read(a);
+        }
+        room_pump(a);
+    }
+}
+
 int chat_room_main(const chat_room_cli *cli)
 {
+    static room_app app; /* the input buffer is large: not on the stack */
+    room_app *a = &app;
     nl_chat_room_opts o = {0};
-    nl_chat_room *r;
-    struct sigaction sa;
-    static char in[IN_MAX + 1];
-    size_t have = 0;
-    int in_open = 1, leaving = 0, rc, result = -1;
     char addr[NL_ENDPOINT_STRLEN];
     nl_endpoint ep;
+    int rc;
 
+    a->cli = cli;
+    a->in_open = 1;
+    if (isatty(0) && isatty(1)) {
+        chat_term_hooks h = {a, term_line, term_leave, term_net_wait, term_net_pump, NULL,
+                             term_ended};
+
+        a->term = chat_term_new(&h, TEXT_MAX);
+        if (a->term == NULL) {
+            fprintf(stderr, "netlab-chat: out of memory\n");
+            return 1;
+        }
+    }
     o.bind = cli->bind;
     o.host = cli->host;
     o.room = cli->room;
@@ -188,116 +397,45 @@ int chat_room_main(const chat_room_cli *cli)
     o.peer_lost_ms = cli->peer_lost_ms;
     o.call_timeout_ms = cli->call_timeout_ms;
     if (cli->trace)
-        o.trace = on_room_trace;
-    rc = nl_chat_room_open(&r, &o);
+        o.trace = chat_term_trace;
+    o.trace_user = a->term;
+    rc = nl_chat_room_open(&a->r, &o);
     if (rc < 0) {
         fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", cli->bind_text, nl_strerror(rc));
+        chat_term_free(a->term);
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_room_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    if (cli->room != NULL && nl_chat_room_local(r, &ep) == 0 &&
+    chat_term_signals(a->term != NULL);
+    if (cli->closed_std & 2)
+        fprintf(stderr, "netlab-chat: warning: standard output was closed: received messages "
+                        "go to /dev/null\n");
+    if (cli->room != NULL && nl_chat_room_local(a->r, &ep) == 0 &&
         nl_endpoint_format(&ep, addr, sizeof addr) >= 0) {
         if (nl_endpoint_is_any(&ep))
             say_join_any(cli->room, &ep);
         else
             fprintf(stderr, "*** room %s open: join with --join %s\n", cli->room, addr);
     }
-    while (result < 0) {
-        struct pollfd p[2] = {{.fd = nl_chat_room_fd(r), .events = POLLIN}, {.fd = 0}};
-        nl_chat_room_event ev[32];
-        nfds_t np = 1;
-        int n;
+    fflush(stderr);
+    if (a->term != NULL && chat_term_open(a->term) < 0) {
+        fprintf(stderr, "netlab-chat: cannot set up the line editor\n");
+        chat_term_free(a->term);
+        nl_chat_room_close(a->r);
+        return 1;
+    }
+    room_loop(a);
+    if (a->term != NULL) {
+        unsigned long unsent = chat_term_unsent(a->term);
 
-        if (g_room_stop && !leaving) {
-            leaving = 1;
-            in_open = 0;
-            nl_chat_room_leave(r);
-        }
-        if (in_open && have < IN_MAX) {
-            p[1].events = POLLIN;
-            np = 2;
-        }
-        if (poll(p, np, nl_chat_room_next_timeout_ms(r)) < 0 && errno != EINTR)
-            break;
-        if (np == 2 && p[1].revents != 0) {
-            ssize_t got = read(0, in + have, IN_MAX - have);
-            if (got > 0)
-                have += (size_t)got;
-            else if (got == 0 || (errno != EINTR && errno != EAGAIN))
-                in_open = 0;
-        }
-        /* Whole lines become messages; "q" leaves; a full buffer without a newline is sent
-         * as it is (a message cannot be longer). */
-        while (!leaving && have > 0) {
-            char *nl = memchr(in, '\n', have);
-            size_t len = nl != NULL ? (size_t)(nl - in) : have;
-            if (nl == NULL && in_open && have < IN_MAX)
-                break;
-            if (len > 0 && in[len - 1] == '\r')
-                len--;
-            if (len == 1 && in[0] == 'q') {
-                leaving = 1;
-                in_open = 0;
-                nl_chat_room_leave(r);
-                break;
-            }
-            rc = nl_chat_room_send(r, in, len);
-            if (rc == NL_ENOBUFS)
-                break; /* the queue to the host is full: this line waits */
-            if (rc < 0 && rc != NL_ESHUTDOWN && rc != NL_ECLOSED)
-                fprintf(stderr, "netlab-chat: message not sent: %s\n", nl_strerror(rc));
-            len = nl != NULL ? (size_t)(nl - in) + 1 : have;
-            memmove(in, in + len, have - len);
-            have -= len;
-        }
-        if (!in_open && have == 0 && !leaving) {
-            leaving = 1;
-            nl_chat_room_leave(r);
-        }
-        n = nl_chat_room_step(r, ev, sizeof ev / sizeof ev[0], 0);
-        if (n < 0)
-            result = 1;
-        for (int i = 0; i < n; i++) {
-            on_event(&ev[i], cli->room != NULL, cli->name);
-            if (ev[i].type == NL_CHAT_ROOM_EV_ROOM_CLOSED)
-                in_open = 0;
-            if (ev[i].type != NL_CHAT_ROOM_EV_CLOSED)
-                continue;
-            rc = ev[i].code;
-            if (rc == 0)
-                result = 0;
-            else if (rc == NL_EPEERLOST)
-                result = 3;
-            else if (rc == NL_ETIMEDOUT || rc == NL_ECONNREFUSED) {
-                fprintf(stderr, "netlab-chat: no room answered at %s: gave up\n",
-                        cli->host_text != NULL ? cli->host_text : "?");
-                result = 4;
-            } else {
-                fprintf(stderr, "netlab-chat: %s\n", nl_strerror(rc));
-                result = 1;
-            }
-        }
+        chat_term_free(a->term); /* the prompt goes before anything more is printed */
+        if (unsent > 0)
+            fprintf(stderr,
+                    "netlab-chat: warning: %lu typed line%s never sent (the room ended first)\n",
+                    unsent, unsent == 1 ? " was" : "s were");
     }
-    if (cli->stats) {
-        nl_chat_room_counters c;
-        nl_chat_room_stats(r, &c);
-        fprintf(stderr,
-                "netlab-chat: room stats: members %llu, joined %llu, non-member datagrams "
-                "%llu, dropped slow %llu, relayed %llu, in %llu, out %llu, retransmits %llu, "
-                "duplicates %llu, auth failed %llu, replayed %llu\n",
-                (unsigned long long)c.members, (unsigned long long)c.joined,
-                (unsigned long long)c.non_member, (unsigned long long)c.dropped_slow,
-                (unsigned long long)c.relayed, (unsigned long long)c.messages_in,
-                (unsigned long long)c.messages_out, (unsigned long long)c.frames.retransmits,
-                (unsigned long long)c.frames.duplicates, (unsigned long long)c.frames.auth_failed,
-                (unsigned long long)c.frames.replayed);
-    }
-    nl_chat_room_close(r);
-    return result < 0 ? 1 : result;
+    rc = closed_status(a, a->code);
+    if (cli->stats)
+        print_room_stats(a->r);
+    nl_chat_room_close(a->r);
+    return a->out_failed ? 1 : rc;
 }

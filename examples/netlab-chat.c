@@ -8,9 +8,8 @@
  * Otherwise (pipes) each input line is one message and each message received is written to
  * stdout on a line of its own (verbatim, unless stdout is a terminal); status lines go to stderr.
  *
- * The line editor is libedit's native API (el_*), driven one command at a time from our own
- * poll loop: libedit's readline emulation corrupts the heap once a line passes 1 KiB (see
- * docs/reliability.md, "netlab-chat terminal and lifecycle").
+ * The terminal (prompt, line editor, incoming lines above the prompt) is chat_term.c's, shared
+ * with room mode (chat_room_cli.c).
  *
  * Exit codes: 0 the chat ended in agreement (either side left and both know it) and every
  *               message we accepted was delivered, or the input ended before any peer joined
@@ -25,8 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <histedit.h>
-#include <limits.h>
 #include <locale.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,26 +33,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <wchar.h>
-#include <wctype.h>
 
 #include "chat_room_cli.h"
+#include "chat_term.h"
 #include "chat_text.h"
 #include "netlab.h"
 
 #define EXIT_LOST     3
 #define EXIT_NOT_SENT 4
 #define INBUF_MAX     (2 * NL_CHAT_MSG_MAX + 2)
-#define TERM_READ     4096          /* bytes read from the terminal at a time                 */
 #define DEFER_MAX     (1024 * 1024) /* bytes of events held while a key command is half typed */
-#define OUTBOX_MAX    (1024 * 1024) /* typed lines waiting for room in the session's queue   */
-#define ESC_ALONE_MS  300           /* a lone ESC is given up after this long without a key   */
-#define ESC_STEP_MS   50
-#define HIDE_KEY                                                                                   \
-    0x9b /* U+009B (CSI): bound to our "hide the line" function; no                                \
-          * keyboard sends it, and a meta prefix leaves it unchanged */
-
-/* An event kept for later, or a typed line waiting for room in the send queue. */
+/* An event kept for later (received while a key command was half typed). */
 typedef struct chat_item {
     struct chat_item *next;
     nl_chat_event ev; /* ev.data points at text below */
@@ -85,44 +73,13 @@ typedef struct chat_app {
     int discarding;        /* pipe mode: skipping the rest of an over-long line        */
     unsigned long line_no;
     uint64_t queued;       /* messages handed to the session                           */
-    unsigned long refused; /* terminal: lines typed after the peer left (not sent)      */
+    unsigned long typed_unsent; /* terminal: typed lines never sent (at the end)           */
     char *inbuf;           /* pipe mode: input not yet sent                            */
     size_t in_len;
-    /* terminal mode */
-    EditLine *el;
-    HistoryW *hist;
-    int editing;       /* the prompt and the line being typed are on the screen    */
-    int hiding;        /* the prompt is empty while a message is printed above it   */
-    int in_wgets;      /* inside el_wgets() for a key command                      */
-    int in_cmd;        /* acting on the line a key command left                    */
-    int cmd_start;     /* the next character read starts a key command             */
-    int dry;           /* the command ended because no input was there             */
-    wchar_t last_char; /* the last character handed to libedit                     */
-    int esc_wait_ms;   /* how long we waited for the key after an ESC              */
-    size_t dropped;    /* characters refused because the line was full             */
-    unsigned char tbuf[TERM_READ + 8]; /* bytes read from the terminal, not yet edited */
-    size_t t_len;
-    wchar_t *saved; /* the line, while hidden                                    */
-    size_t saved_len, saved_cap;
-    int saved_cur;
+    chat_term *term;                /* interactive mode: the terminal                */
     chat_item *defer, **defer_tail; /* events that arrived during a half-typed command */
     size_t defer_bytes;
-    chat_item *outbox, **outbox_tail; /* typed lines waiting for room in the queue     */
-    size_t outbox_bytes;
 } chat_app;
-
-/* Signals, set by the handlers and acted on in the loop. */
-static volatile sig_atomic_t g_stop;  /* SIGINT, SIGTERM, SIGHUP, SIGQUIT: leave */
-static volatile sig_atomic_t g_winch; /* the terminal changed size      */
-static sigset_t g_waitmask;           /* the mask while waiting: our signals unblocked */
-
-static void on_signal(int sig)
-{
-    if (sig == SIGWINCH)
-        g_winch = 1;
-    else
-        g_stop = 1;
-}
 
 #define USAGE                                                                                      \
     "usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT | --room NAME | --join HOST:PORT|any] "  \
@@ -254,65 +211,7 @@ static int read_key(const char *path, unsigned char key[NL_CHAT_KEY_BYTES])
     return -1;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void term_log(chat_app *a, const char *who, const char *text, size_t len, int safe_text);
-
-/* Trace lines carry the seconds since start, so retransmission timing can be read off them. On
- * an interactive terminal they go into the chat's log like any status line, so that they do not
- * cut through the line being typed (inside a key command they cannot: stderr then). */
-static void on_trace(const nl_trace_event *ev, void *user)
-{
-    static double t0;
-    chat_app *a = user;
-    char line[256], out[300];
-    int n;
-
-    if (t0 == 0)
-        t0 = mono_s();
-    nl_trace_format(ev, line, sizeof line);
-    n = snprintf(out, sizeof out, "trace: [%8.3f] %s", mono_s() - t0, line);
-    if (a->terminal && a->editing && !a->in_wgets && !a->in_cmd && n > 0)
-        term_log(a, NULL, out, strlen(out), 1);
-    else
-        fprintf(stderr, "%s\n", out);
-}
-
 /* ---- output -------------------------------------------------------------------------------- */
-
-static void term_hide(chat_app *a);
-static void term_restore(chat_app *a);
-
-/* Interactive mode: print one line of the chat's log above the prompt. The line being typed is
- * taken off the screen first (libedit itself clears the rows it drew), and drawn again below. */
-static void term_log(chat_app *a, const char *who, const char *text, size_t len, int safe_text)
-{
-    char stamp[16];
-    time_t now = time(NULL);
-    struct tm tm;
-
-    term_hide(a);
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-    printf("[%s] ", stamp);
-    if (who != NULL) {
-        chat_text_put_safe(stdout, who, strlen(who));
-        fputs(": ", stdout);
-    }
-    if (safe_text)
-        fwrite(text, 1, len, stdout);
-    else
-        chat_text_put_safe(stdout, text, len);
-    fputs("\r\n", stdout); /* the terminal may be raw: no newline translation */
-    fflush(stdout);
-    term_restore(a);
-}
 
 /* "netlab-chat: " pre name post on stderr; name (may be NULL) may come from the peer and is
  * made safe, pre and post are ours. */
@@ -329,23 +228,8 @@ static void stderr3(const char *pre, const char *name, const char *post)
  * safe; pre and post are ours. Interactive mode: in the log; otherwise on stderr. */
 static void status3(chat_app *a, const char *pre, const char *name, const char *post)
 {
-    FILE *m;
-
     if (a->terminal) {
-        /* Build the line with the name already made safe, then log it as our own text. */
-        char *buf = NULL;
-        size_t blen = 0;
-
-        m = open_memstream(&buf, &blen);
-        if (m == NULL)
-            return;
-        fputs(pre, m);
-        if (name != NULL)
-            chat_text_put_safe(m, name, strlen(name));
-        fputs(post, m);
-        fclose(m);
-        term_log(a, NULL, buf, blen, 1);
-        free(buf);
+        chat_term_status(a->term, pre, name, post);
         return;
     }
     stderr3(pre, name, post);
@@ -356,243 +240,6 @@ static void status_line(chat_app *a, const char *text)
     status3(a, text, NULL, "");
 }
 
-/* ---- the line editor (interactive mode) ---------------------------------------------------- */
-
-static chat_app *el_app(EditLine *el)
-{
-    void *p = NULL;
-
-    el_get(el, EL_CLIENTDATA, &p);
-    return p;
-}
-
-static wchar_t *prompt_fn(EditLine *el)
-{
-    static wchar_t normal[] = L"> ", none[] = L"";
-
-    return el_app(el)->hiding ? none : normal;
-}
-
-/* Bound to HIDE_KEY, which only term_hide() pushes: keep a copy of the line, empty it, and let
- * libedit clear every row it had drawn (CC_REDISPLAY), leaving the cursor where the prompt
- * began. Anything else that sends the key gets a beep. */
-static unsigned char hide_fn(EditLine *el, int ch)
-{
-    chat_app *a = el_app(el);
-    const LineInfoW *li = el_wline(el);
-    size_t n = (size_t)(li->lastchar - li->buffer);
-
-    (void)ch;
-    if (!a->hiding)
-        return CC_ERROR;
-    if (n + 1 > a->saved_cap) {
-        wchar_t *p = realloc(a->saved, (n + 1) * sizeof *p);
-
-        if (p == NULL)
-            return CC_ERROR; /* the line stays; the message is printed below it */
-        a->saved = p;
-        a->saved_cap = n + 1;
-    }
-    wmemcpy(a->saved, li->buffer, n);
-    a->saved[n] = L'\0';
-    a->saved_len = n;
-    a->saved_cur = (int)(li->cursor - li->buffer);
-    el_cursor(el, (int)n);
-    if (n > 0)
-        el_wdeletestr(el, (int)n);
-    return CC_REDISPLAY;
-}
-
-static void term_hide(chat_app *a)
-{
-    static const wchar_t key[] = {HIDE_KEY, 0};
-    int n;
-
-    if (!a->editing || a->hiding || a->in_wgets)
-        return; /* inside el_wgets() (only on a failed allocation): print below the line */
-    a->hiding = 1;
-    a->saved_len = 0;
-    a->cmd_start = 0;
-    el_wpush(a->el, key);
-    el_wgets(a->el, &n); /* runs hide_fn: the key comes from the push, not the terminal */
-    fflush(stdout);
-}
-
-static void term_restore(chat_app *a)
-{
-    if (!a->hiding)
-        return;
-    a->hiding = 0;
-    if (a->saved_len > 0) {
-        el_winsertstr(a->el, a->saved);
-        el_cursor(a->el, a->saved_cur - (int)a->saved_len);
-    }
-    el_set(a->el, EL_REFRESH); /* prompt and line, from the cursor's row down */
-    fflush(stdout);
-}
-
-/* Editing is over (we leave, or the chat ended): take the prompt off the screen so that what
- * follows (status lines, --stats, the shell's prompt) starts at the left margin. A half-typed
- * line is shown, not silently dropped. The terminal stays in libedit's mode (no echo) until
- * el_end() restores it and discards what was typed meanwhile: keys pressed while the leave
- * completes must neither clutter the screen nor reach the shell as a command. */
-static void term_stop(chat_app *a, int show_unsent)
-{
-    if (!a->editing)
-        return;
-    term_hide(a);
-    a->editing = 0;
-    a->hiding = 0;
-    if (show_unsent && a->saved_len > 0) {
-        size_t cap = a->saved_len * MB_CUR_MAX + 1, n;
-        char *u = malloc(cap);
-
-        if (u != NULL && (n = wcstombs(u, a->saved, cap)) != (size_t)-1) {
-            fputs("(not sent) ", stdout);
-            chat_text_put_safe(stdout, u, n); /* a ^V ESC typed must not act either */
-            fputs("\r\n", stdout);
-        }
-        free(u);
-    }
-    a->saved_len = 0;
-    fflush(stdout);
-}
-
-static int line_full(chat_app *a)
-{
-    const LineInfoW *li = el_wline(a->el);
-
-    return (size_t)(li->lastchar - li->buffer) >= a->msg_max;
-}
-
-static void session_pump(chat_app *a, int defer);
-
-static void term_read(chat_app *a)
-{
-    ssize_t n;
-
-    if (a->t_len >= TERM_READ)
-        return;
-    n = read(0, a->tbuf + a->t_len, TERM_READ - a->t_len);
-    if (n > 0)
-        a->t_len += (size_t)n;
-    else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-        a->eof = 1; /* Ctrl-D is a key here; 0 or EIO means the terminal has gone */
-}
-
-/* libedit wants the next character. At the start of a key command, only what was already read
- * is handed out ("dry" otherwise, and the command never starts). In the middle of one (after
- * ESC, in a search, ...) we wait for the keyboard, and the session keeps running meanwhile so
- * that the peer does not count us as lost; its events are kept for afterwards. */
-static int term_getc(EditLine *el, wchar_t *wc)
-{
-    chat_app *a = el_app(el);
-
-    for (;;) {
-        if (a->t_len > 0) {
-            mbstate_t st;
-            size_t r;
-
-            memset(&st, 0, sizeof st);
-            r = mbrtowc(wc, (const char *)a->tbuf, a->t_len, &st);
-            if (r == (size_t)-2 && a->t_len < MB_CUR_MAX && !a->eof) {
-                /* the rest of the character is still on its way */
-            } else {
-                size_t used = (r == (size_t)-1 || r == (size_t)-2) ? 1 : r == 0 ? 1 : r;
-                int bad = r == (size_t)-1 || r == (size_t)-2;
-
-                memmove(a->tbuf, a->tbuf + used, a->t_len - used);
-                a->t_len -= used;
-                if (bad)
-                    continue; /* not a character in this locale: dropped, as libedit does */
-                if (a->cmd_start && iswprint((wint_t)*wc) && line_full(a)) {
-                    a->dropped++;
-                    continue;
-                }
-                a->cmd_start = 0;
-                a->last_char = *wc;
-                a->esc_wait_ms = 0;
-                return 1;
-            }
-        }
-        if (a->cmd_start || g_stop || a->eof || a->closed || !a->editing) {
-            a->dry = 1;
-            *wc = L'\0';
-            return 0;
-        }
-        if (a->last_char == 0x1b && a->esc_wait_ms >= ESC_ALONE_MS) {
-            /* A lone ESC: nothing follows, so it was not the start of a key's sequence. Give
-             * up the sequence (libedit then ends the command without effect), so that a stray
-             * ESC does not hold back the peer's messages until two more keys are pressed. */
-            a->dry = 1;
-            *wc = L'\0';
-            return 0;
-        }
-        {
-            struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
-                                  {.fd = nl_chat_session_fd(a->s), .events = POLLIN}};
-            int full = a->defer_bytes >= DEFER_MAX; /* then the session waits for us */
-            int t = full ? -1 : nl_chat_session_next_timeout_ms(a->s);
-            struct timespec ts;
-
-            if (a->last_char == 0x1b && (t < 0 || t > ESC_STEP_MS))
-                t = ESC_STEP_MS;
-            ts.tv_sec = t / 1000;
-            ts.tv_nsec = (long)(t % 1000) * 1000000L;
-            if (a->last_char == 0x1b)
-                a->esc_wait_ms += t;
-
-            if (ppoll(p, full ? 1 : 2, t < 0 ? NULL : &ts, &g_waitmask) > 0 && p[0].revents != 0)
-                term_read(a);
-            if (!full)
-                session_pump(a, 1);
-        }
-    }
-}
-
-static int term_open(chat_app *a)
-{
-    HistEventW ev;
-
-    a->el = el_init("netlab-chat", stdin, stdout, stderr);
-    a->hist = history_winit();
-    if (a->el == NULL || a->hist == NULL)
-        return -1;
-    history_w(a->hist, &ev, H_SETSIZE, 500);
-    el_wset(a->el, EL_CLIENTDATA, (void *)a);
-    el_wset(a->el, EL_EDITOR, L"emacs");
-    el_wset(a->el, EL_SIGNAL, 0); /* the signals are ours (see main) */
-    el_wset(a->el, EL_HIST, history_w, a->hist);
-    el_wset(a->el, EL_PROMPT, prompt_fn);
-    el_wset(a->el, EL_GETCFN, term_getc);
-    el_wset(a->el, EL_ADDFN, L"nl-hide", L"netlab-chat: take the line off the screen", hide_fn);
-    {
-        static const wchar_t key[] = {HIDE_KEY, 0};
-
-        el_wset(a->el, EL_BIND, key, L"nl-hide", NULL);
-    }
-    /* Ctrl-S (alone or in a paste) would stop the terminal's output, and the chat with it,
-     * until a Ctrl-Q nobody thinks of: flow control is off while editing, and both keys do
-     * nothing. */
-    el_wset(a->el, EL_SETTY, L"-d", L"-ixon", NULL);
-    el_wset(a->el, EL_BIND, L"^S", L"ed-unassigned", NULL);
-    el_wset(a->el, EL_BIND, L"^Q", L"ed-unassigned", NULL);
-    a->editing = 1;
-    el_set(a->el, EL_UNBUFFERED, 1); /* raw mode, and the prompt appears */
-    fflush(stdout);
-    return 0;
-}
-
-static void term_close(chat_app *a)
-{
-    term_stop(a, 1);
-    if (a->el != NULL)
-        el_end(a->el);
-    if (a->hist != NULL)
-        history_wend(a->hist);
-    free(a->saved);
-}
-
 /* ---- sending --------------------------------------------------------------------------------- */
 
 static void do_leave(chat_app *a)
@@ -600,7 +247,7 @@ static void do_leave(chat_app *a)
     if (a->left)
         return;
     if (a->terminal)
-        term_stop(a, 1);
+        chat_term_stop(a->term, 1);
     a->left = 1;
     nl_chat_session_leave(a->s);
 }
@@ -609,7 +256,7 @@ static void do_leave(chat_app *a)
  * say so plainly, and count it for the exit status. */
 static void refuse_line(chat_app *a)
 {
-    a->refused++;
+    chat_term_refused(a->term);
     status3(a, "*** not sent: ", a->peer_name, " has left the chat (q, Ctrl-D or Ctrl-C to leave)");
 }
 
@@ -653,22 +300,6 @@ static void free_items(chat_item *it)
     }
 }
 
-static void outbox_flush(chat_app *a)
-{
-    while (a->outbox != NULL && !a->left && !a->peer_left) {
-        chat_item *it = a->outbox;
-        int r = send_text(a, it->text, it->len);
-
-        if (r == 0 || r == -2)
-            return; /* -2: it stays, counted as not sent at the end */
-        a->outbox = it->next;
-        if (a->outbox == NULL)
-            a->outbox_tail = &a->outbox;
-        a->outbox_bytes -= it->len;
-        free(it);
-    }
-}
-
 static chat_item *item_new(const char *text, size_t len)
 {
     chat_item *it = malloc(sizeof *it + len + 1);
@@ -682,149 +313,36 @@ static chat_item *item_new(const char *text, size_t len)
     return it;
 }
 
-/* A typed line is sent in order behind the ones still waiting for room. */
-static void term_send(chat_app *a, const char *text, size_t len)
+/* The terminal's send hook: a typed line (retry 0), or one that waited for room (retry 1).
+ * Returns 1 when done with (sent, or refused and said why), 0 when it must wait. */
+static int term_line(void *user, const char *text, size_t len, int retry)
 {
-    chat_item *it;
+    chat_app *a = user;
+    int r;
 
+    if (retry) {
+        if (a->left || a->peer_left)
+            return 0; /* it stays, counted as not sent at the end */
+        r = send_text(a, text, len);
+        return r != 0 && r != -2;
+    }
     if (a->peer_left) {
         refuse_line(a);
-        return;
+        return 1;
     }
-    if (a->outbox == NULL) {
-        int r = send_text(a, text, len);
-
-        if (r == -2)
-            refuse_line(a);
-        if (r != 0)
-            return;
+    if (chat_term_waiting(a->term) > 0)
+        return 0; /* in order, behind the lines still waiting */
+    r = send_text(a, text, len);
+    if (r == -2) {
+        refuse_line(a);
+        return 1;
     }
-    it = item_new(text, len);
-    if (it == NULL) {
-        status_line(a, "message not sent: out of memory");
-        return;
-    }
-    *a->outbox_tail = it;
-    a->outbox_tail = &it->next;
-    a->outbox_bytes += len;
+    return r != 0;
 }
 
-/* Enter was pressed: the line (without its newline) is what the screen shows after the prompt. */
-static void term_enter(chat_app *a, const wchar_t *w, size_t wlen)
+static void term_leave(void *user)
 {
-    HistEventW ev;
-    size_t cap = wlen * MB_CUR_MAX + 1, n = 0;
-    char *u = malloc(cap);
-    wchar_t *copy;
-
-    if (u == NULL)
-        return;
-    for (size_t i = 0; i < wlen; i++) {
-        mbstate_t st;
-        size_t r;
-
-        memset(&st, 0, sizeof st);
-        r = wcrtomb(u + n, w[i], &st);
-        if (r != (size_t)-1)
-            n += r;
-    }
-    if (n == 1 && u[0] == 'q') {
-        free(u);
-        a->eof = 1;
-        term_stop(a, 0);
-        do_leave(a);
-        return;
-    }
-    if (n > a->msg_max) {
-        char msg[200];
-
-        /* Nothing is lost: the line comes back for editing, without its newline. */
-        el_cursor(a->el, INT_MAX / 2);
-        el_wdeletestr(a->el, 1);
-        snprintf(msg, sizeof msg,
-                 "*** this line is %zu bytes, over the %zu limit of a message: not sent "
-                 "(shorten it)",
-                 n, a->msg_max);
-        status_line(a, msg);
-        free(u);
-        return;
-    }
-    if (n > 0) {
-        copy = malloc((wlen + 1) * sizeof *copy);
-        if (copy != NULL) {
-            wmemcpy(copy, w, wlen);
-            copy[wlen] = L'\0';
-            history_w(a->hist, &ev, H_ENTER, copy);
-            free(copy);
-        }
-        term_send(a, u, n);
-    }
-    free(u);
-    /* A fresh line: libedit resets its line, history position and undo state and draws the
-     * prompt on the row below the line just sent. */
-    el_set(a->el, EL_UNBUFFERED, 0);
-    el_set(a->el, EL_UNBUFFERED, 1);
-    fflush(stdout);
-}
-
-static void defer_flush(chat_app *a);
-
-/* What the key command just done left in the line: a finished line, or end of input. */
-static void term_after_command(chat_app *a)
-{
-    const LineInfoW *li = el_wline(a->el);
-    size_t n = (size_t)(li->lastchar - li->buffer);
-
-    if (n > 0 && li->lastchar[-1] == L'\n') {
-        term_enter(a, li->buffer, n - 1);
-    } else if (n > 0 && li->lastchar[-1] == 4) {
-        /* libedit's end of file (Ctrl-D on an empty line) is a ^D at the end of the line */
-        if (n == 1 || a->eof || g_stop) {
-            a->eof = 1;
-            term_stop(a, n > 1);
-            do_leave(a);
-        } else {
-            el_cursor(a->el, INT_MAX / 2);
-            el_wdeletestr(a->el, 1);
-            el_set(a->el, EL_REFRESH);
-        }
-    }
-}
-
-/* Edit with what the terminal sent: one libedit key command per el_wgets() call. */
-static void term_process(chat_app *a)
-{
-    while (a->editing && !a->closed && a->t_len > 0 && !g_stop) {
-        int n;
-
-        a->cmd_start = 1;
-        a->dry = 0;
-        a->in_wgets = 1;
-        el_wgets(a->el, &n);
-        a->in_wgets = 0;
-        a->cmd_start = 0;
-        fflush(stdout);
-        a->in_cmd = 1; /* trace lines of the sends it makes go to stderr, not the log */
-        term_after_command(a);
-        a->in_cmd = 0;
-        if (a->dropped > 0 && a->t_len == 0) {
-            char msg[160];
-
-            snprintf(msg, sizeof msg,
-                     "*** the line is full (%zu characters, the most a message takes): "
-                     "%zu more were not taken",
-                     a->msg_max, a->dropped);
-            a->dropped = 0;
-            status_line(a, msg);
-        }
-        defer_flush(a);
-        if (a->dry)
-            break; /* only part of a character is there */
-    }
-    if (a->eof && a->editing) {
-        term_stop(a, 1);
-        do_leave(a);
-    }
+    do_leave(user);
 }
 
 /* ---- pipe mode ------------------------------------------------------------------------------- */
@@ -905,18 +423,6 @@ static void pipe_read(chat_app *a)
 
 /* ---- session events -------------------------------------------------------------------------- */
 
-static void write_failed(chat_app *a)
-{
-    if (a->out_failed)
-        return;
-    a->out_failed = 1;
-    fprintf(stderr,
-            "netlab-chat: cannot write a received message to standard output (%s): "
-            "leaving\n",
-            strerror(errno));
-    do_leave(a);
-}
-
 /* The session suspects something (each at most once): tell the user, who can fix it. */
 static void warning_line(chat_app *a, int code)
 {
@@ -959,20 +465,11 @@ static void handle_event(chat_app *a, const nl_chat_event *ev)
             do_leave(a);
         break;
     case NL_CHAT_EV_MESSAGE:
-        if (a->terminal) {
-            term_log(a, a->peer_name, ev->data, ev->len, 0);
-        } else if (a->out_failed) {
-            break;
-        } else {
-            int bad;
-
-            errno = 0;
-            if (a->out_tty)
-                bad = chat_text_put_safe(stdout, ev->data, ev->len) != 0;
-            else
-                bad = fwrite(ev->data, 1, ev->len, stdout) != ev->len;
-            if (bad || fputc('\n', stdout) == EOF || fflush(stdout) == EOF)
-                write_failed(a);
+        if (a->terminal)
+            chat_term_log(a->term, a->peer_name, ev->data, ev->len, 0);
+        else if (!a->out_failed && chat_out_message(NULL, ev->data, ev->len, a->out_tty) < 0) {
+            a->out_failed = 1; /* chat_out_message() said why */
+            do_leave(a);
         }
         break;
     case NL_CHAT_EV_PEER_LEFT:
@@ -997,7 +494,7 @@ static void handle_event(chat_app *a, const nl_chat_event *ev)
         a->closed = 1;
         a->status = ev->code;
         if (a->terminal)
-            term_stop(a, 1);
+            chat_term_stop(a->term, 1);
         break;
     default:
         break;
@@ -1063,24 +560,43 @@ static void session_pump(chat_app *a, int defer)
     }
 }
 
+/* The terminal's hooks while a key command waits for a key: the session keeps running, its
+ * events kept for afterwards (when too many wait, the session waits for us). */
+static int term_net_wait(void *user, int *timeout_ms)
+{
+    chat_app *a = user;
+
+    if (a->defer_bytes >= DEFER_MAX)
+        return -1;
+    *timeout_ms = nl_chat_session_next_timeout_ms(a->s);
+    return nl_chat_session_fd(a->s);
+}
+
+static void term_net_pump(void *user)
+{
+    session_pump(user, 1);
+}
+
+static void term_command_done(void *user)
+{
+    defer_flush(user);
+}
+
+static int term_ended(void *user)
+{
+    return ((chat_app *)user)->closed;
+}
+
 /* ---- the loop -------------------------------------------------------------------------------- */
 
 static void check_signals(chat_app *a)
 {
-    if (g_stop) {
-        g_stop = 0;
+    if (chat_term_take_stop()) {
         if (!a->left && a->trace)
             fprintf(stderr, "trace: [signal: leaving]\n");
         do_leave(a);
     }
-    if (g_winch) {
-        g_winch = 0;
-        if (a->terminal && a->editing) {
-            term_hide(a);
-            el_resize(a->el);
-            term_restore(a);
-        }
-    }
+    chat_term_winch(a->term);
 }
 
 static int chat_loop(chat_app *a)
@@ -1089,12 +605,11 @@ static int chat_loop(chat_app *a)
         struct pollfd p[2] = {{.fd = nl_chat_session_fd(a->s), .events = POLLIN},
                               {.fd = 0, .events = POLLIN}};
         nfds_t np = 1;
-        int t, rc;
-        struct timespec ts;
+        int rc;
 
         check_signals(a);
         if (a->terminal)
-            outbox_flush(a);
+            chat_term_flush(a->term);
         else if (a->in_len > 0 && !a->peer_left)
             pump_lines(a);
         if (a->closed)
@@ -1103,14 +618,11 @@ static int chat_loop(chat_app *a)
          * (finish() counts it). A terminal is still read, so that q and Ctrl-D work. */
         if (!a->eof && !a->left && (a->terminal || !a->peer_left)) {
             if (a->terminal
-                    ? a->outbox_bytes < OUTBOX_MAX
+                    ? chat_term_wants_input(a->term)
                     : a->in_len < INBUF_MAX - 1 && nl_chat_session_send_room(a->s) >= a->msg_max)
                 np = 2;
         }
-        t = nl_chat_session_next_timeout_ms(a->s);
-        ts.tv_sec = t / 1000;
-        ts.tv_nsec = (long)(t % 1000) * 1000000L;
-        rc = ppoll(p, np, t < 0 ? NULL : &ts, &g_waitmask);
+        rc = chat_term_ppoll(p, np, nl_chat_session_next_timeout_ms(a->s));
         if (rc < 0 && errno != EINTR) {
             fprintf(stderr, "netlab-chat: poll: %s\n", strerror(errno));
             return NL_EIO;
@@ -1118,8 +630,7 @@ static int chat_loop(chat_app *a)
         check_signals(a);
         if (rc > 0 && np == 2 && p[1].revents != 0) {
             if (a->terminal) {
-                term_read(a);
-                term_process(a);
+                chat_term_input(a->term);
             } else {
                 pipe_read(a);
             }
@@ -1197,17 +708,6 @@ static unsigned long unsent_lines(chat_app *a, int *more)
     return n + (unsigned long)partial;
 }
 
-/* Terminal: lines typed but never sent, refused after the peer left or still waiting for
- * room in the session's queue when the chat ended. */
-static unsigned long typed_unsent(const chat_app *a)
-{
-    unsigned long n = a->refused;
-
-    for (const chat_item *it = a->outbox; it != NULL; it = it->next)
-        n++;
-    return n;
-}
-
 /* The exit status, and a line saying what went wrong when something did: how the session
  * ended (rc), whether everything we accepted was acknowledged, whether input was left, and
  * whether standard output failed (then 1, whatever else happened: it is why we left). */
@@ -1220,7 +720,7 @@ static int finish(chat_app *a, int rc, const nl_chat_stats *st)
     char post[160];
 
     if (a->terminal)
-        unsent = typed_unsent(a);
+        unsent = a->typed_unsent;
     else if (a->peer_left && !a->left && a->inbuf != NULL)
         unsent = unsent_lines(a, &more);
     free(a->inbuf);
@@ -1366,8 +866,6 @@ int main(int argc, char **argv)
     chat_app app = {0};
     nl_chat_opts o = {0};
     nl_chat_stats st;
-    struct sigaction sa;
-    sigset_t ours;
     char local[NL_ENDPOINT_STRLEN];
     nl_endpoint ep;
     int c, rc, closed_std;
@@ -1481,6 +979,7 @@ int main(int argc, char **argv)
         rc_cli.call_timeout_ms = o.call_timeout_ms;
         rc_cli.stats = app.stats;
         rc_cli.trace = app.trace;
+        rc_cli.closed_std = closed_std;
         rc = chat_room_main(&rc_cli);
         memset(key, 0, sizeof key);
         return rc;
@@ -1489,14 +988,23 @@ int main(int argc, char **argv)
     app.peer_text = peer_text;
     app.give_up_ms = o.call_timeout_ms ? o.call_timeout_ms : 60000;
     o.name = name;
-    if (app.trace)
-        o.trace = on_trace;
-    o.trace_user = &app;
     app.msg_max = app.plain ? NL_CHAT_PLAIN_MAX : NL_CHAT_MSG_MAX;
     app.terminal = isatty(0) && isatty(1);
     app.out_tty = isatty(1);
     app.defer_tail = &app.defer;
-    app.outbox_tail = &app.outbox;
+    if (app.terminal) {
+        chat_term_hooks h = {&app,           term_line,         term_leave, term_net_wait,
+                             term_net_pump, term_command_done, term_ended};
+
+        app.term = chat_term_new(&h, app.msg_max);
+        if (app.term == NULL) {
+            fprintf(stderr, "netlab-chat: out of memory\n");
+            return 1;
+        }
+    }
+    if (app.trace)
+        o.trace = chat_term_trace;
+    o.trace_user = app.term;
     if (closed_std & 2)
         fprintf(stderr, "netlab-chat: warning: standard output was closed: received messages "
                         "go to /dev/null\n");
@@ -1505,37 +1013,12 @@ int main(int argc, char **argv)
     memset(key, 0, sizeof key);
     if (rc < 0) {
         fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", bind_text, nl_strerror(rc));
+        chat_term_free(app.term);
         return 1;
     }
-    /* A reader that goes away must not kill us before we say goodbye to the peer. Our signals
-     * are blocked except while the loop waits (ppoll), so none is missed between a check of
-     * the flags and the wait. Closing the terminal (SIGHUP) leaves like q does. */
-    signal(SIGPIPE, SIG_IGN);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigemptyset(&ours);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL); /* Ctrl-\ (also in a paste): leave, not dump core */
-    sigaddset(&ours, SIGQUIT);
-    sigaddset(&ours, SIGINT);
-    sigaddset(&ours, SIGTERM);
-    sigaddset(&ours, SIGHUP);
-    if (app.terminal) {
-        sigaction(SIGWINCH, &sa, NULL);
-        sigaddset(&ours, SIGWINCH);
-        /* Suspended, we could not answer the peer, which would count us as lost: Ctrl-Z is
-         * off while the chat runs. */
-        signal(SIGTSTP, SIG_IGN);
-    }
-    sigprocmask(SIG_BLOCK, &ours, &g_waitmask);
-    sigdelset(&g_waitmask, SIGINT);
-    sigdelset(&g_waitmask, SIGTERM);
-    sigdelset(&g_waitmask, SIGHUP);
-    sigdelset(&g_waitmask, SIGQUIT);
-    sigdelset(&g_waitmask, SIGWINCH);
+    /* Our signals are blocked except while the loop waits (ppoll), so none is missed between
+     * a check of the flags and the wait. Closing the terminal (SIGHUP) leaves like q does. */
+    chat_term_signals(app.terminal);
 
     nl_chat_session_local(app.s, &ep);
     nl_endpoint_format(&ep, local, sizeof local);
@@ -1552,8 +1035,9 @@ int main(int argc, char **argv)
     fflush(stderr);
 
     if (app.terminal) {
-        if (term_open(&app) < 0) {
+        if (chat_term_open(app.term) < 0) {
             fprintf(stderr, "netlab-chat: cannot set up the line editor\n");
+            chat_term_free(app.term);
             nl_chat_session_close(app.s);
             return 1;
         }
@@ -1566,14 +1050,14 @@ int main(int argc, char **argv)
         }
     }
     rc = chat_loop(&app);
-    if (app.terminal)
-        term_close(&app);
+    if (app.terminal) {
+        app.typed_unsent = chat_term_unsent(app.term);
+        chat_term_free(app.term);
+    }
     free_items(app.defer);
     nl_chat_session_stats(app.s, &st);
     if (app.stats)
         print_stats(&st);
     nl_chat_session_close(app.s);
-    rc = finish(&app, rc, &st);
-    free_items(app.outbox);
-    return rc;
+    return finish(&app, rc, &st);
 }

@@ -45,7 +45,7 @@ target_link_libraries(fuzz_capture PRIVATE netlab_fuzzlib)
 # Their own warnings are checked in the normal build; the renamed main has no prototype.
 set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server wire)
 add_executable(fuzz_args ${CMAKE_CURRENT_LIST_DIR}/fuzz_args.c ${PROJECT_SOURCE_DIR}/examples/chat_text.c
-               ${PROJECT_SOURCE_DIR}/examples/chat_room_cli.c)
+               ${PROJECT_SOURCE_DIR}/examples/chat_room_cli.c ${PROJECT_SOURCE_DIR}/examples/chat_term.c)
 foreach(ex ${_nl_examples})
   string(REPLACE "-" "_" _fn ${ex})
   add_library(fuzz_args_${_fn} OBJECT ${PROJECT_SOURCE_DIR}/examples/netlab-${ex}.c)
