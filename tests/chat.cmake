@@ -25,7 +25,8 @@ else()
 endif()
 
 if(TARGET netlab-chat)
-  foreach(t loopback plain lossy terminal lifecycle room room_bridge room_lossy room_hostile)
+  foreach(t loopback plain lossy terminal lifecycle room room_bridge room_lossy room_hostile
+            room_terminal)
     if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/integration/test_chat_${t}.py)
       continue()
     endif()

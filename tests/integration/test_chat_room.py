@@ -1,15 +1,17 @@
 """netlab-chat's room mode (issue 13): --room hosts, --join joins. Real processes on loopback,
 pipe mode; every wait bounded, every process reaped by PID."""
 
+import os
 import re
 import select
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 
-from chatlib import Chat
+from chatlib import CHAT, Chat
 
 
 def host(*extra, name="teacher"):
@@ -243,3 +245,155 @@ def test_room_usage_errors(args):
         assert len(c.err_lines) == 1, c.err_lines
     finally:
         c.close()
+
+
+# ---- chat-ui: pipe mode's output and input edges -------------------------------------------
+
+def raw_member(addr, name, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, prefix=()):
+    """A member whose streams the test chooses (Chat always gives it pipes)."""
+    return subprocess.Popen(list(prefix) + [CHAT, "--bind", "127.0.0.1:0", "--join", addr,
+                                            "--name", name],
+                            stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+
+
+def reap(p, timeout):
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=5)
+        raise AssertionError("%r did not exit within %.1fs" % (p.args, timeout))
+
+
+@pytest.mark.parametrize("where", ["member", "host"])
+def test_stdout_dev_full_stops_with_a_message_and_exit_1(where):
+    """A received message that cannot be written (/dev/full: ENOSPC) was lost silently, the
+    program went on and exited 0. Now it says why on stderr, leaves, and exits 1; when it is
+    the host, its leaving ends the room for the others (exit 0)."""
+    full = open("/dev/full", "wb")
+    procs, chats = [], []
+    try:
+        if where == "host":
+            h = subprocess.Popen([CHAT, "--bind", "127.0.0.1:0", "--room", "class", "--name",
+                                  "teacher"], stdin=subprocess.PIPE, stdout=full,
+                                 stderr=subprocess.PIPE)
+            procs.append(h)
+            line = h.stderr.readline().decode()
+            addr = re.search(r"join with --join (\S+)", line).group(1)
+            ann = member(addr, "ann")
+            chats.append(ann)
+            ann.wait_err("in the room of teacher", 10)
+            ann.send("to a full disk")
+            assert reap(h, 10) == 1
+            err = h.stderr.read().decode()
+            assert "cannot write a received message to standard output (No space left on " \
+                   "device)" in err, err
+            assert ann.wait_exit(5) == 0, ann.err_lines
+            assert any(b"room closed by teacher" in x for x in ann.err_lines)
+        else:
+            h, addr = host()
+            chats.append(h)
+            m = raw_member(addr, "ann", stdin=subprocess.PIPE, stdout=full)
+            procs.append(m)
+            h.wait_err(r"\*\*\* ann joined", 10)
+            time.sleep(0.2)  # ann counts itself in at the host's welcome, just after
+            h.send("to a full disk")
+            assert reap(m, 10) == 1
+            err = m.stderr.read().decode()
+            assert "cannot write a received message to standard output (No space left on " \
+                   "device)" in err, err
+            h.wait_err(r"\*\*\* ann left", 5)
+    finally:
+        full.close()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=5)
+        close_all(chats)
+
+
+def test_stdout_closed_pipe_is_epipe_exit_1():
+    """A reader that went away (SIGPIPE ignored, so EPIPE): said, left, exit 1."""
+    h, addr = host()
+    r, w = os.pipe()
+    os.close(r)
+    m = None
+    try:
+        m = raw_member(addr, "ann", stdin=subprocess.PIPE, stdout=w)
+        os.close(w)
+        w = None
+        h.wait_err(r"\*\*\* ann joined", 10)
+        time.sleep(0.2)
+        h.send("into a closed pipe")
+        assert reap(m, 10) == 1
+        err = m.stderr.read().decode()
+        assert "cannot write a received message to standard output (Broken pipe)" in err, err
+        h.wait_err(r"\*\*\* ann left", 5)
+    finally:
+        if w is not None:
+            os.close(w)
+        if m is not None and m.poll() is None:
+            m.kill()
+            m.wait(timeout=5)
+        close_all([h])
+
+
+@pytest.mark.parametrize("how", ["closed", "devnull"])
+def test_member_without_input_leaves_cleanly(how):
+    """stdin closed (`<&-`: the socket must not become "standard input") or /dev/null: end of
+    input, the member leaves at once and exits 0; the room goes on."""
+    h, addr = host()
+    m = None
+    try:
+        if how == "closed":
+            m = raw_member(addr, "ann", stdin=None,
+                           prefix=["sh", "-c", 'exec "$0" "$@" <&-'])
+        else:
+            m = raw_member(addr, "ann")
+        assert reap(m, 10) == 0, m.stderr.read()
+        assert m.stdout.read() == b""
+        b = member(addr, "bob")
+        try:
+            b.wait_err("in the room of teacher", 10)
+            b.send("the room goes on")
+            assert h.read_lines(1, 5) == [b"bob: the room goes on"]
+        finally:
+            b.close()
+    finally:
+        if m is not None and m.poll() is None:
+            m.kill()
+            m.wait(timeout=5)
+        close_all([h])
+
+
+@pytest.mark.parametrize("how", ["closed", "devnull"])
+def test_host_without_input_ends_the_room_at_once(how):
+    """A host whose input ends (closed or /dev/null) ends the room: exit 0, nothing printed on
+    stdout."""
+    argv = [CHAT, "--bind", "127.0.0.1:0", "--room", "class", "--name", "teacher"]
+    if how == "closed":
+        argv = ["sh", "-c", 'exec "$0" "$@" <&-'] + argv
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        assert reap(p, 10) == 0
+        assert p.stdout.read() == b""
+        assert b"room class open" in p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=5)
+
+
+def test_control_characters_use_the_placeholders():
+    """Names and text from the network keep the line protocol (one NAME: TEXT line each), with
+    the point-to-point chat's placeholders (^[, ^J, <U+009B>, \\xFF) instead of '?'."""
+    h, addr = host()
+    nasty = member(addr, "b\x1b]2;x\x07ob")
+    try:
+        h.wait_err(r"\*\*\* b\^\[\]2;x\^Gob joined", 10)
+        nasty.wait_err("in the room of teacher", 10)
+        nasty.send(b"\x1b[2Jone\x0btwo\xc2\x9b\xff")
+        assert h.read_lines(1, 5) == [rb"b^[]2;x^Gob: ^[[2Jone^Ktwo<U+009B>\xFF"]
+    finally:
+        close_all([nasty, h])
