@@ -46,6 +46,7 @@ typedef struct room_app {
     int closed;      /* the room closed for us (CLOSED, or a failed step)          */
     int code;        /* how: CLOSED's code, or the step's error                    */
     int out_failed;  /* writing a message to standard output failed: exit 1        */
+    int discarding;  /* pipe mode: skipping the rest of an over-long line          */
     char in[IN_MAX + 1]; /* pipe mode: input not yet sent                          */
     size_t have;
 } room_app;
@@ -283,8 +284,9 @@ static int term_ended(void *user)
 
 /* ---- pipe mode ----------------------------------------------------------------------------- */
 
-/* Whole lines become messages; "q" leaves; a full buffer without a newline is sent as it is (a
- * message cannot be longer). Stops when the queue to the host is full. */
+/* Whole lines become messages; "q" leaves. A line longer than any message (a full buffer
+ * without a newline) is refused whole, not sent in pieces. Stops when the queue to the host is
+ * full. */
 static void pipe_lines(room_app *a)
 {
     while (!a->leaving && a->have > 0) {
@@ -293,6 +295,16 @@ static void pipe_lines(room_app *a)
 
         if (nl == NULL && a->in_open && a->have < IN_MAX)
             break;
+        if (a->discarding || (nl == NULL && a->in_open)) {
+            if (!a->discarding)
+                fprintf(stderr, "netlab-chat: a line is longer than %d bytes: not sent\n",
+                        TEXT_MAX);
+            a->discarding = nl == NULL;
+            len = nl != NULL ? len + 1 : a->have;
+            memmove(a->in, a->in + len, a->have - len);
+            a->have -= len;
+            continue;
+        }
         if (len > 0 && a->in[len - 1] == '\r')
             len--;
         if (len == 1 && a->in[0] == 'q') {

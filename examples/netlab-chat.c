@@ -828,15 +828,14 @@ static int find_room(const nl_endpoint *bind, int port, nl_endpoint *host)
         return 4;
     }
     for (int i = 0; i < n && i < 16; i++) {
-        /* Names from the network: no control characters reach the terminal. */
-        for (char *c = found[i].room; *c != '\0'; c++)
-            *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
-        for (char *c = found[i].name; *c != '\0'; c++)
-            *c = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        /* Names from the network: control characters shown as placeholders (chat_text.h). */
         if (nl_endpoint_format(&found[i].host, addr, sizeof addr) < 0)
             snprintf(addr, sizeof addr, "?");
-        fprintf(stderr, "%s room %s of %s at %s\n",
-                n == 1 ? "*** found" : "netlab-chat:", found[i].room, found[i].name, addr);
+        fprintf(stderr, "%s room ", n == 1 ? "*** found" : "netlab-chat:");
+        chat_text_put_safe(stderr, found[i].room, strlen(found[i].room));
+        fputs(" of ", stderr);
+        chat_text_put_safe(stderr, found[i].name, strlen(found[i].name));
+        fprintf(stderr, " at %s\n", addr);
     }
     if (n > 1) {
         fprintf(stderr, "netlab-chat: %d rooms answered: choose one with --join HOST:PORT\n", n);

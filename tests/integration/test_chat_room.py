@@ -397,3 +397,19 @@ def test_control_characters_use_the_placeholders():
         assert h.read_lines(1, 5) == [rb"b^[]2;x^Gob: ^[[2Jone^Ktwo<U+009B>\xFF"]
     finally:
         close_all([nasty, h])
+
+
+def test_pipe_line_longer_than_any_message_is_refused_whole():
+    """A piped line of 70,000 bytes was sent in pieces: the first 65,537 bytes refused as too
+    long, the remaining 4,463 bytes relayed as a message nobody wrote. Now the whole line is
+    refused (said on stderr) and the next line goes."""
+    h, addr = host()
+    a = member(addr, "ann")
+    try:
+        a.wait_err("in the room of teacher", 10)
+        a.p.stdin.write(b"x" * 70000 + b"\nafter\n")
+        a.p.stdin.flush()
+        assert h.read_lines(1, 5) == [b"ann: after"]
+        a.wait_err(r"longer than 65450 bytes: not sent")
+    finally:
+        close_all([a, h])
