@@ -31,7 +31,7 @@
 #include "chat_term.h"
 #include "chat_text.h"
 
-#define IN_MAX   (NL_CHAT_MSG_MAX + 1)
+#define IN_MAX (NL_CHAT_MSG_MAX + 1)
 /* nl_chat_room_send()'s limit: a message less the room's header (10 bytes) and the longest
  * name the host may put on it (a name made unique, "name#12345"): 65,450 bytes. */
 #define TEXT_MAX (NL_CHAT_MSG_MAX - 10 - (NL_CHAT_NAME_MAX + 12))
@@ -40,13 +40,13 @@
 typedef struct room_app {
     const chat_room_cli *cli;
     nl_chat_room *r;
-    chat_term *term; /* interactive mode, else NULL                                */
-    int leaving;     /* nl_chat_room_leave() was called                            */
-    int in_open;     /* pipe mode: standard input may still give lines             */
-    int closed;      /* the room closed for us (CLOSED, or a failed step)          */
-    int code;        /* how: CLOSED's code, or the step's error                    */
-    int out_failed;  /* writing a message to standard output failed: exit 1        */
-    int discarding;  /* pipe mode: skipping the rest of an over-long line          */
+    chat_term *term;     /* interactive mode, else NULL                                */
+    int leaving;         /* nl_chat_room_leave() was called                            */
+    int in_open;         /* pipe mode: standard input may still give lines             */
+    int closed;          /* the room closed for us (CLOSED, or a failed step)          */
+    int code;            /* how: CLOSED's code, or the step's error                    */
+    int out_failed;      /* writing a message to standard output failed: exit 1        */
+    int discarding;      /* pipe mode: skipping the rest of an over-long line          */
     char in[IN_MAX + 1]; /* pipe mode: input not yet sent                          */
     size_t have;
 } room_app;
@@ -144,8 +144,8 @@ static void say_join_any(const char *room, const nl_endpoint *bound)
                 room, bound->port);
     else
         fprintf(stderr,
-                "*** room %s open on port %d: join with --join any:%d, or --join with one of",
-                room, bound->port, bound->port);
+                "*** room %s open on port %d: join with --join any:%d, or --join with one of", room,
+                bound->port, bound->port);
 #ifndef _WIN32
     struct ifaddrs *ifs = NULL;
 
@@ -249,9 +249,10 @@ static int term_line(void *user, const char *text, size_t len, int retry)
     if (a->leaving || a->closed) {
         if (retry)
             return 0; /* it stays, counted as never sent */
+        static const char msg[] = "*** not sent: the room has ended (q, Ctrl-D or Ctrl-C to leave)";
+
         chat_term_refused(a->term);
-        chat_term_log(a->term, NULL, "*** not sent: the room has ended (q, Ctrl-D or Ctrl-C to leave)",
-                      63, 1);
+        chat_term_log(a->term, NULL, msg, sizeof msg - 1, 1);
         return 1;
     }
     if (!retry && chat_term_waiting(a->term) > 0)
@@ -394,8 +395,8 @@ int chat_room_main(const chat_room_cli *cli)
     a->cli = cli;
     a->in_open = 1;
     if (isatty(0) && isatty(1)) {
-        chat_term_hooks h = {a, term_line, term_leave, term_net_wait, term_net_pump, NULL,
-                             term_ended};
+        chat_term_hooks h = {a,    term_line, term_leave, term_net_wait, term_net_pump,
+                             NULL, term_ended};
 
         a->term = chat_term_new(&h, TEXT_MAX);
         if (a->term == NULL) {

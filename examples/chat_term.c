@@ -37,7 +37,7 @@ typedef struct term_item {
 
 struct chat_term {
     chat_term_hooks h;
-    size_t line_max;   /* the longest line a message takes, in bytes               */
+    size_t line_max; /* the longest line a message takes, in bytes               */
     EditLine *el;
     HistoryW *hist;
     int editing;       /* the prompt and the line being typed are on the screen    */
@@ -588,7 +588,9 @@ static void term_send(chat_term *t, const char *text, size_t len)
         return;
     it = item_new(text, len);
     if (it == NULL) {
-        chat_term_log(t, NULL, "message not sent: out of memory", 31, 1);
+        static const char msg[] = "message not sent: out of memory";
+
+        chat_term_log(t, NULL, msg, sizeof msg - 1, 1);
         return;
     }
     *t->outbox_tail = it;

@@ -26,12 +26,10 @@
 #include <getopt.h>
 #include <locale.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "chat_room_cli.h"
@@ -43,6 +41,7 @@
 #define EXIT_NOT_SENT 4
 #define INBUF_MAX     (2 * NL_CHAT_MSG_MAX + 2)
 #define DEFER_MAX     (1024 * 1024) /* bytes of events held while a key command is half typed */
+
 /* An event kept for later (received while a key command was half typed). */
 typedef struct chat_item {
     struct chat_item *next;
