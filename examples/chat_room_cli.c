@@ -35,7 +35,6 @@
 /* nl_chat_room_send()'s limit: a message less the room's header (10 bytes) and the longest
  * name the host may put on it (a name made unique, "name#12345"): 65,450 bytes. */
 #define TEXT_MAX (NL_CHAT_MSG_MAX - 10 - (NL_CHAT_NAME_MAX + 12))
-#define LOG_HOLD (1024 * 1024) /* bytes of log a half-typed key command may hold back */
 
 typedef struct room_app {
     const chat_room_cli *cli;

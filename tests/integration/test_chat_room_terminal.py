@@ -225,3 +225,25 @@ def test_member_typing_survives_and_sighup_leaves(room):
     h.wait_err(r"\*\*\* ann left", 4)
     bob.send("still here")
     assert h.read_lines(1, 5) == [b"bob: still here"]
+
+
+def test_member_paste_storm_arrives_whole_and_in_order(room):
+    """300 pasted lines of 1,000 bytes (more than the queue to the host holds: the rest waits
+    in order in the terminal's queue) while the host sends 100 messages: every line reaches the
+    host once and in order, every message reaches the member, then a normal exit."""
+    term, chat = room
+    h = chat("--room", "class", "--name", "teacher")
+    addr = h.wait_err(r"join with --join (\S+)").group(1)
+    m = term("--join", addr, "--name", "ann")
+    m.wait_for(r"in the room of teacher")
+    lines = ["line %04d " % i + "x" * 990 for i in range(300)]
+    m.paste("\n".join(lines) + "\n")
+    for i in range(100):
+        h.p.stdin.write(b"flood %d\n" % i)
+    h.p.stdin.flush()
+    assert h.read_lines(300, 60) == [("ann: " + x).encode() for x in lines]
+    m.wait_for(r"teacher: flood 99$", timeout=20, joined=True)
+    m.keys("C-d")
+    h.wait_err(r"\*\*\* ann left", 10)
+    m2, screen = m.wait_for(r"^EXIT=(\d+)$", timeout=10)
+    assert m2.group(1) == "0", screen
