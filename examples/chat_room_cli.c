@@ -46,6 +46,7 @@ typedef struct room_app {
     int code;            /* how: CLOSED's code, or the step's error                    */
     int out_failed;      /* writing a message to standard output failed: exit 1        */
     int discarding;      /* pipe mode: skipping the rest of an over-long line          */
+    int entered;         /* member: the host counted us in (or we host)                */
     char in[IN_MAX + 1]; /* pipe mode: input not yet sent                          */
     size_t have;
 } room_app;
@@ -95,6 +96,7 @@ static void on_event(room_app *a, const nl_chat_room_event *ev)
 
     switch (ev->type) {
     case NL_CHAT_ROOM_EV_ENTERED:
+        a->entered = 1;
         /* The host makes names unique: say so when ours became "ann#2". */
         if (want_name != NULL && strcmp(want_name, ev->data) != 0)
             status(a, "in the room of ", ev->name, " as ", ev->data, ev->len,
@@ -317,8 +319,11 @@ static void pipe_lines(room_app *a)
         memmove(a->in, a->in + len, a->have - len);
         a->have -= len;
     }
-    if (!a->in_open && a->have == 0)
+    if (!a->in_open && a->have == 0 && !a->leaving) {
+        if (!a->entered)
+            fputs("netlab-chat: the input ended before the room let us in: leaving\n", stderr);
         leave(a);
+    }
 }
 
 static void pipe_read(room_app *a)
@@ -393,6 +398,7 @@ int chat_room_main(const chat_room_cli *cli)
 
     a->cli = cli;
     a->in_open = 1;
+    a->entered = cli->room != NULL;
     if (isatty(0) && isatty(1)) {
         chat_term_hooks h = {a,    term_line, term_leave, term_net_wait, term_net_pump,
                              NULL, term_ended};
