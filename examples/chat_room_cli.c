@@ -96,6 +96,8 @@ static void on_event(room_app *a, const nl_chat_room_event *ev)
 
     switch (ev->type) {
     case NL_CHAT_ROOM_EV_ENTERED:
+        if (a->leaving)
+            break; /* we left before the host let us in (and said so): it lets us go now */
         a->entered = 1;
         /* The host makes names unique: say so when ours became "ann#2". */
         if (want_name != NULL && strcmp(want_name, ev->data) != 0)
