@@ -61,8 +61,17 @@ static void wake(chat_io *io)
     send(io->wake_tx, "w", 1, 0); /* non-blocking: a full pair already holds a wake-up */
 }
 
-/* The pipe or file reader. A byte-mode pipe's ReadFile also succeeds with 0 bytes when the
- * writer wrote 0 bytes, so only a broken pipe ends a pipe; 0 bytes end a file. */
+/* The end of input after a ReadFile that succeeded with 0 bytes: always for a file. A pipe
+ * does that also when the writer wrote 0 bytes (Windows), or at its end (wine, for a Unix
+ * pipe): it ended when PeekNamedPipe says it is broken. */
+static int ended(HANDLE h, int is_pipe)
+{
+    DWORD avail = 0;
+
+    return !is_pipe || !PeekNamedPipe(h, NULL, 0, NULL, &avail, NULL);
+}
+
+/* The pipe or file reader. */
 static DWORD WINAPI pipe_reader(void *arg)
 {
     chat_io *io = arg;
@@ -75,7 +84,7 @@ static DWORD WINAPI pipe_reader(void *arg)
         size_t done = 0;
         int stop;
 
-        if (ok && got == 0 && is_pipe)
+        if (ok && got == 0 && !ended(io->in, is_pipe))
             continue;
         EnterCriticalSection(&io->lock);
         if (!ok || got == 0) {
@@ -149,7 +158,11 @@ static DWORD WINAPI console_reader(void *arg)
     }
 }
 
-static BOOL WINAPI on_ctrl(DWORD type)
+/* The console control handler (Windows runs it on a thread of its own). Not static: the tests
+ * call it directly, since wine without a console cannot send control events. */
+BOOL WINAPI chat_io__on_ctrl(DWORD type);
+
+BOOL WINAPI chat_io__on_ctrl(DWORD type)
 {
     chat_io *io = g_io;
 
@@ -263,7 +276,7 @@ int chat_io_open(chat_io **out, intptr_t input, int catch_signals)
         ResetEvent(g_done);
         io->caught = 1;
         g_io = io;
-        SetConsoleCtrlHandler(on_ctrl, TRUE);
+        SetConsoleCtrlHandler(chat_io__on_ctrl, TRUE);
     }
     *out = io;
     return 0;

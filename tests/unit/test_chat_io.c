@@ -269,6 +269,45 @@ static void test_stop_request(void **state)
     shut(p[0]);
 }
 
+#ifdef _WIN32
+BOOL WINAPI chat_io__on_ctrl(DWORD type);
+
+static void *ctrl_event(void *arg)
+{
+    return (void *)(intptr_t)chat_io__on_ctrl((DWORD)(intptr_t)arg);
+}
+
+/* The control handler itself, on a thread as Windows runs it: Ctrl-Break wakes the wait; a
+ * closing console holds the handler (Windows ends the process when it returns) until
+ * chat_io_close says the chat has finished. */
+static void test_ctrl_handler(void **state)
+{
+    chat_io *io;
+    pipe_end p[2];
+    pthread_t t;
+    void *rv;
+
+    (void)state;
+    make_pipe(p);
+    assert_int_equal(chat_io_open(&io, AS_INPUT(p[0]), 1), 0);
+    assert_int_equal(pthread_create(&t, NULL, ctrl_event, (void *)(intptr_t)CTRL_BREAK_EVENT), 0);
+    assert_int_equal(chat_io_wait(io, CHAT_IO_NO_SOCKET, 1, -1), CHAT_IO_STOP);
+    pthread_join(t, &rv);
+    assert_true(rv != NULL); /* handled: TRUE */
+    assert_int_equal(chat_io_stop_reason(io), CTRL_BREAK_EVENT + 1);
+    assert_int_equal(pthread_create(&t, NULL, ctrl_event, (void *)(intptr_t)CTRL_CLOSE_EVENT), 0);
+    assert_int_equal(chat_io_wait(io, CHAT_IO_NO_SOCKET, 1, -1), CHAT_IO_STOP);
+    assert_int_equal(chat_io_stop_reason(io), CTRL_CLOSE_EVENT + 1);
+    shut(p[1]);
+    chat_io_close(io); /* lets the handler return */
+    pthread_join(t, &rv);
+    assert_true(rv != NULL);
+    shut(p[0]);
+    /* No chat_io catching: the handler passes the event on (FALSE). */
+    assert_false(chat_io__on_ctrl(CTRL_C_EVENT));
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +316,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_input_wakes_and_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_much_input, setup, teardown),
         cmocka_unit_test(test_stop_request),
+#ifdef _WIN32
+        cmocka_unit_test(test_ctrl_handler),
+#endif
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
