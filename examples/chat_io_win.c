@@ -22,39 +22,39 @@
 #include <string.h>
 
 #define INBUF_CAP ((size_t)256 * 1024) /* pipe bytes queued before the reader waits */
-#define KEYQ_CAP 8192                  /* console UTF-16 units queued */
+#define KEYQ_CAP  8192                 /* console UTF-16 units queued */
 
 struct chat_io {
-    HANDLE in;                    /* the input */
-    int console;                  /* in is a console: key events */
-    int mode_set;                 /* old_mode is to be restored */
-    DWORD old_mode;               /* the console's input mode before us */
-    HANDLE out;                   /* standard output */
-    int out_console;              /* out is a console: WriteConsoleW */
-    SOCKET wake_rx, wake_tx;      /* the wake-up pair: tx sends, the wait selects rx */
-    HANDLE thread;                /* the reader, or NULL (no input at all) */
-    CRITICAL_SECTION lock;        /* guards what follows, shared with the reader */
-    CONDITION_VARIABLE room;      /* the reader waits here for room in buf */
-    char *buf;                    /* pipe bytes not read yet */
-    size_t len;                   /* bytes in buf */
-    uint16_t keys[KEYQ_CAP];      /* console: typed UTF-16 units, a ring */
-    size_t key_head, key_count;   /* the ring's first unit and length */
-    unsigned long keys_dropped;   /* typed faster than read: lost (the ring was full) */
-    int eof;                      /* the reader saw the end of input (or a read error) */
-    int closing;                  /* chat_io_close: the reader should stop */
-    chat_line line;               /* console: the line being typed */
-    char prompt[64];              /* console: drawn before it */
-    int drawn;                    /* the prompt and line are on the screen */
-    size_t drawn_len;             /* bytes of line.text on the screen */
-    SHORT start_x;                /* column where the prompt starts */
-    int rows;                     /* line wraps in what is drawn */
-    SHORT last_x;                 /* the cursor's column after the last character drawn */
-    int caught;                   /* the control handler is ours */
+    HANDLE in;                  /* the input */
+    int console;                /* in is a console: key events */
+    int mode_set;               /* old_mode is to be restored */
+    DWORD old_mode;             /* the console's input mode before us */
+    HANDLE out;                 /* standard output */
+    int out_console;            /* out is a console: WriteConsoleW */
+    SOCKET wake_rx, wake_tx;    /* the wake-up pair: tx sends, the wait selects rx */
+    HANDLE thread;              /* the reader, or NULL (no input at all) */
+    CRITICAL_SECTION lock;      /* guards what follows, shared with the reader */
+    CONDITION_VARIABLE room;    /* the reader waits here for room in buf */
+    char *buf;                  /* pipe bytes not read yet */
+    size_t len;                 /* bytes in buf */
+    uint16_t keys[KEYQ_CAP];    /* console: typed UTF-16 units, a ring */
+    size_t key_head, key_count; /* the ring's first unit and length */
+    unsigned long keys_dropped; /* typed faster than read: lost (the ring was full) */
+    int eof;                    /* the reader saw the end of input (or a read error) */
+    int closing;                /* chat_io_close: the reader should stop */
+    chat_line line;             /* console: the line being typed */
+    char prompt[64];            /* console: drawn before it */
+    int drawn;                  /* the prompt and line are on the screen */
+    size_t drawn_len;           /* bytes of line.text on the screen */
+    SHORT start_x;              /* column where the prompt starts */
+    int rows;                   /* line wraps in what is drawn */
+    SHORT last_x;               /* the cursor's column after the last character drawn */
+    int caught;                 /* the control handler is ours */
 };
 
-static chat_io *volatile g_io;   /* the chat_io the control handler wakes */
-static volatile LONG g_stop;     /* CTRL_*_EVENT + 1 of a request to leave, or 0 */
-static HANDLE g_done;            /* set by chat_io_close: a closing console may go */
+static chat_io *volatile g_io; /* the chat_io the control handler wakes */
+static volatile LONG g_stop;   /* CTRL_*_EVENT + 1 of a request to leave, or 0 */
+static HANDLE g_done;          /* set by chat_io_close: a closing console may go */
 
 static void wake(chat_io *io)
 {
@@ -238,8 +238,8 @@ int chat_io_open(chat_io **out, intptr_t input, int catch_signals)
     io->wake_rx = io->wake_tx = INVALID_SOCKET;
     io->in = input == CHAT_IO_STDIN ? GetStdHandle(STD_INPUT_HANDLE) : (HANDLE)input;
     io->out = GetStdHandle(STD_OUTPUT_HANDLE);
-    io->out_console = io->out != NULL && io->out != INVALID_HANDLE_VALUE &&
-                      GetConsoleMode(io->out, &mode);
+    io->out_console =
+        io->out != NULL && io->out != INVALID_HANDLE_VALUE && GetConsoleMode(io->out, &mode);
     chat_line_init(&io->line, 0);
     strcpy(io->prompt, "> ");
     io->buf = malloc(INBUF_CAP);
@@ -255,11 +255,11 @@ int chat_io_open(chat_io **out, intptr_t input, int catch_signals)
         if (io->console) {
             /* Keys one by one, without the console's echo; Ctrl-C as a key (Ctrl-Break and
              * closing the console still go to the control handler). */
-            io->mode_set = SetConsoleMode(io->in, io->old_mode & ~(DWORD)(ENABLE_LINE_INPUT |
-                                                                       ENABLE_ECHO_INPUT |
-                                                                       ENABLE_PROCESSED_INPUT |
-                                                                       ENABLE_MOUSE_INPUT |
-                                                                       ENABLE_WINDOW_INPUT)) != 0;
+            io->mode_set =
+                SetConsoleMode(io->in,
+                               io->old_mode & ~(DWORD)(ENABLE_LINE_INPUT | ENABLE_ECHO_INPUT |
+                                                       ENABLE_PROCESSED_INPUT | ENABLE_MOUSE_INPUT |
+                                                       ENABLE_WINDOW_INPUT)) != 0;
         }
         io->thread = CreateThread(NULL, 0, io->console ? console_reader : pipe_reader, io, 0, NULL);
         if (io->thread == NULL) {
@@ -469,8 +469,8 @@ static void hide(chat_io *io)
         return;
     start.X = io->start_x;
     start.Y = (SHORT)(bi.dwCursorPosition.Y - io->rows < 0 ? 0 : bi.dwCursorPosition.Y - io->rows);
-    cells = (DWORD)((bi.dwCursorPosition.Y - start.Y) * bi.dwSize.X + bi.dwCursorPosition.X -
-                    start.X);
+    cells =
+        (DWORD)((bi.dwCursorPosition.Y - start.Y) * bi.dwSize.X + bi.dwCursorPosition.X - start.X);
     if ((LONG)cells > 0)
         FillConsoleOutputCharacterW(io->out, L' ', cells, start, &wrote);
     SetConsoleCursorPosition(io->out, start);

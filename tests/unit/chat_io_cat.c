@@ -49,6 +49,6 @@ int main(void)
             total += (unsigned long long)n;
     }
     chat_io_close(io);
-    fprintf(stderr, "chat_io_cat: %s input, %llu bytes, console %d\n", kind, total, 0);
+    fprintf(stderr, "chat_io_cat: %s input, %llu bytes\n", kind, total);
     return fflush(stdout) == 0 ? 0 : 1;
 }

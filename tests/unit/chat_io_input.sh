@@ -5,7 +5,8 @@
 #   chat_io_input.sh PROGRAM [RUNNER]   (RUNNER: wine for the Windows build)
 set -euo pipefail
 prog=$1
-run=(${2:-})
+run=()
+[ -z "${2:-}" ] || run=("$2")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
@@ -27,6 +28,7 @@ check() { # name: compares $dir/out with $dir/in
 }
 "${run[@]}" "$prog" <"$dir/in" >"$dir/out" 2>"$dir/err"
 check "from a file"
+# shellcheck disable=SC2002 # a pipe, not the file, is the point
 cat "$dir/in" | "${run[@]}" "$prog" >"$dir/out" 2>"$dir/err"
 check "from a pipe"
 # In pieces: the reader must wait for the rest, not take a pause for the end.

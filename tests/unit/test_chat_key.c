@@ -18,8 +18,8 @@
 #include <direct.h>
 #include <process.h>
 #define make_dir(p) _mkdir(p)
-#define rmdir(p) _rmdir(p)
-#define getpid _getpid
+#define rmdir(p)    _rmdir(p)
+#define getpid      _getpid
 #else
 #include <unistd.h>
 #define make_dir(p) mkdir(p, 0700)
@@ -106,11 +106,12 @@ static void test_wrong_keys(void **state)
 
     (void)state;
     expect_refused("", 0, want);
-    expect_refused(HEX, 31, want);          /* 31 bytes */
-    expect_refused(HEX, 33, want);          /* 33 bytes, hex digits but odd */
-    expect_refused(HEX, 62, want);          /* 62 hex digits */
-    expect_refused("00" "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20", 66,
-                   want); /* 66 hex digits */
+    expect_refused(HEX, 31, want); /* 31 bytes */
+    expect_refused(HEX, 33, want); /* 33 bytes, hex digits but odd */
+    expect_refused(HEX, 62, want); /* 62 hex digits */
+    expect_refused("00"
+                   "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+                   66, want); /* 66 hex digits */
     expect_refused("zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 64,
                    want); /* not hex */
     /* 64 hex digits, then more than a key file holds: refused whole, not read in part. */
@@ -165,8 +166,10 @@ static void test_readable_by_others(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_raw_key),    cmocka_unit_test(test_hex_key),
-        cmocka_unit_test(test_wrong_keys), cmocka_unit_test(test_not_a_file),
+        cmocka_unit_test(test_raw_key),
+        cmocka_unit_test(test_hex_key),
+        cmocka_unit_test(test_wrong_keys),
+        cmocka_unit_test(test_not_a_file),
 #ifndef _WIN32
         cmocka_unit_test(test_readable_by_others),
 #endif

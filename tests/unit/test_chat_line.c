@@ -103,7 +103,7 @@ static void test_line_lone_surrogates(void **state)
     assert_int_equal(chat_line_feed(&l, 'z'), CHAT_LINE_CHANGED);
     assert_int_equal(chat_line_feed(&l, 0xd800), CHAT_LINE_NONE);
     assert_int_equal(chat_line_feed(&l, 0xd801), CHAT_LINE_CHANGED); /* the first: U+FFFD */
-    assert_int_equal(chat_line_feed(&l, 13), CHAT_LINE_ENTER);        /* the second, too */
+    assert_int_equal(chat_line_feed(&l, 13), CHAT_LINE_ENTER);       /* the second, too */
     assert_string_equal(l.text, "\xef\xbf\xbd\xef\xbf\xbdz\xef\xbf\xbd\xef\xbf\xbd");
 }
 
@@ -141,9 +141,10 @@ static void test_utf16_to_utf8(void **state)
     (void)state;
     n = chat_utf16_to_utf8(in, 8, out, sizeof out);
     assert_int_equal(n, 3 + 3 + 4 + 1 + 3 + 1 + 3);
-    assert_memory_equal(out, "\xe4\xb8\xad\xe6\x96\x87\xf0\x9f\x98\x80"
-                             "A\xef\xbf\xbd"
-                             "B\xef\xbf\xbd",
+    assert_memory_equal(out,
+                        "\xe4\xb8\xad\xe6\x96\x87\xf0\x9f\x98\x80"
+                        "A\xef\xbf\xbd"
+                        "B\xef\xbf\xbd",
                         n);
     /* No room for the pair: stops before it, never writes half. */
     assert_int_equal(chat_utf16_to_utf8(in, 8, out, 9), 6);
@@ -199,10 +200,10 @@ static void test_text_safe_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_line_typing),          cmocka_unit_test(test_line_backspace),
-        cmocka_unit_test(test_line_control_keys),    cmocka_unit_test(test_line_lone_surrogates),
-        cmocka_unit_test(test_line_full),            cmocka_unit_test(test_utf16_to_utf8),
-        cmocka_unit_test(test_utf8_to_utf16),        cmocka_unit_test(test_text_safe_buffer),
+        cmocka_unit_test(test_line_typing),       cmocka_unit_test(test_line_backspace),
+        cmocka_unit_test(test_line_control_keys), cmocka_unit_test(test_line_lone_surrogates),
+        cmocka_unit_test(test_line_full),         cmocka_unit_test(test_utf16_to_utf8),
+        cmocka_unit_test(test_utf8_to_utf16),     cmocka_unit_test(test_text_safe_buffer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
