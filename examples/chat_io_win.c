@@ -76,7 +76,7 @@ static DWORD WINAPI pipe_reader(void *arg)
 {
     chat_io *io = arg;
     int is_pipe = GetFileType(io->in) == FILE_TYPE_PIPE;
-    static char tmp[64 * 1024]; /* one reader per process */
+    char tmp[64 * 1024]; /* a thread's stack is 1 MiB */
 
     for (;;) {
         DWORD got = 0;
@@ -244,8 +244,10 @@ int chat_io_open(chat_io **out, intptr_t input, int catch_signals)
     strcpy(io->prompt, "> ");
     io->buf = malloc(INBUF_CAP);
     if (io->buf == NULL || wake_pair(io) != 0) {
+        int e = io->buf == NULL ? ENOMEM : EIO;
+
         free_io(io);
-        errno = io->buf == NULL ? ENOMEM : EIO;
+        errno = e;
         return -1;
     }
     if (io->in == NULL || io->in == INVALID_HANDLE_VALUE) {
@@ -269,6 +271,13 @@ int chat_io_open(chat_io **out, intptr_t input, int catch_signals)
             errno = EAGAIN;
             return -1;
         }
+    }
+    /* UTF-8 for what reaches the console through stdio (status lines on stderr): a Chinese
+     * Windows console is in code page 936 otherwise. chat_io_print writes UTF-16 anyway. */
+    if (io->out_console || GetConsoleMode(GetStdHandle(STD_ERROR_HANDLE), &mode)) {
+        io->old_cp = GetConsoleOutputCP();
+        if (io->old_cp == CP_UTF8 || !SetConsoleOutputCP(CP_UTF8))
+            io->old_cp = 0;
     }
     if (catch_signals) {
         if (g_done == NULL)
@@ -294,15 +303,18 @@ void chat_io_close(chat_io *io)
         hide(io);
     if (io->mode_set)
         SetConsoleMode(io->in, io->old_mode);
+    if (io->old_cp != 0)
+        SetConsoleOutputCP(io->old_cp);
     EnterCriticalSection(&io->lock);
     io->closing = 1;
     WakeConditionVariable(&io->room);
     LeaveCriticalSection(&io->lock);
     if (io->thread != NULL) {
         /* A reader blocked in ReadFile or ReadConsoleInputW may not come back: abandoned (its
-         * memory is left to the process's exit) rather than waited for. */
+         * memory is left to the process's exit) rather than waited for. A pipe's read can be
+         * cancelled; a console's waits for a key, so it is not waited for at all. */
         CancelSynchronousIo(io->thread);
-        gone = WaitForSingleObject(io->thread, 200) == WAIT_OBJECT_0;
+        gone = WaitForSingleObject(io->thread, io->console ? 0 : 200) == WAIT_OBJECT_0;
         CloseHandle(io->thread);
     }
     if (io->caught) {
