@@ -50,6 +50,7 @@ struct chat_io {
     int rows;                   /* line wraps in what is drawn */
     SHORT last_x;               /* the cursor's column after the last character drawn */
     int caught;                 /* the control handler is ours */
+    UINT old_cp;                /* the console output code page before us, or 0 */
 };
 
 static chat_io *volatile g_io; /* the chat_io the control handler wakes */
