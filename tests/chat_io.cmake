@@ -34,3 +34,19 @@ if(WIN32)
   set_tests_properties(test_chat_line test_chat_key test_chat_io chat_io_input PROPERTIES
     ENVIRONMENT "WINEDEBUG=-all,err+module")
 endif()
+
+# The pieces together under wine: a keyed chat with a Linux netlab-chat (tests/windows/).
+if(WIN32)
+  add_executable(chat_io_peer unit/chat_io_peer.c ${_chat_io_src} ${_chat_ex}/chat_key.c
+                 ${_chat_ex}/chat_line.c ${_chat_ex}/chat_text.c)
+  target_compile_options(chat_io_peer PRIVATE ${NETLAB_WARNINGS})
+  target_include_directories(chat_io_peer PRIVATE ${_chat_ex})
+  target_link_libraries(chat_io_peer PRIVATE netlab ws2_32)
+  if(NETLAB_NATIVE_BUILD)
+    add_test(NAME windows.chat_io_keyed
+      COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/windows/chat_io_keyed.sh
+              ${NETLAB_NATIVE_BUILD}/examples/netlab-chat $<TARGET_FILE:chat_io_peer>)
+    set_tests_properties(windows.chat_io_keyed PROPERTIES LABELS "integration;windows;chat"
+      TIMEOUT 120 ENVIRONMENT "WINEDEBUG=-all,err+module")
+  endif()
+endif()
