@@ -3,7 +3,8 @@
  * and standard input, sends each input line, prints each message made safe (chat_text_safe,
  * chat_io_print), and leaves at the end of input. Driven against a Linux netlab-chat by
  * tests/windows/chat_io_keyed.sh.
- *   chat_io_peer KEY_FILE PEER     exit 0: the chat ended in agreement; 1 otherwise */
+ *   chat_io_peer KEY_FILE PEER     exit 0: the chat ended in agreement with all the input
+ *                                  sent; 1 otherwise */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 static char g_in[64 * 1024];
 static size_t g_len;
+static unsigned long g_unsent; /* lines the session refused (the peer had left) */
 
 /* Sends the complete lines in g_in (all of it at the end of input), CRs at line ends dropped. */
 static void send_lines(nl_chat_session *s, int eof)
@@ -27,8 +29,10 @@ static void send_lines(nl_chat_session *s, int eof)
 
         if (len > 0 && g_in[len - 1] == '\r')
             len--;
-        if (nl_chat_session_send(s, g_in, len) < 0)
+        if (nl_chat_session_send(s, g_in, len) < 0) {
             fprintf(stderr, "chat_io_peer: a line was not sent\n");
+            g_unsent++;
+        }
         memmove(g_in, g_in + used, g_len - used);
         g_len -= used;
     }
@@ -119,5 +123,11 @@ int main(int argc, char **argv)
     chat_io_close(io);
     nl_chat_session_close(s);
     fprintf(stderr, "chat_io_peer: closed, status %d\n", status);
+    if (!eof || g_len > 0 || g_unsent > 0) {
+        /* The peer left before all our input was read (netlab-chat's exit 4): said, not
+         * hidden. */
+        fprintf(stderr, "chat_io_peer: the chat ended before all the input was sent\n");
+        return 1;
+    }
     return status == 0 ? 0 : 1;
 }
