@@ -4,9 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Decode one UTF-8 sequence at p (n bytes available). Returns its length and the code point in
- * *cp, or 0 when the bytes are not a valid, shortest-form sequence of a scalar value. */
-static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+size_t chat_text_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
 {
     size_t len, i;
     uint32_t c, min;
@@ -45,7 +43,30 @@ static int is_bidi_control(uint32_t c)
            c == 0x200f || c == 0x061c;
 }
 
-int chat_text_put_safe(FILE *f, const char *text, size_t len)
+/* The safe form of the character at p into out (room for 8 bytes and a NUL): c is its code
+ * point and n its length, 0 when p[0] starts no valid sequence. Returns the form's length. */
+static size_t safe_char(char out[9], const unsigned char *p, size_t n, uint32_t c)
+{
+    if (n == 0)
+        return (size_t)snprintf(out, 9, "\\x%02X", p[0]);
+    if (c == '\t') {
+        out[0] = ' ';
+        return 1;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        out[0] = '^';
+        out[1] = c == 0x7f ? '?' : (char)(c + 0x40);
+        return 2;
+    }
+    if ((c >= 0x80 && c <= 0x9f) || is_bidi_control(c))
+        return (size_t)snprintf(out, 9, "<U+%04X>", (unsigned)c); /* c < 0x10000 */
+    memcpy(out, p, n);
+    return n;
+}
+
+/* Walks the safe form of text: each piece goes to put(piece, length, ctx). */
+static int safe_walk(const char *text, size_t len, int (*put)(const char *, size_t, void *),
+                     void *ctx)
 {
     const unsigned char *p = (const unsigned char *)text;
     size_t i = 0;
@@ -53,27 +74,57 @@ int chat_text_put_safe(FILE *f, const char *text, size_t len)
     if (len > 0 && p[len - 1] == '\r')
         len--;
     while (i < len) {
-        uint32_t c;
-        size_t n = utf8_decode(p + i, len - i, &c);
+        uint32_t c = 0;
+        size_t n = chat_text_utf8_decode(p + i, len - i, &c);
+        char piece[9];
 
-        if (n == 0) {
-            fprintf(f, "\\x%02X", p[i]);
-            i++;
-            continue;
-        }
-        if (c == '\t')
-            fputc(' ', f);
-        else if (c < 0x20)
-            fprintf(f, "^%c", (int)(c + 0x40));
-        else if (c == 0x7f)
-            fputs("^?", f);
-        else if ((c >= 0x80 && c <= 0x9f) || is_bidi_control(c))
-            fprintf(f, "<U+%04X>", (unsigned)c);
-        else
-            fwrite(p + i, 1, n, f);
-        i += n;
+        if (put(piece, safe_char(piece, p + i, n, c), ctx) != 0)
+            return -1;
+        i += n == 0 ? 1 : n;
     }
+    return 0;
+}
+
+static int put_file(const char *piece, size_t n, void *ctx)
+{
+    return fwrite(piece, 1, n, ctx) == n ? 0 : -1;
+}
+
+int chat_text_put_safe(FILE *f, const char *text, size_t len)
+{
+    safe_walk(text, len, put_file, f);
     return ferror(f) ? EOF : 0;
+}
+
+struct safe_buf {
+    char *out;
+    size_t cap, kept, len;
+    int full;
+};
+
+static int put_buf(const char *piece, size_t n, void *ctx)
+{
+    struct safe_buf *b = ctx;
+
+    /* Whole pieces only: a cut never falls inside a character or a placeholder. */
+    if (!b->full && b->kept + n < b->cap) {
+        memcpy(b->out + b->kept, piece, n);
+        b->kept += n;
+    } else {
+        b->full = 1;
+    }
+    b->len += n;
+    return 0;
+}
+
+size_t chat_text_safe(char *out, size_t cap, const char *text, size_t len)
+{
+    struct safe_buf b = {out, cap, 0, 0, 0};
+
+    safe_walk(text, len, put_buf, &b);
+    if (cap > 0)
+        out[b.kept] = '\0';
+    return b.len;
 }
 
 size_t chat_text_utf8_prefix(const char *s, size_t max)

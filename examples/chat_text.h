@@ -4,6 +4,7 @@
 #define NETLAB_CHAT_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Write len bytes of untrusted text to f so that a terminal displays it and cannot be
@@ -13,6 +14,16 @@
  * a tab as a space. One CR at the very end (a Windows peer's CRLF line end) is left out.
  * Returns 0, or EOF if writing to f failed. */
 int chat_text_put_safe(FILE *f, const char *p, size_t len);
+
+/* The same safe form as chat_text_put_safe, into out: at most cap - 1 bytes and a NUL (cap 0:
+ * nothing written), cut only between characters or placeholders. Returns the length of the
+ * whole safe form (like snprintf): 4 * len + 1 bytes always suffice. For a console without
+ * stdio streams behind it (Windows), and anywhere open_memstream is missing. */
+size_t chat_text_safe(char *out, size_t cap, const char *text, size_t len);
+
+/* Decode one UTF-8 sequence at p (n >= 1 bytes available). Returns its length and the code
+ * point in *cp, or 0 when the bytes are not a valid, shortest-form sequence of a scalar value. */
+size_t chat_text_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 
 /* The length of the longest prefix of the NUL-terminated s that is at most max bytes and does
  * not cut a UTF-8 sequence in two (used to shorten a default name). */
