@@ -59,6 +59,7 @@ struct nl_capture {
     int fd;       /* -1 offline */
     int vnet;     /* each packet read starts with a struct virtio_net_hdr */
     int link_len; /* then a link-layer header of this many bytes (Ethernet), or none */
+    int return_eintr; /* NL_CAPTURE_RETURN_EINTR: a signal ends a read with NL_EINTR */
     uint16_t port;
     uint64_t index;
     nl_capture_counts st;
@@ -407,12 +408,13 @@ int nl_capture_open(nl_capture **out, const char *ifname, uint16_t port, int fla
     if (!out)
         return NL_EINVAL;
     *out = NULL;
-    if (port == 0 || (flags & ~NL_CAPTURE_OFFLINE))
+    if (port == 0 || (flags & ~(NL_CAPTURE_OFFLINE | NL_CAPTURE_RETURN_EINTR)))
         return NL_EINVAL;
     if (!(c = calloc(1, sizeof *c)))
         return NL_ENOMEM;
     c->fd = -1;
     c->port = port;
+    c->return_eintr = (flags & NL_CAPTURE_RETURN_EINTR) != 0;
     if (!(flags & NL_CAPTURE_OFFLINE))
         rc = open_socket(c, ifname ? ifname : "lo");
     if (rc < 0) {
@@ -449,8 +451,11 @@ int nl_capture_read(nl_capture *c, nl_capture_packet *pkts, int max, int timeout
         return NL_EINVAL;
     while (n < max) {
         ssize_t got = recv(c->fd, c->buf, sizeof c->buf, MSG_DONTWAIT);
-        if (got < 0 && errno == EINTR)
+        if (got < 0 && errno == EINTR) {
+            if (c->return_eintr)
+                return NL_EINTR;
             continue;
+        }
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (n > 0)
                 break;
@@ -463,7 +468,7 @@ int nl_capture_read(nl_capture *c, nl_capture_packet *pkts, int max, int timeout
             if (deadline >= 0 && left <= 0)
                 return NL_ETIMEDOUT;
             int pr = poll(&pfd, 1, left < 0 ? -1 : (int)(left > 1000000 ? 1000000 : left));
-            if (pr < 0 && errno != EINTR)
+            if (pr < 0 && (errno != EINTR || c->return_eintr))
                 return nl__err(errno);
             continue;
         }
