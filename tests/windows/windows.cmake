@@ -18,8 +18,17 @@ set_tests_properties(unit.frame PROPERTIES LABELS "unit;chat" TIMEOUT 120)
 # libnetlab.dll), where Windows looks first.
 file(GLOB _nl_cmocka_dll ${CMOCKA_LIBRARY_DIRS}/../bin/*cmocka*.dll)
 file(COPY ${_nl_cmocka_dll} DESTINATION ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
-set_tests_properties(test_platform test_error test_endpoint unit.frame PROPERTIES
-  ENVIRONMENT "WINEDEBUG=-all,err+module")
+# The socket tests of tests/unit and tests/ that are not POSIX-shaped, as on Linux; the parts
+# that are (descriptor numbers, signals, fcntl) are left out inside them, each saying why.
+netlab_unit_test(test_udp netlab)
+netlab_unit_test(test_tcp netlab)
+add_executable(test_udp_batch ${CMAKE_CURRENT_LIST_DIR}/../test_udp_batch.c)
+target_link_libraries(test_udp_batch PRIVATE netlab PkgConfig::CMOCKA Threads::Threads)
+target_compile_options(test_udp_batch PRIVATE ${NETLAB_WARNINGS})
+add_test(NAME test_udp_batch COMMAND test_udp_batch)
+set_tests_properties(test_udp_batch PROPERTIES LABELS "unit;udp" TIMEOUT 60)
+set_tests_properties(test_platform test_error test_endpoint unit.frame test_udp test_tcp
+  test_udp_batch PROPERTIES ENVIRONMENT "WINEDEBUG=-all,err+module")
 
 set(NETLAB_NATIVE_BUILD "" CACHE PATH "A Linux build tree of these sources, for the interop tests")
 if(NETLAB_NATIVE_BUILD AND TARGET netlab-udp-client)
