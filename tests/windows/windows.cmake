@@ -3,7 +3,10 @@
 # tests/CMakeLists.txt, which has registered test_platform already.
 #   unit:    test_error, test_endpoint (but zones by Linux interface name), test_frame
 #            (libsodium), and
-#            test_platform (Winsock through the seam, errors wine cannot produce injected)
+#            test_platform (Winsock through the seam, errors wine cannot produce injected),
+#            test_udp, test_tcp, test_resolve, test_udp_batch, test_server (POSIX-only cases
+#            left out inside them, each saying why; README's platform table lists them).
+#            Not here: test_eintr (signals), test_inject / test_tcp_open (-Wl,--wrap).
 #   interop: Windows programs talking to Linux ones over loopback (tests/windows/interop.sh),
 #            when NETLAB_NATIVE_BUILD names a Linux build tree of the same sources.
 netlab_unit_test(test_error netlab)
