@@ -61,6 +61,20 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
 /* udp.c: the socket inside a UDP handle (for udp_batch.c). */
 const nl__sock *nl__udp_sock(const nl_udp *u);
 
+/* Batch UDP (udp_batch.c): one chunk of n <= NL_UDP_BATCH_MAX datagrams, with recvmmsg /
+ * sendmmsg (linux_mmsg.c) or one call per datagram (udp_batch_each.c), whichever CMake
+ * built. wait: block (on a blocking socket) for the first datagram only, else never block.
+ * The number of datagrams moved (> 0), NL_EOF (receive side shut down), or an NL_E* error
+ * (NL_EAGAIN: none without waiting). EINTR as the handle's return_eintr says. */
+int nl__batch_recv(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait);
+int nl__batch_send(const nl__sock *s, const nl_udp_msg *msgs, size_t n, int wait);
+/* An address of a batch: sockaddr_in6-sized, to keep the chunks' stack frames small. */
+typedef union nl__batch_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+} nl__batch_addr;
+
 #define NL__TRACING(s) ((s)->trace != NULL)
 
 /* Whether a call that failed with err should simply be made again: EINTR, unless the handle's

@@ -96,7 +96,9 @@ int nl__reuseport(nl_socket_t fd);
  * blocking socket does not block (EAGAIN instead); pass 0 for a non-blocking socket (on
  * Windows dontwait switches the socket to blocking again after the call). to/from may be NULL.
  * nl__recvfrom() returns the datagram's full length, so a result above cap means it was truncated
- * (cap bytes were stored). */
+ * (cap bytes were stored), and 0 with *fromlen 0 once the receive side is shut down (Linux's
+ * answer; Winsock's WSAESHUTDOWN is turned into it). nl__sendto() without a destination on an
+ * unconnected datagram socket fails with EDESTADDRREQ everywhere. */
 ssize_t nl__sendto(nl_socket_t fd, const void *buf, size_t len, int dontwait,
                    const struct sockaddr *to, socklen_t tolen);
 ssize_t nl__recvfrom(nl_socket_t fd, void *buf, size_t cap, int dontwait, struct sockaddr *from,

@@ -45,6 +45,11 @@ int nl_resolve(const char *host, const char *service, const nl_resolve_hints *hi
             out[n].ep = ep;
             out[n].socktype = ai->ai_socktype;
             out[n].protocol = ai->ai_protocol;
+            /* Windows leaves the protocol 0 when the hints do: name it as POSIX systems do. */
+            if (out[n].protocol == 0)
+                out[n].protocol = ai->ai_socktype == SOCK_STREAM  ? IPPROTO_TCP
+                                  : ai->ai_socktype == SOCK_DGRAM ? IPPROTO_UDP
+                                                                  : 0;
         }
         n++;
         if (canon_size > 0 && canon[0] == '\0' && ai->ai_canonname != NULL) {

@@ -14,20 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evq.h"
 #include "internal.h"
 #include "netlab/server.h"
 
-#if defined(NL__LINUX) && !defined(NL_SERVER_USE_POLL)
-#define USE_EPOLL 1
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#endif
+#define SV_IN NL__EV_IN
+#define SV_OUT NL__EV_OUT
+#define SV_ERR NL__EV_ERR
 
-#define SV_IN 1u
-#define SV_OUT 2u
-#define SV_ERR 4u
-
-#define MAX_EVENTS 256        /* events taken per wait                               */
 #define ACCEPT_BURST 64       /* accepts per listener event, so clients get served too */
 #define ACCEPT_PAUSE_MS 100   /* back-off when accept keeps failing for lack of fds   */
 #define MAX_QUEUE (1u << 30)  /* cfg.max_queued limit: queue offsets are 32-bit        */
@@ -42,7 +36,7 @@ enum { SLOT_FREE = 0, SLOT_OPEN = 1 };
 #define F_REG_OUT 0x10 /* registered for output                                         */
 #define F_PENDING 0x20 /* on the pending list                                           */
 
-/* One connection. 24 bytes on LP64 with epoll; no other per-connection user-space memory
+/* One connection. 24 bytes on LP64; no other per-connection user-space memory
  * exists while nothing is queued. */
 typedef struct slot {
     char *out;        /* queued output, NULL when nothing is queued            */
@@ -52,9 +46,6 @@ typedef struct slot {
     int16_t reason;   /* why an F_DEAD slot closes                             */
     uint8_t state;    /* SLOT_FREE or SLOT_OPEN                                */
     uint8_t flags;    /* F_*                                                   */
-#ifndef USE_EPOLL
-    uint32_t pidx; /* index in the pollfd array */
-#endif
 } slot;
 
 struct nl_tcp_server {
@@ -75,16 +66,7 @@ struct nl_tcp_server {
     uint32_t now_ms;
     int64_t t0_ns; /* the monotonic clock at open */
     nl_tcp_server_stats st;
-#ifdef USE_EPOLL
-    int epfd;
-    int wakefd;
-    struct epoll_event evs[MAX_EVENTS];
-#else
-    nl_socket_t wake_r, wake_w;
-    struct pollfd *pfds;
-    size_t npfd, cap_pfd;
-    struct pollfd *ready;
-#endif
+    nl__evq *evq; /* the event queue (evq.h) */
 };
 
 #define TRACE(srv, fdv, ...)                                                                       \
@@ -99,208 +81,6 @@ static void clock_update(nl_tcp_server *srv)
 {
     srv->now_ms = (uint32_t)((nl__now_ns() - srv->t0_ns) / 1000000);
 }
-
-/* ---- the event queue: epoll, or poll where there is no epoll ---------------------------- */
-
-#ifdef USE_EPOLL
-static int be_init(nl_tcp_server *srv)
-{
-    struct epoll_event ev = {.events = EPOLLIN};
-
-    srv->wakefd = -1;
-    srv->epfd = nl__fd_above_stdio(epoll_create1(EPOLL_CLOEXEC));
-    if (srv->epfd < 0)
-        return nl__err(errno);
-    srv->wakefd = nl__fd_above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (srv->wakefd < 0)
-        return nl__err(errno);
-    ev.data.fd = srv->wakefd;
-    if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->wakefd, &ev) < 0)
-        return nl__err(errno);
-    ev.data.fd = srv->lfd;
-    if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev) < 0)
-        return nl__err(errno);
-    return 0;
-}
-
-static void be_fini(nl_tcp_server *srv)
-{
-    if (srv->epfd >= 0)
-        close(srv->epfd);
-    if (srv->wakefd >= 0)
-        close(srv->wakefd);
-}
-
-static int be_ctl(nl_tcp_server *srv, int op, int fd, unsigned events)
-{
-    struct epoll_event ev = {0};
-
-    ev.events = (events & SV_IN ? EPOLLIN : 0u) | (events & SV_OUT ? EPOLLOUT : 0u);
-    ev.data.fd = fd;
-    return epoll_ctl(srv->epfd, op, fd, &ev) < 0 ? nl__err(errno) : 0;
-}
-
-static int be_add(nl_tcp_server *srv, int fd, unsigned events)
-{
-    return be_ctl(srv, EPOLL_CTL_ADD, fd, events);
-}
-
-static int be_mod(nl_tcp_server *srv, int fd, unsigned events)
-{
-    return be_ctl(srv, EPOLL_CTL_MOD, fd, events);
-}
-
-static void be_del(nl_tcp_server *srv, int fd)
-{
-    /* close() removes the descriptor from the epoll set; nothing to do. */
-    (void)srv;
-    (void)fd;
-}
-
-static int be_wait(nl_tcp_server *srv, int timeout)
-{
-    int n = epoll_wait(srv->epfd, srv->evs, MAX_EVENTS, timeout);
-    TRACE(srv, srv->epfd, "epoll_wait", n, errno, "%d ms", timeout);
-    return n < 0 ? nl__err(errno) : n;
-}
-
-static void be_get(const nl_tcp_server *srv, int i, int *fd, unsigned *events)
-{
-    uint32_t e = srv->evs[i].events;
-
-    *fd = srv->evs[i].data.fd;
-    *events = (e & EPOLLIN ? SV_IN : 0u) | (e & EPOLLOUT ? SV_OUT : 0u) |
-              (e & (EPOLLERR | EPOLLHUP) ? SV_ERR : 0u);
-}
-
-static int be_wake(nl_tcp_server *srv)
-{
-    uint64_t one = 1;
-    return write(srv->wakefd, &one, sizeof one) < 0 && errno != EAGAIN ? nl__err(errno) : 0;
-}
-
-static void be_unwake(nl_tcp_server *srv)
-{
-    uint64_t v;
-    while (read(srv->wakefd, &v, sizeof v) < 0 && errno == EINTR)
-        ;
-}
-
-static int is_wake(const nl_tcp_server *srv, int fd)
-{
-    return fd == srv->wakefd;
-}
-#else /* poll */
-static int pfd_push(nl_tcp_server *srv, int fd, unsigned events)
-{
-    if (srv->npfd == srv->cap_pfd) {
-        size_t cap = srv->cap_pfd ? srv->cap_pfd * 2 : 64;
-        struct pollfd *p = realloc(srv->pfds, cap * sizeof *p);
-        struct pollfd *r;
-        if (p == NULL)
-            return NL_ENOMEM;
-        srv->pfds = p;
-        r = realloc(srv->ready, cap * sizeof *r);
-        if (r == NULL)
-            return NL_ENOMEM;
-        srv->ready = r;
-        srv->cap_pfd = cap;
-    }
-    srv->pfds[srv->npfd].fd = fd;
-    srv->pfds[srv->npfd].events = (short)((events & SV_IN ? POLLIN : 0) |
-                                          (events & SV_OUT ? POLLOUT : 0));
-    srv->pfds[srv->npfd].revents = 0;
-    srv->npfd++;
-    return 0;
-}
-
-static int be_init(nl_tcp_server *srv)
-{
-    int rc;
-
-    if (nl__wake_open(&srv->wake_r, &srv->wake_w) < 0)
-        return nl__err(errno);
-    /* Index 0 is the wake-up pipe and index 1 the listener, for the server's lifetime. */
-    if ((rc = pfd_push(srv, srv->wake_r, SV_IN)) < 0)
-        return rc;
-    return pfd_push(srv, srv->lfd, SV_IN);
-}
-
-static void be_fini(nl_tcp_server *srv)
-{
-    nl__wake_close(srv->wake_r, srv->wake_w);
-    free(srv->pfds);
-    free(srv->ready);
-}
-
-static int be_add(nl_tcp_server *srv, int fd, unsigned events)
-{
-    srv->slots[fd].pidx = (uint32_t)srv->npfd;
-    return pfd_push(srv, fd, events);
-}
-
-static size_t pidx_of(const nl_tcp_server *srv, int fd)
-{
-    return fd == srv->lfd ? 1 : srv->slots[fd].pidx;
-}
-
-static int be_mod(nl_tcp_server *srv, int fd, unsigned events)
-{
-    srv->pfds[pidx_of(srv, fd)].events =
-        (short)((events & SV_IN ? POLLIN : 0) | (events & SV_OUT ? POLLOUT : 0));
-    return 0;
-}
-
-static void be_del(nl_tcp_server *srv, int fd)
-{
-    size_t i = srv->slots[fd].pidx, last = srv->npfd - 1;
-
-    if (i != last) {
-        srv->pfds[i] = srv->pfds[last];
-        srv->slots[srv->pfds[i].fd].pidx = (uint32_t)i;
-    }
-    srv->npfd--;
-}
-
-static int be_wait(nl_tcp_server *srv, int timeout)
-{
-    size_t i;
-    int n = nl__poll(srv->pfds, srv->npfd, timeout), k = 0;
-
-    TRACE(srv, -1, "poll", n, errno, "%zu fds, %d ms", srv->npfd, timeout);
-    if (n < 0)
-        return nl__err(errno);
-    /* Copy the ready ones out: handling them adds and removes entries of pfds. */
-    for (i = 0; i < srv->npfd && k < n; i++)
-        if (srv->pfds[i].revents)
-            srv->ready[k++] = srv->pfds[i];
-    return k;
-}
-
-static void be_get(const nl_tcp_server *srv, int i, int *fd, unsigned *events)
-{
-    short e = srv->ready[i].revents;
-
-    *fd = srv->ready[i].fd;
-    *events = (e & POLLIN ? SV_IN : 0u) | (e & POLLOUT ? SV_OUT : 0u) |
-              (e & (POLLERR | POLLHUP | POLLNVAL) ? SV_ERR : 0u);
-}
-
-static int be_wake(nl_tcp_server *srv)
-{
-    return nl__wake_send(srv->wake_w) < 0 ? nl__err(errno) : 0;
-}
-
-static void be_unwake(nl_tcp_server *srv)
-{
-    nl__wake_drain(srv->wake_r);
-}
-
-static int is_wake(const nl_tcp_server *srv, int fd)
-{
-    return (nl_socket_t)fd == srv->wake_r;
-}
-#endif
 
 /* ---- connections ------------------------------------------------------------------------- */
 
@@ -341,7 +121,7 @@ static int slot_update(nl_tcp_server *srv, int fd, slot *s)
         return 0;
     s->flags = (uint8_t)((s->flags & ~(F_REG_IN | F_REG_OUT)) | (want & SV_IN ? F_REG_IN : 0) |
                          (want & SV_OUT ? F_REG_OUT : 0));
-    return be_mod(srv, fd, want);
+    return nl__evq_mod(srv->evq, fd, want);
 }
 
 static void queue_free(nl_tcp_server *srv, slot *s)
@@ -363,7 +143,7 @@ static void conn_close_one(nl_tcp_server *srv, int fd, int reason)
     slot *s = &srv->slots[fd];
     int rc;
 
-    be_del(srv, fd);
+    nl__evq_del(srv->evq, fd);
     rc = nl__closesocket(fd);
     TRACE(srv, fd, "close", rc, errno, "%d", fd);
     queue_free(srv, s);
@@ -581,7 +361,7 @@ static void conn_event(nl_tcp_server *srv, int fd, unsigned events)
 static void accept_pause(nl_tcp_server *srv)
 {
     clock_update(srv);
-    if (be_mod(srv, srv->lfd, 0) == 0) {
+    if (nl__evq_mod(srv->evq, srv->lfd, 0) == 0) {
         srv->accept_paused = 1;
         srv->accept_resume_ms = srv->now_ms + ACCEPT_PAUSE_MS;
     }
@@ -632,7 +412,7 @@ static void accept_one(nl_tcp_server *srv, int fd, const nl__sockaddr *sa, sockl
     s->state = SLOT_OPEN;
     s->flags = F_REG_IN;
     s->last_ms = srv->now_ms;
-    if (be_add(srv, fd, SV_IN) < 0) {
+    if (nl__evq_add(srv->evq, fd, SV_IN) < 0) {
         s->state = SLOT_FREE;
         nl__closesocket(fd);
         srv->st.dropped++;
@@ -651,7 +431,7 @@ static void accept_one(nl_tcp_server *srv, int fd, const nl__sockaddr *sa, sockl
         srv->callback_depth--;
         if (rc < 0) {
             /* Refused: close without on_close, as documented. */
-            be_del(srv, fd);
+            nl__evq_del(srv->evq, fd);
             queue_free(srv, s);
             memset(s, 0, sizeof *s);
             nl__closesocket(fd);
@@ -744,7 +524,7 @@ int nl_tcp_server_run(nl_tcp_server *srv)
     if (srv->cfg.idle_timeout_ms > 0)
         srv->next_sweep_ms = srv->now_ms + sweep_interval(srv);
     while (!stop) {
-        n = be_wait(srv, next_timeout(srv));
+        n = nl__evq_wait(srv->evq, next_timeout(srv), &srv->tr);
         if (n == NL_EINTR)
             continue;
         if (n < 0)
@@ -754,9 +534,9 @@ int nl_tcp_server_run(nl_tcp_server *srv)
         if (timers_used(srv))
             clock_update(srv);
         for (i = 0; i < n; i++) {
-            be_get(srv, i, &fd, &events);
-            if (is_wake(srv, fd)) {
-                be_unwake(srv);
+            nl__evq_get(srv->evq, i, &fd, &events);
+            if (fd < 0) { /* the wake-up channel */
+                nl__evq_unwake(srv->evq);
                 stop = 1;
             } else if (fd == srv->lfd) {
                 accept_ready(srv);
@@ -765,7 +545,7 @@ int nl_tcp_server_run(nl_tcp_server *srv)
             }
         }
         if (srv->accept_paused && (int32_t)(srv->now_ms - srv->accept_resume_ms) >= 0 &&
-            be_mod(srv, srv->lfd, SV_IN) == 0)
+            nl__evq_mod(srv->evq, srv->lfd, SV_IN) == 0)
             srv->accept_paused = 0;
         if (srv->cfg.idle_timeout_ms > 0 && (int32_t)(srv->now_ms - srv->next_sweep_ms) >= 0)
             idle_sweep(srv);
@@ -800,11 +580,6 @@ int nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
     if (srv->cfg.on_data == NULL)
         srv->cfg.on_data = nl_tcp_server_echo;
     srv->lfd = srv->spare_fd = -1;
-#ifdef USE_EPOLL
-    srv->epfd = srv->wakefd = -1;
-#else
-    srv->wake_r = srv->wake_w = NL__NOSOCK;
-#endif
     srv->t0_ns = nl__now_ns();
     srv->rbuf = malloc(srv->cfg.read_size);
     if (srv->rbuf == NULL) {
@@ -817,7 +592,7 @@ int nl_tcp_server_open(nl_tcp_server **out, const nl_endpoint *local,
     srv->tr.family = local->family;
     srv->tr.trace = srv->cfg.opts.trace;
     srv->tr.trace_user = srv->cfg.opts.trace_user;
-    if ((rc = be_init(srv)) < 0)
+    if ((rc = nl__evq_open(&srv->evq, srv->lfd)) < 0)
         goto fail;
     srv->spare_fd = nl__spare_open();
     if (srv->spare_fd < 0) {
@@ -838,7 +613,7 @@ int nl_tcp_server_local(const nl_tcp_server *srv, nl_endpoint *out)
 
 int nl_tcp_server_stop(nl_tcp_server *srv)
 {
-    return srv == NULL ? NL_EINVAL : be_wake(srv);
+    return srv == NULL ? NL_EINVAL : nl__evq_wake(srv->evq);
 }
 
 int nl_tcp_server_send(nl_tcp_server *srv, int conn, const void *buf, size_t len)
@@ -892,7 +667,7 @@ void nl_tcp_server_close(nl_tcp_server *srv)
     for (fd = 0; fd < srv->nslots; fd++)
         if (srv->slots[fd].state == SLOT_OPEN)
             conn_close(srv, (int)fd, NL_ECANCELED);
-    be_fini(srv);
+    nl__evq_close(srv->evq);
     if (srv->spare_fd >= 0)
         nl__spare_close(srv->spare_fd);
     nl_tcp_close(srv->listener);

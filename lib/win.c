@@ -184,7 +184,14 @@ nl_socket_t nl__accept(nl_socket_t l, struct sockaddr *sa, socklen_t *len, int n
         fail();
         return NL__NOSOCK;
     }
-    /* An accepted socket inherits the listener's non-blocking mode: set it as asked. */
+    /* An accepted socket inherits the listener's non-blocking mode, but not its
+     * WSA_FLAG_NO_HANDLE_INHERIT: a child process would inherit the connection (found by
+     * test_tcp's descriptors_are_cloexec under wine). Set both as asked. */
+    if (!SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0)) {
+        errno = EMFILE;
+        closesocket(s);
+        return NL__NOSOCK;
+    }
     if (nl__nonblock_set(s, nonblock) < 0) {
         int err = errno;
         closesocket(s);
@@ -256,6 +263,16 @@ static int injected(const char *call)
         WSASetLastError(wsa_);                                                                     \
     }
 
+/* A datagram socket without a peer (never connected). */
+static int unconnected_dgram(nl_socket_t fd)
+{
+    struct sockaddr_storage peer;
+    int type = 0, len = sizeof type, plen = sizeof peer;
+
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0 && type == SOCK_DGRAM &&
+           getpeername(fd, (struct sockaddr *)&peer, &plen) != 0;
+}
+
 ssize_t nl__sendto(nl_socket_t fd, const void *buf, size_t len, int dontwait,
                    const struct sockaddr *to, socklen_t tolen)
 {
@@ -268,8 +285,14 @@ ssize_t nl__sendto(nl_socket_t fd, const void *buf, size_t len, int dontwait,
         n = SOCKET_ERROR;
     else
         n = to != NULL ? sendto(fd, buf, (int)len, 0, to, tolen) : send(fd, buf, (int)len, 0);
-    if (n == SOCKET_ERROR)
+    if (n == SOCKET_ERROR) {
+        int e = WSAGetLastError();
         fail();
+        /* No destination on an unconnected datagram socket: POSIX says EDESTADDRREQ, Winsock
+         * WSAENOTCONN (wine WSAEINVAL). Only this failure pays for the two lookups. */
+        if (to == NULL && (e == WSAENOTCONN || e == WSAEINVAL) && unconnected_dgram(fd))
+            errno = EDESTADDRREQ;
+    }
     DONTWAIT_END(fd, dontwait)
     return n;
 }
@@ -291,6 +314,12 @@ ssize_t nl__recvfrom(nl_socket_t fd, void *buf, size_t cap, int dontwait, struct
          * SIO_UDP_CONNRESET is off). */
         if (e == WSAECONNRESET)
             errno = ECONNREFUSED;
+        /* The receive side shut down (shutdown(SD_RECEIVE)): POSIX's recvfrom() returns 0
+         * bytes from no sender, which udp.c reads as NL_EOF; say the same. */
+        if (e == WSAESHUTDOWN && fromlen != NULL) {
+            *fromlen = 0;
+            n = 0;
+        }
     }
     DONTWAIT_END(fd, dontwait)
     /* A datagram larger than the buffer: Winsock stores cap bytes and fails with WSAEMSGSIZE

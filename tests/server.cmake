@@ -16,11 +16,12 @@ endfunction()
 
 netlab_server_test(test_server SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server.c
   LIBS netlab::netlab TIMEOUT 120 LABELS "integration;server")
-# The same tests against the poll() back end that non-Linux systems use: server.c is compiled
-# into the test with NL_SERVER_USE_POLL, ahead of the static library's epoll copy.
+# The same tests against the poll() event queue that non-Linux systems use: server.c and
+# evq_poll.c are compiled into the test, ahead of the static library's epoll copy.
 netlab_server_test(test_server_poll
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_server.c ${PROJECT_SOURCE_DIR}/lib/server.c
-  LIBS netlab_static DEFS NL_SERVER_USE_POLL TIMEOUT 120 LABELS "integration;server")
+          ${PROJECT_SOURCE_DIR}/lib/evq_poll.c
+  LIBS netlab_static TIMEOUT 120 LABELS "integration;server")
 target_include_directories(test_server_poll PRIVATE ${PROJECT_SOURCE_DIR}/lib)
 netlab_server_test(test_udp_batch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_udp_batch.c
   LIBS netlab::netlab TIMEOUT 60 LABELS "unit;udp")

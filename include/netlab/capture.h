@@ -124,6 +124,10 @@ typedef struct nl_capture_counts {
 
 /** nl_capture_open() flag: no socket; packets come only through nl_capture_feed(). */
 #define NL_CAPTURE_OFFLINE 1
+/** nl_capture_open() flag: the capture's nl_opts.return_eintr. nl_capture_read() (and so
+ *  nl_capture_drain()) interrupted by a signal while it waits returns NL_EINTR at once instead
+ *  of retrying, having reported nothing; pass the time that is left when calling again. */
+#define NL_CAPTURE_RETURN_EINTR 2
 
 /** nl_capture_format() style: one readable line, the step labelled in Chinese and English. */
 #define NL_CAPTURE_TEXT 0
@@ -140,7 +144,8 @@ typedef struct nl_capture_counts {
  * @param out      receives the handle; NULL on failure (never half-built).
  * @param ifname   the interface ("lo", "eth0", ...); NULL means "lo". Ignored when offline.
  * @param port     the local port to watch (a server's port, or a client's own port), 1-65535.
- * @param flags    0, or NL_CAPTURE_OFFLINE for a handle without a socket.
+ * @param flags    0, or NL_CAPTURE_OFFLINE for a handle without a socket, or
+ *                 NL_CAPTURE_RETURN_EINTR (signals end a waiting read with NL_EINTR).
  * @return 0; NL_EINVAL (NULL out, port 0, unknown flags, no such interface), NL_EPERM
  *         (no CAP_NET_RAW: not root, not in a namespace of one's own), NL_ENOMEM, or the socket()
  *         error (NL_EAFNOSUPPORT where packet sockets are not built in, NL_EMFILE, ...);
@@ -178,7 +183,8 @@ NL_EXTERN int nl_capture_fd(const nl_capture *c);
  * @param timeout_ms  -1: wait as long as it takes; 0: do not wait; > 0: at most that long.
  * @return the number of packets stored (> 0); NL_EAGAIN (timeout 0, nothing waiting),
  *         NL_ETIMEDOUT (nothing within timeout_ms), NL_EINVAL (NULL arguments, max <= 0,
- *         an offline handle), or a recv() error. EINTR is retried.
+ *         an offline handle), or a recv() error. EINTR is retried, with the time that is
+ *         left, unless the handle was opened with NL_CAPTURE_RETURN_EINTR: then NL_EINTR.
  */
 NL_EXTERN int nl_capture_read(nl_capture *c, nl_capture_packet *pkts, int max, int timeout_ms);
 

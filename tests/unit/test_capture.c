@@ -18,6 +18,8 @@
  * too), opening one fails with NL_ENOTSUP and only the decoder is tested. */
 #if defined(__linux__) && !defined(NL_PORTABLE_POSIX)
 #define LIVE 1
+#include <signal.h>
+#include <sys/time.h>
 #endif
 
 #define PORT  9000
@@ -330,7 +332,7 @@ static void open_arguments(void **state)
     assert_int_equal(nl_capture_open(NULL, "lo", PORT, 0), NL_EINVAL);
     assert_int_equal(nl_capture_open(&c, "lo", 0, 0), NL_EINVAL);
     assert_null(c);
-    assert_int_equal(nl_capture_open(&c, "lo", PORT, 2), NL_EINVAL);
+    assert_int_equal(nl_capture_open(&c, "lo", PORT, 4), NL_EINVAL);
     int fds = tu_count_fds();
     int rc = nl_capture_open(&c, "lo", PORT, 0);
 #ifndef LIVE
@@ -499,6 +501,39 @@ static void drain_own_traffic(void **state)
     nl_tcp_close(l);
     nl_capture_close(c);
 }
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* A signal while nl_capture_read() waits: NL_CAPTURE_RETURN_EINTR ends the read with NL_EINTR
+ * (nl_opts.return_eintr, as the socket handles have it); without it the read is retried and
+ * times out as asked. One SIGALRM, 50 ms into a 3 s wait, into a handler without SA_RESTART. */
+static void read_return_eintr(void **state)
+{
+    struct sigaction sa, old;
+    struct itimerval it = {{0, 0}, {0, 50000}};
+    nl_capture_packet p[4];
+    nl_capture *c;
+    (void)state;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    for (int ret = 0; ret < 2; ret++) {
+        int rc = nl_capture_open(&c, "lo", PORT, ret ? NL_CAPTURE_RETURN_EINTR : 0);
+        if (rc == NL_EPERM)
+            skip();
+        assert_int_equal(rc, 0);
+        assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+        rc = nl_capture_read(c, p, 4, ret ? 3000 : 300);
+        assert_int_equal(rc, ret ? NL_EINTR : NL_ETIMEDOUT);
+        nl_capture_close(c);
+    }
+    assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+}
 #endif /* LIVE */
 
 int main(void)
@@ -509,7 +544,7 @@ int main(void)
         cmocka_unit_test(format_lines),      cmocka_unit_test(open_arguments),
 #ifdef LIVE
         cmocka_unit_test(live_loopback),     cmocka_unit_test(interface_for),
-        cmocka_unit_test(drain_own_traffic),
+        cmocka_unit_test(drain_own_traffic), cmocka_unit_test(read_return_eintr),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

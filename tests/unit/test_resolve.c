@@ -10,12 +10,17 @@
 #include <string.h>
 
 #include <cmocka.h>
+#ifndef _WIN32
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#else
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#endif
 
 #include <netlab.h>
 
@@ -40,11 +45,16 @@ static void resolve_numeric_with_service(void **state)
     /* A service name, both socket types when none is asked for. */
     hints = (nl_resolve_hints){NL_AF_INET6, 0, 0, AI_NUMERICHOST};
     int n = nl_resolve("::1", "domain", &hints, r, 4, NULL, 0);
+#ifdef _WIN32 /* Windows answers once, with socket type 0 ("any"), where POSIX lists each */
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].socktype, 0);
+#else
     assert_true(n >= 2);
+#endif
     for (int i = 0; i < n && i < 4; i++) {
         assert_string_equal(fmt(&r[i].ep, buf), "[::1]:53");
         assert_true(r[i].socktype == SOCK_STREAM || r[i].socktype == SOCK_DGRAM ||
-                    r[i].socktype == SOCK_RAW);
+                    r[i].socktype == SOCK_RAW || (r[i].socktype == 0 && n == 1));
     }
     /* Counting only: out may be NULL with cap 0. */
     assert_int_equal(nl_resolve("::1", "domain", &hints, NULL, 0, NULL, 0), n);
@@ -84,9 +94,12 @@ static void resolve_reports_failures(void **state)
     assert_int_equal(nl_resolve("127.0.0.1", NULL, &hints, NULL, 2, NULL, 0), NL_EINVAL);
     hints.family = 1; /* AF_UNIX */
     assert_int_equal(nl_resolve("127.0.0.1", NULL, &hints, r, 2, NULL, 0), NL_EAI_FAMILY);
+#ifndef _WIN32 /* wine hands the host's own EAI_ADDRFAMILY (-9) through: NL_EAI_OTHER */
     hints = (nl_resolve_hints){NL_AF_INET6, 0, 0, AI_NUMERICHOST};
     rc = nl_resolve("127.0.0.1", NULL, &hints, r, 2, NULL, 0);
-    assert_true(rc == NL_EAI_NONAME || rc == NL_EAI_NODATA || rc == NL_EAI_FAMILY);
+    if (rc != NL_EAI_NONAME && rc != NL_EAI_NODATA && rc != NL_EAI_FAMILY)
+        fail_msg("an IPv4 literal asked as IPv6: %s", nl_err_name(rc));
+#endif
 }
 
 static void endpoint_name_numeric_and_services(void **state)
@@ -115,6 +128,9 @@ static void endpoint_name_numeric_and_services(void **state)
     assert_int_equal(nl_endpoint_name(&ep, NULL, 5, NULL, 0, 0), NL_EINVAL);
 }
 
+#ifndef _WIN32
+/* POSIX only from here to main(): these make and inspect descriptors with POSIX calls
+ * (fcntl, close, socketpair(AF_UNIX), /dev/null); Windows, nl_*_adopt() is not tested. */
 /* A UDP descriptor made by the caller: taken over, used, given back, still open. */
 static void udp_adopt_and_detach(void **state)
 {
@@ -198,6 +214,7 @@ static void adopt_refuses_what_it_cannot_take(void **state)
     assert_int_equal(nl_tcp_adopt(NULL, 0, NULL), NL_EINVAL);
     assert_int_equal(nl_udp_adopt(NULL, 0, NULL), NL_EINVAL);
 }
+#endif /* !_WIN32 */
 
 int main(void)
 {
@@ -206,9 +223,11 @@ int main(void)
         cmocka_unit_test(resolve_passive_and_localhost),
         cmocka_unit_test(resolve_reports_failures),
         cmocka_unit_test(endpoint_name_numeric_and_services),
+#ifndef _WIN32
         cmocka_unit_test(udp_adopt_and_detach),
         cmocka_unit_test(tcp_adopt_listener_and_connection),
         cmocka_unit_test(adopt_refuses_what_it_cannot_take),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,6 @@
 /* UDP handles on loopback, IPv4 and IPv6, ephemeral ports: datagrams both ways with the right
  * sender, empty datagrams, truncation, timeouts, connected sockets, ICMP refusal, dual stack,
  * bad arguments, the trace hook and close-on-exec. */
-#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +8,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -172,6 +170,9 @@ static void read_shutdown_ends_the_wait(void **state)
     nl_udp_close(u);
 }
 
+#ifndef _WIN32
+/* POSIX only: Winsock (wine at least) does not wake a select() that waits on a socket another
+ * thread shuts down, so on Windows the reader waits out its time-out (NL_ETIMEDOUT). */
 static void *blocked_reader(void *arg)
 {
     char buf[16];
@@ -198,6 +199,7 @@ static void read_shutdown_wakes_a_blocked_reader(void **state)
     assert_true(tu_now_ns() - t0 < 3000 * 1000000LL); /* woken, not timed out after 5 s */
     nl_udp_close(u);
 }
+#endif
 
 static void connected_socket_filters_senders(void **state)
 {
@@ -226,6 +228,9 @@ static void connected_socket_filters_senders(void **state)
     nl_udp_close(b);
 }
 
+#ifndef _WIN32
+/* Not under wine: it never reports the ICMP port unreachable (real Windows says WSAECONNRESET,
+ * which lib/win.c turns into ECONNREFUSED): test_platform injects that error instead. */
 /* A loopback port nobody listens on: bind port 0, note the port, close. */
 static nl_endpoint dead_port(int family)
 {
@@ -264,6 +269,7 @@ static void icmp_refusal_ipv6(void **state)
     (void)state;
     icmp_refusal_on_connected_socket(NL_AF_INET6);
 }
+#endif
 
 /* An IPv6 socket (v6only off, the default) receives from IPv4 peers and reports them as plain
  * IPv4, so `('127.0.0.1', port)` reads the same as on an IPv4 server. */
@@ -378,7 +384,7 @@ static void bad_arguments(void **state)
 
     assert_int_equal(nl_udp_local(NULL, &l4), NL_EINVAL);
     assert_int_equal(nl_udp_local(u, NULL), NL_EINVAL);
-    assert_int_equal(nl_udp_fd(NULL), NL_EINVAL);
+    assert_int_equal(nl_udp_fd(NULL), TU_FD_EINVAL);
     assert_int_equal(nl_udp_family(NULL), NL_EINVAL);
     assert_int_equal(nl_udp_close(NULL), 0);
     nl_udp_close(u);
@@ -405,8 +411,8 @@ static void descriptors_are_cloexec(void **state)
     assert_int_equal(nl_udp_open(&b, NL_AF_INET6, NULL), 0);
     fd = nl_udp_fd(a);
     assert_true(fd >= 0);
-    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-    assert_true(fcntl(nl_udp_fd(b), F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(tu_inherited(fd), 0);
+    assert_int_equal(tu_inherited(nl_udp_fd(b)), 0);
     nl_udp_close(a);
     nl_udp_close(b);
 }
@@ -496,7 +502,7 @@ static void trace_sees_the_calls(void **state)
 
     /* b has no callback: nothing of b's shows up. */
     for (i = 0; i < seen.n; i++)
-        assert_int_equal(seen.ev[i].fd == nl_udp_fd(b), 0);
+        assert_int_equal(seen.ev[i].fd == (int)nl_udp_fd(b), 0);
 
     i = seen.n;
     nl_udp_close(a);
@@ -582,10 +588,14 @@ int main(void)
         cmocka_unit_test(largest_datagram_fits),
         cmocka_unit_test(timeouts),
         cmocka_unit_test(read_shutdown_ends_the_wait),
+#ifndef _WIN32
         cmocka_unit_test(read_shutdown_wakes_a_blocked_reader),
+#endif
         cmocka_unit_test(connected_socket_filters_senders),
+#ifndef _WIN32
         cmocka_unit_test(icmp_refusal_ipv4),
         cmocka_unit_test(icmp_refusal_ipv6),
+#endif
         cmocka_unit_test(dual_stack_reports_plain_ipv4),
         cmocka_unit_test(v6only_leaves_ipv4_port_free),
         cmocka_unit_test(ipv4_endpoint_on_ipv6_socket),

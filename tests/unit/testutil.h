@@ -9,6 +9,21 @@
 
 #include <netlab.h>
 
+/* The socket headers: Winsock's on Windows (mingw-w64, the tests run under wine). */
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#define SHUT_RD SD_RECEIVE
+#define SHUT_WR SD_SEND
+#define TU_FD_EINVAL ((nl_socket_t)INVALID_SOCKET) /* what nl_*_fd(NULL) returns */
+#else
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#define TU_FD_EINVAL NL_EINVAL
+#endif
+
 /* Monotonic time in nanoseconds, to measure timeouts more finely than the library does. */
 static inline int64_t tu_now_ns(void)
 {
@@ -25,6 +40,19 @@ static inline nl_endpoint tu_loopback(int family, int port)
     int rc = nl_endpoint_parse(&ep, family == NL_AF_INET6 ? "::1" : "127.0.0.1", port);
 
     return rc == 0 ? ep : (nl_endpoint){0};
+}
+
+/* Whether a child process would inherit the socket: without FD_CLOEXEC on POSIX, with
+ * HANDLE_FLAG_INHERIT on Windows. -1 when that cannot be told. */
+static inline int tu_inherited(nl_socket_t fd)
+{
+#ifdef _WIN32
+    DWORD flags;
+    return GetHandleInformation((HANDLE)fd, &flags) ? (flags & HANDLE_FLAG_INHERIT) != 0 : -1;
+#else
+    int flags = fcntl(fd, F_GETFD);
+    return flags < 0 ? -1 : !(flags & FD_CLOEXEC);
+#endif
 }
 
 /* How many descriptors this process has open, to prove that failure paths leak none.
