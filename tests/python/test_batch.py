@@ -218,6 +218,41 @@ def test_recvmmsg_arguments_and_kept_buffers():
         tx.close()
 
 
+def test_recvmmsg_own_timeout_leaves_the_socket_alone_meanwhile():
+    """recvmmsg(timeout=...) waits under its own time-out without touching the socket's: while
+    one thread waits with timeout=None, another still sees the socket's time-out and its
+    non-blocking descriptor (the Python method it replaced set the socket's time-out, and the
+    descriptor's O_NONBLOCK, for the length of the call)."""
+    import fcntl
+    import os
+
+    rx, tx = nl_udp(), std_udp()
+    rx.settimeout(0)
+    got, errors = [], []
+
+    def reader():
+        try:
+            got.extend(rx.recvmmsg(4, 100, timeout=None))
+        except OSError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=reader)
+    try:
+        with Watchdog():
+            t.start()
+            time.sleep(0.2)  # let it wait in the call
+            seen = rx.gettimeout(), fcntl.fcntl(rx.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
+            tx.sendto(b"wake", rx.getsockname())
+            t.join(TIMEOUT)
+        assert not t.is_alive() and not errors
+        assert got == [(b"wake", tx.getsockname())]
+        assert seen == (0.0, os.O_NONBLOCK)
+    finally:
+        rx.close()
+        tx.close()
+        t.join(TIMEOUT)
+
+
 def test_recvmmsg_in_two_threads_at_once():
     """Two threads wait in recvmmsg() on one socket: one uses the kept buffers, the other
     buffers of its own; each datagram arrives once, intact."""
