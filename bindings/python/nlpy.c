@@ -473,38 +473,47 @@ nlpy_count nlpy_getsockopt_buf(nlpy_sock *s, int level, int name, void *buf, siz
 
 /* ---- Batch UDP ---------------------------------------------------------------------------- */
 
-nlpy_count nlpy_recv_batch(nlpy_sock *s, nlpy_rbatch *b, long count, long bufsize,
-                           int timeout_ms)
+nlpy_count nlpy_recv_msgs(nlpy_sock *s, nl_udp_msg *msgs, long count, int timeout_ms)
 {
     long n;
     int rc;
 
-    memset(b, 0, sizeof *b);
-    if (count < 0 || bufsize < 0)
+    if (count < 0)
         return NL_EINVAL;
     if ((rc = enter(s)) < 0)
         return rc;
-    b->sock_family = s->family;
     if (s->udp == NULL)
         return leave(s, NL_ENOTSUP);
     if (count == 0)
         return leave(s, 0);
+    n = (long)nl_udp_recv_batch(s->udp, msgs, (size_t)count, timeout_ms);
+    if (n == NL_EOF)
+        n = 0; /* receiving shut down: as recvfrom(), nothing rather than an error */
+    return leave(s, n);
+}
+
+nlpy_count nlpy_recv_batch(nlpy_sock *s, nlpy_rbatch *b, long count, long bufsize,
+                           int timeout_ms)
+{
+    memset(b, 0, sizeof *b);
+    if (s == NULL || count < 0 || bufsize < 0)
+        return NL_EINVAL;
+    b->sock_family = s->family;
+    if (count == 0)
+        return nlpy_recv_msgs(s, NULL, 0, timeout_ms);
     if ((unsigned long)count > ((size_t)-1 / 2) / sizeof *b->msgs / ((size_t)bufsize + 1))
-        return leave(s, NL_ENOMEM);
+        return NL_ENOMEM;
     b->msgs = malloc((size_t)count * sizeof *b->msgs);
     b->arena = malloc((size_t)count * (size_t)bufsize + 1);
     if (b->msgs == NULL || b->arena == NULL) {
         nlpy_rbatch_free(b);
-        return leave(s, NL_ENOMEM);
+        return NL_ENOMEM;
     }
     for (long i = 0; i < count; i++) {
         b->msgs[i].buf = b->arena + (size_t)i * (size_t)bufsize;
         b->msgs[i].cap = (size_t)bufsize;
     }
-    n = (long)nl_udp_recv_batch(s->udp, b->msgs, (size_t)count, timeout_ms);
-    if (n == NL_EOF)
-        n = 0; /* receiving shut down: as recvfrom(), nothing rather than an error */
-    return leave(s, n);
+    return nlpy_recv_msgs(s, b->msgs, count, timeout_ms);
 }
 
 void nlpy_rbatch_free(nlpy_rbatch *b)

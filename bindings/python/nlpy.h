@@ -139,6 +139,10 @@ typedef struct nlpy_rbatch {
  *  count or bufsize; NL_ENOMEM; or the errors of nl_udp_recv_batch(). */
 nlpy_count nlpy_recv_batch(nlpy_sock *s, nlpy_rbatch *b, long count, long bufsize,
                            int timeout_ms);
+/** nlpy_recv_batch() into the caller's msgs[0..count-1] (buf and cap set; the caller owns
+ *  them and keeps them until the call returns): the socket's C fast path (nlpy_sock.c) reuses
+ *  one set of buffers per socket. @return as nlpy_recv_batch() (no NL_ENOMEM). */
+nlpy_count nlpy_recv_msgs(nlpy_sock *s, nl_udp_msg *msgs, long count, int timeout_ms);
 /** Release what nlpy_recv_batch() put into b. */
 void nlpy_rbatch_free(nlpy_rbatch *b);
 

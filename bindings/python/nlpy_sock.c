@@ -20,6 +20,10 @@ typedef struct {
     PyObject *from_obj;  /* ... and its address tuple, or NULL                  */
     PyObject *dst_obj;   /* the last destination given to sendto() ...          */
     nl_endpoint dst_ep;  /* ... and its endpoint                                */
+    nl_udp_msg *bmsgs;   /* recvmmsg()'s buffers, kept between calls: bcount     */
+    char *barena;        /* ... messages of bsize bytes in barena               */
+    long bcount, bsize;
+    int bbusy;           /* a recvmmsg() is using them (another thread may call) */
     PyObject *weakrefs;
 } pysock;
 
@@ -327,13 +331,16 @@ static int dst_endpoint(pysock *self, PyObject *address, nl_endpoint *ep)
 
 /* ---- Receiving ---------------------------------------------------------------------------- */
 
-/* nlpy_recv() under the socket's time-out: retried after a signal whose handlers did not
- * raise, the GIL released only when the call may wait. -1 with an exception set on failure.
- * The handle object is held meanwhile, so that the box outlives the call whatever other
- * threads do to the socket object. */
-static long recv_loop(pysock *self, void *buf, size_t cap, nlpy_addr *from)
+/* One library call that may wait: call(h, ctx, timeout_ms), a count or an NL_E* code. */
+typedef long (*wait_call)(nlpy_sock *h, void *ctx, int ms);
+
+/* call under time-out t: retried after a signal whose handlers did not raise, the GIL released
+ * only when the call may wait. -1 with an exception set on failure. The handle object is held
+ * meanwhile, so that the box outlives the call whatever other threads do to the socket
+ * object. */
+static long wait_loop(pysock *self, double t, wait_call call, void *ctx)
 {
-    budget b = {self->timeout, 0};
+    budget b = {t, 0};
     PyObject *hold = self->h_obj;
     nlpy_sock *h = self->h;
     long n;
@@ -347,10 +354,10 @@ static long recv_loop(pysock *self, void *buf, size_t cap, nlpy_addr *from)
             break;
         }
         if (ms == 0) {
-            n = nlpy_recv(h, buf, cap, from, 0);
+            n = call(h, ctx, 0);
         } else {
             Py_BEGIN_ALLOW_THREADS
-            n = nlpy_recv(h, buf, cap, from, ms);
+            n = call(h, ctx, ms);
             Py_END_ALLOW_THREADS
         }
         if (n >= 0)
@@ -369,6 +376,27 @@ static long recv_loop(pysock *self, void *buf, size_t cap, nlpy_addr *from)
     }
     Py_DECREF(hold);
     return n;
+}
+
+typedef struct {
+    void *buf;
+    size_t cap;
+    nlpy_addr *from;
+} recv_args;
+
+static long call_recv(nlpy_sock *h, void *ctx, int ms)
+{
+    recv_args *a = ctx;
+
+    return nlpy_recv(h, a->buf, a->cap, a->from, ms);
+}
+
+/* nlpy_recv() under the socket's time-out (wait_loop()). */
+static long recv_loop(pysock *self, void *buf, size_t cap, nlpy_addr *from)
+{
+    recv_args a = {buf, cap, from};
+
+    return wait_loop(self, self->timeout, call_recv, &a);
 }
 
 static PyObject *recv_common(pysock *self, PyObject *const *args, Py_ssize_t nargs,
@@ -486,6 +514,194 @@ static PyObject *sock_recv_into(pysock *self, PyObject *const *args, Py_ssize_t 
 static PyObject *sock_recvfrom_into(pysock *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return into_common(self, args, nargs, "recvfrom_into", 1);
+}
+
+/* ---- Batches ----------------------------------------------------------------------------- */
+
+/* recvmmsg()'s buffers are kept between calls up to this size (count x bufsize); a larger
+ * request, or one while another thread's recvmmsg() uses them, gets buffers of its own. */
+#define KEEP_BATCH_BYTES (256 * 1024)
+
+typedef struct {
+    nl_udp_msg *msgs;
+    long count;
+} batch_args;
+
+static long call_recv_msgs(nlpy_sock *h, void *ctx, int ms)
+{
+    batch_args *a = ctx;
+
+    return nlpy_recv_msgs(h, a->msgs, a->count, ms);
+}
+
+/* Buffers for count datagrams of bufsize bytes: the kept ones (grown if need be) when free and
+ * small enough, else new ones (*own set: the caller frees them). NULL with MemoryError set. */
+static nl_udp_msg *batch_buffers(pysock *self, long count, long bufsize, int *own)
+{
+    size_t bytes = (size_t)count * (size_t)bufsize;
+    nl_udp_msg *msgs;
+    char *arena;
+
+    *own = self->bbusy || bytes > KEEP_BATCH_BYTES;
+    if (!*own && self->bmsgs != NULL && count <= self->bcount && bufsize == self->bsize) {
+        self->bbusy = 1;
+        return self->bmsgs;
+    }
+    msgs = PyMem_RawMalloc((size_t)count * sizeof *msgs);
+    arena = PyMem_RawMalloc(bytes + 1);
+    if (msgs == NULL || arena == NULL) {
+        PyMem_RawFree(msgs);
+        PyMem_RawFree(arena);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memset(msgs, 0, (size_t)count * sizeof *msgs);
+    for (long i = 0; i < count; i++) {
+        msgs[i].buf = arena + (size_t)i * (size_t)bufsize;
+        msgs[i].cap = (size_t)bufsize;
+    }
+    if (!*own) {
+        PyMem_RawFree(self->barena);
+        PyMem_RawFree(self->bmsgs);
+        self->bmsgs = msgs;
+        self->barena = arena;
+        self->bcount = count;
+        self->bsize = bufsize;
+        self->bbusy = 1;
+    }
+    return msgs;
+}
+
+static void batch_release(pysock *self, nl_udp_msg *msgs, int own)
+{
+    if (own) {
+        PyMem_RawFree(msgs[0].buf); /* the arena: msgs[0].buf is its start */
+        PyMem_RawFree(msgs);
+    } else {
+        self->bbusy = 0;
+    }
+}
+
+static void batch_free(pysock *self)
+{
+    if (self->bmsgs != NULL && !self->bbusy) {
+        PyMem_RawFree(self->barena);
+        PyMem_RawFree(self->bmsgs);
+        self->bmsgs = NULL;
+        self->barena = NULL;
+        self->bcount = 0;
+    }
+}
+
+/* The received datagrams as [(bytes, address), ...]; a sender's tuple is made once and given
+ * again while the sender stays the same (from_addr(): across calls too). */
+static PyObject *batch_list(pysock *self, const nl_udp_msg *msgs, long n)
+{
+    PyObject *list = PyList_New(n);
+    nlpy_addr a;
+
+    if (list == NULL)
+        return NULL;
+    a.sock_family = nlpy_family(self->h);
+    for (long i = 0; i < n; i++) {
+        PyObject *data, *addr, *item;
+
+        a.ep = msgs[i].peer;
+        if ((addr = from_addr(self, &a)) == NULL)
+            goto fail;
+        if ((data = PyBytes_FromStringAndSize(msgs[i].buf, (Py_ssize_t)msgs[i].len)) == NULL ||
+            (item = PyTuple_New(2)) == NULL) {
+            Py_XDECREF(data);
+            Py_DECREF(addr);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(item, 0, data);
+        PyTuple_SET_ITEM(item, 1, addr);
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
+fail:
+    Py_DECREF(list);
+    return NULL;
+}
+
+/* recvmmsg(count, bufsize, timeout=<the socket's>): the arguments as the stdlib's methods
+ * take them (positional or by name). */
+static int batch_args_parse(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                            PyObject *argv[3])
+{
+    static const char *const names[] = {"count", "bufsize", "timeout"};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+    argv[0] = argv[1] = argv[2] = NULL;
+    if (nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "recvmmsg() takes from 2 to 3 positional arguments but "
+                     "%zd were given", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        argv[i] = args[i];
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+        int j = 0;
+
+        while (j < 3 && PyUnicode_CompareWithASCIIString(key, names[j]) != 0)
+            j++;
+        if (j == 3) {
+            PyErr_Format(PyExc_TypeError, "recvmmsg() got an unexpected keyword argument '%U'",
+                         key);
+            return -1;
+        }
+        if (argv[j] != NULL) {
+            PyErr_Format(PyExc_TypeError, "recvmmsg() got multiple values for argument '%s'",
+                         names[j]);
+            return -1;
+        }
+        argv[j] = args[nargs + i];
+    }
+    for (int j = 0; j < 2; j++)
+        if (argv[j] == NULL) {
+            PyErr_Format(PyExc_TypeError, "recvmmsg() missing required argument '%s'",
+                         names[j]);
+            return -1;
+        }
+    return 0;
+}
+
+static PyObject *sock_recvmmsg(pysock *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    PyObject *argv[3], *list;
+    double t = self->timeout;
+    Py_ssize_t count, bufsize;
+    batch_args a;
+    int own = 1;
+    long n;
+
+    if (batch_args_parse(args, nargs, kwnames, argv) < 0)
+        return NULL;
+    if ((count = PyNumber_AsSsize_t(argv[0], PyExc_OverflowError)) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((bufsize = PyNumber_AsSsize_t(argv[1], PyExc_OverflowError)) == -1 && PyErr_Occurred())
+        return NULL;
+    if (count < 0 || bufsize < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative count or buffersize in recvmmsg");
+        return NULL;
+    }
+    if ((argv[2] != NULL && parse_timeout(argv[2], &t) < 0) || have_handle(self) < 0)
+        return NULL;
+    if (count > LONG_MAX || bufsize > LONG_MAX ||
+        (size_t)count > ((size_t)-1 / 2) / sizeof(nl_udp_msg) / ((size_t)bufsize + 1))
+        return PyErr_NoMemory();
+    a.count = (long)count;
+    a.msgs = NULL;
+    if (count > 0 && (a.msgs = batch_buffers(self, (long)count, (long)bufsize, &own)) == NULL)
+        return NULL;
+    n = wait_loop(self, t, call_recv_msgs, &a);
+    list = n < 0 ? NULL : batch_list(self, a.msgs, n);
+    if (a.msgs != NULL)
+        batch_release(self, a.msgs, own);
+    return list;
 }
 
 /* ---- Sending ------------------------------------------------------------------------------ */
@@ -875,6 +1091,7 @@ static void sock_dealloc(pysock *self)
     Py_CLEAR(self->from_obj);
     Py_CLEAR(self->dst_obj);
     Py_CLEAR(self->h_obj);
+    batch_free(self);
     tp->tp_free((PyObject *)self);
 }
 
@@ -891,6 +1108,12 @@ static PyMethodDef sock_methods[] = {
     FAST("send", sock_send, "send(data[, flags]) -> count sent (stream sockets may send "
                             "fewer)."),
     FAST("sendto", sock_sendto, "sendto(data[, flags], address) -> count: one datagram."),
+    {"recvmmsg", (PyCFunction)(void (*)(void))sock_recvmmsg, METH_FASTCALL | METH_KEYWORDS,
+     "netlab extra: recvmmsg(count, bufsize, timeout=<the socket's>) -> [(bytes, address), "
+     "...]: up to count datagrams in as few system calls as possible (recvmmsg), each as "
+     "recvfrom(bufsize) would give it (a longer datagram is cut to bufsize bytes). Waits for "
+     "the first datagram as the socket's time-out says (or timeout seconds: None blocks, 0 "
+     "never waits), then takes only what is already queued. Datagram sockets only."},
     FAST("sendall", sock_sendall, "sendall(data[, flags]): all of data; the time-out covers "
                                   "the whole call."),
     {"accept", (PyCFunction)sock_accept, METH_NOARGS,

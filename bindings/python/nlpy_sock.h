@@ -4,7 +4,8 @@
  * Python class netlab.socket derives from it and keeps everything that is not per-call (bind,
  * listen, close, socket options, ...). The base type holds the handle (the SWIG object of an
  * nlpy_sock, as `_h`) and the time-out (`_timeout`), and implements recv, recvfrom, recv_into,
- * recvfrom_into, send, sendto, sendall, accept, the time-out calls and the connect wait:
+ * recvfrom_into, recvmmsg, send, sendto, sendall, accept, the time-out calls and the connect
+ * wait:
  *
  * - a blocking call waits in the kernel in one system call (the handle returns NL_EINTR for a
  *   signal; the call runs the Python signal handlers and goes on, or raises what a handler

@@ -179,6 +179,111 @@ def test_errors_as_the_stdlib_raises_them():
         s.sendmmsg([(b"x", dest)])
 
 
+def test_recvmmsg_arguments_and_kept_buffers():
+    """recvmmsg() is the C base class's: arguments by name as before, and the buffers it keeps
+    between calls give each call its own datagrams whatever the previous call's count and
+    bufsize were (larger, smaller, over the kept size)."""
+    rx, tx = nl_udp(), std_udp()
+    dest = rx.getsockname()
+    try:
+        for count, bufsize in ((4, 10), (2, 10), (8, 3), (3, 100), (2, 200000), (4, 10)):
+            sent = payloads(count)
+            for p in sent:
+                tx.sendto(p, dest)
+            got = []
+            while len(got) < count:
+                got += rx.recvmmsg(count=count - len(got), bufsize=bufsize, timeout=TIMEOUT)
+            assert got == [(p[:bufsize], tx.getsockname()) for p in sent]
+        with pytest.raises(TypeError):
+            rx.recvmmsg(1)
+        with pytest.raises(TypeError):
+            rx.recvmmsg(1, 10, 0.1, 4)
+        with pytest.raises(TypeError):
+            rx.recvmmsg(1, 10, bufsize=10)
+        with pytest.raises(TypeError):
+            rx.recvmmsg(1, 10, flags=0)
+        with pytest.raises(TypeError):
+            rx.recvmmsg(1.0, 10)
+        with pytest.raises(TypeError):
+            rx.recvmmsg(1, 10, timeout="1")
+        with pytest.raises(ValueError):
+            rx.recvmmsg(1, 10, timeout=-1)
+        with pytest.raises(TimeoutError):
+            rx.recvmmsg(1, 10, timeout=0.01)
+        with pytest.raises(BlockingIOError):
+            rx.recvmmsg(1, 10, timeout=0)
+        assert rx.gettimeout() == TIMEOUT  # a call's own time-out leaves the socket's alone
+    finally:
+        rx.close()
+        tx.close()
+
+
+def test_recvmmsg_own_timeout_leaves_the_socket_alone_meanwhile():
+    """recvmmsg(timeout=...) waits under its own time-out without touching the socket's: while
+    one thread waits with timeout=None, another still sees the socket's time-out and its
+    non-blocking descriptor (the Python method it replaced set the socket's time-out, and the
+    descriptor's O_NONBLOCK, for the length of the call)."""
+    import fcntl
+    import os
+
+    rx, tx = nl_udp(), std_udp()
+    rx.settimeout(0)
+    got, errors = [], []
+
+    def reader():
+        try:
+            got.extend(rx.recvmmsg(4, 100, timeout=None))
+        except OSError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=reader)
+    try:
+        with Watchdog():
+            t.start()
+            time.sleep(0.2)  # let it wait in the call
+            seen = rx.gettimeout(), fcntl.fcntl(rx.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
+            tx.sendto(b"wake", rx.getsockname())
+            t.join(TIMEOUT)
+        assert not t.is_alive() and not errors
+        assert got == [(b"wake", tx.getsockname())]
+        assert seen == (0.0, os.O_NONBLOCK)
+    finally:
+        rx.close()
+        tx.close()
+        t.join(TIMEOUT)
+
+
+def test_recvmmsg_in_two_threads_at_once():
+    """Two threads wait in recvmmsg() on one socket: one uses the kept buffers, the other
+    buffers of its own; each datagram arrives once, intact."""
+    rx, tx = nl_udp(), std_udp()
+    results, errors = [[], []], []
+
+    def reader(k):
+        try:
+            results[k].extend(rx.recvmmsg(1, 100))
+        except OSError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in (0, 1)]
+    try:
+        with Watchdog():
+            for t in threads:
+                t.start()
+            time.sleep(0.1)  # both waiting (the outcome is the same if not)
+            tx.sendto(b"one", rx.getsockname())
+            tx.sendto(b"two", rx.getsockname())
+            for t in threads:
+                t.join(TIMEOUT)
+        assert not errors
+        assert sorted(d for r in results for d, _ in r) == [b"one", b"two"]
+    finally:
+        rx.close()
+        tx.close()
+        for t in threads:
+            t.join(TIMEOUT)
+
+
 def test_blocking_recvmmsg_releases_the_gil():
     """A thread waits in the C call with no time-out at all (no slices, no return to Python
     until a datagram comes); this thread then needs the GIL to send that datagram. Without the

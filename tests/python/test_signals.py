@@ -35,9 +35,9 @@ def blocked_in_syscall(tid):
 
 
 # System call numbers, for the calls these tests wait in.
-SYS = ({"futex": "98", "recvfrom": "207", "accept4": "242", "ppoll": "73"}
+SYS = ({"futex": "98", "recvfrom": "207", "accept4": "242", "ppoll": "73", "recvmmsg": "243"}
        if platform.machine() in ("aarch64", "arm64") else
-       {"futex": "202", "recvfrom": "45", "accept4": "288", "poll": "7"})
+       {"futex": "202", "recvfrom": "45", "accept4": "288", "poll": "7", "recvmmsg": "299"})
 
 
 class Signaller:
@@ -125,6 +125,17 @@ def test_sigint_interrupts_recvfrom(timeout):
         blocking = "recvfrom" if timeout is None else None
         interrupted(lambda: s.recvfrom(100), blocking)
         interrupted(lambda: s.recvfrom_into(bytearray(10)), blocking)
+
+
+def test_sigint_interrupts_recvmmsg(timeout):
+    """The batch receive (C, like recvfrom) waits in recvmmsg itself when the socket blocks;
+    a call's own time-out on a non-blocking socket (whose descriptor stays non-blocking) waits
+    in poll. Ctrl-C ends both."""
+    with udp_bound() as s:
+        s.settimeout(timeout)
+        interrupted(lambda: s.recvmmsg(8, 100), "recvmmsg" if timeout is None else None)
+        s.settimeout(0)
+        interrupted(lambda: s.recvmmsg(8, 100, timeout=timeout))
 
 
 def test_sigint_interrupts_accept(timeout):

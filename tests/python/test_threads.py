@@ -74,7 +74,8 @@ def test_two_thread_chat():
     assert received["a"] == [f"hello {i}" for i in range(n)]
 
 
-def test_close_wakes_thread_blocked_in_recvfrom():
+def close_wakes(call):
+    """close() from this thread wakes another blocked in call(s), which gets EBADF."""
     s = bound_udp()
     errors = []
     ready = threading.Event()
@@ -82,7 +83,7 @@ def test_close_wakes_thread_blocked_in_recvfrom():
     def receiver():
         ready.set()
         try:
-            s.recvfrom(1024)
+            call(s)
         except OSError as e:
             errors.append(e)
 
@@ -94,6 +95,14 @@ def test_close_wakes_thread_blocked_in_recvfrom():
     t.join(timeout=5)
     assert not t.is_alive()
     assert isinstance(errors[0], OSError) and errors[0].errno == 9
+
+
+def test_close_wakes_thread_blocked_in_recvfrom():
+    close_wakes(lambda s: s.recvfrom(1024))
+
+
+def test_close_wakes_thread_blocked_in_recvmmsg():
+    close_wakes(lambda s: s.recvmmsg(8, 1024))
 
 
 def test_close_wakes_thread_blocked_in_accept_and_recv():

@@ -492,19 +492,7 @@ class socket(_netlab._sock):
 
     # -- batches (netlab extras, not in the stdlib) --
 
-    def recvmmsg(self, count, bufsize, timeout=_SOCKET_TIMEOUT):
-        """netlab extra: receive up to count datagrams in as few system calls as possible
-        (recvmmsg): [(bytes, address), ...], each as recvfrom(bufsize) would give it (a
-        longer datagram is cut to bufsize bytes). Waits for the first datagram as the socket's
-        time-out says (or timeout seconds: None blocks, 0 never waits), then takes only what
-        is already queued. Datagram sockets only."""
-        count = _operator.index(count)
-        bufsize = _operator.index(bufsize)
-        if count < 0 or bufsize < 0:
-            raise ValueError("negative count or buffersize in recvmmsg")
-        if timeout is _SOCKET_TIMEOUT:
-            return self._wait(_netlab.recvmmsg, count, bufsize)
-        return self._wait_for(_check_timeout(timeout), _netlab.recvmmsg, count, bufsize)
+    # recvmmsg(count, bufsize, timeout=<the socket's>) is the C base class's.
 
     def sendmmsg(self, datagrams, timeout=_SOCKET_TIMEOUT):
         """netlab extra: send a sequence of (data, address) tuples (address None: the
