@@ -833,6 +833,10 @@ static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len, const 
             s->st.unexpected++;
         } else if (s->bye_acked) {
             s->st.duplicates++;
+            /* The peer lingers, repeating its BYE-ACK: our BYE-DONE was lost. Say it again
+             * (once per BYE-ACK), so that it goes now rather than at its linger's end. */
+            if (s->state == NL__ST_LINGER && s->done_sent)
+                send_ctl(s, NL__FT_BYE_DONE, 0);
         } else {
             bye_confirmed(s, now);
             if (s->peer_left) {
