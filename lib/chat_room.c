@@ -425,7 +425,7 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
         if (new_listener(r, now) < 0)
             r->listener = NULL;
         else
-            memcpy(r->listener->seen, l->seen, sizeof l->seen);
+            nl__chat_core_move_seen(r->listener, l);
         nl__chat_core_free(l);
         return;
     }
@@ -447,7 +447,7 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
         if (new_listener(r, now) < 0)
             r->listener = NULL; /* no more joins; the room goes on */
         else                    /* the names of HELLOs answered but not yet completed */
-            memcpy(r->listener->seen, l->seen, sizeof l->seen);
+            nl__chat_core_move_seen(r->listener, l);
         member_events(r, r->nm - 1, now);
     } else {
         nl_chat_event ev[4];
