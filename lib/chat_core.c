@@ -69,9 +69,13 @@ static void trim(nl__chat_core *s)
 static nl__chat_dgram *out_slot(nl__chat_core *s)
 {
     if (s->out_count == s->out_cap) {
-        size_t cap = s->out_cap ? s->out_cap * 2 : 8;
+        /* Small at first (an idle core sends one datagram at a time: a PING, a PONG, an
+         * ACK), quickly large for a burst; freed once drained (trim). */
+        size_t cap = s->out_cap ? s->out_cap * 4 : 2;
         nl__chat_dgram *o;
-        if (cap > NL__CHAT_OUT_MAX || (o = core_alloc(cap * sizeof *o)) == NULL) {
+        if (cap > NL__CHAT_OUT_MAX)
+            cap = NL__CHAT_OUT_MAX;
+        if (s->out_cap == NL__CHAT_OUT_MAX || (o = core_alloc(cap * sizeof *o)) == NULL) {
             s->out_dropped++;
             return NULL;
         }
