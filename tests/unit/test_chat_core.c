@@ -408,25 +408,44 @@ static void test_leaver_unconfirmed_when_peer_is_done(void **state)
     sim_close(&m);
 }
 
-/* The ordinary end: the side that lingers is told that the other is done, and goes at once
- * instead of lingering out its time (the simulator has no ICMP to end it early). */
-static void test_linger_ends_when_both_are_done(void **state)
+/* A leaves; B follows. lose_done: B's first BYE-DONE to A is lost. A closes within bound ms
+ * of its leave(), both with 0 (the simulator has no ICMP to end a linger early). */
+static void linger_end(uint64_t seed, int lose_done, int64_t bound)
 {
     sim m;
     int64_t t0;
 
-    (void)state;
-    sim_open(&m, 12, NULL);
+    sim_open(&m, seed, NULL);
     run(&m, 60000, both_joined);
+    run(&m, m.now + 50, NULL); /* the handshake's last ACK through */
+    m.drop_once_to_a[NL__FT_BYE_DONE] = lose_done;
     t0 = m.now;
     nl__chat_core_leave(m.s[0].c, side_now(&m, 0));
     run(&m, t0 + 60000, both_closed);
     assert_true(both_closed(&m));
+    assert_int_equal(m.drop_once_to_a[NL__FT_BYE_DONE], 0); /* it was lost, if asked */
     assert_int_equal(m.s[0].status, 0);
     assert_int_equal(m.s[1].status, 0);
-    assert_true(m.s[0].closed_at - t0 < NL__CHAT_LINGER_MS);
+    assert_true(m.s[0].closed_at - t0 < bound);
     assert_true(m.s[1].closed_at - t0 < NL__CHAT_LINGER_MS);
     sim_close(&m);
+}
+
+/* The ordinary end: the side that lingers is told that the other is done, and goes at once
+ * instead of lingering out its time. */
+static void test_linger_ends_when_both_are_done(void **state)
+{
+    (void)state;
+    linger_end(12, 0, NL__CHAT_LINGER_MS);
+}
+
+/* A lost BYE-DONE: the side that lingers repeats its BYE-ACK, and the other (lingering too)
+ * answers the copy with its BYE-DONE again, so the first goes at once rather than at its
+ * linger's end (1.5 s: a room member's exit after the host's end, room-mem). */
+static void test_lost_bye_done_is_repeated(void **state)
+{
+    (void)state;
+    linger_end(13, 1, NL__CHAT_LINGER_MS / 2);
 }
 
 static void test_clean(void **state)
@@ -646,30 +665,6 @@ static void test_hurry_caps_backoff(void **state)
     drain_out(&m, 1);
     run(&m, t0 + 3300, NULL);
     assert_true(m.s[1].c->st.retransmits >= 8);
-    sim_close(&m);
-}
-
-/* A lost BYE-DONE: the side that lingers repeats its BYE-ACK, and the other (lingering too)
- * answers the copy with its BYE-DONE again, so the first goes at once rather than at its
- * linger's end (1.5 s: a room member's exit after the host's end, room-mem). */
-static void test_lost_bye_done_is_repeated(void **state)
-{
-    sim m;
-    int64_t t0;
-
-    (void)state;
-    sim_open(&m, 13, NULL);
-    run(&m, 60000, both_joined);
-    run(&m, m.now + 50, NULL);
-    m.drop_once_to_a[NL__FT_BYE_DONE] = 1;
-    t0 = m.now;
-    nl__chat_core_leave(m.s[0].c, side_now(&m, 0));
-    run(&m, t0 + 60000, both_closed);
-    assert_true(both_closed(&m));
-    assert_int_equal(m.drop_once_to_a[NL__FT_BYE_DONE], 0); /* it was lost */
-    assert_int_equal(m.s[0].status, 0);
-    assert_int_equal(m.s[1].status, 0);
-    assert_true(m.s[0].closed_at - t0 < NL__CHAT_LINGER_MS / 2);
     sim_close(&m);
 }
 
