@@ -695,7 +695,7 @@ static int deliver_frag(nl__chat_core *s, int type, uint16_t index, uint16_t cou
 {
     uint32_t seq = s->rnext;
 
-    if (type == NL__FT_DATA && index == 0 && count > 1 && s->msg == NULL &&
+    if (type != NL__FT_BYE && index == 0 && count > 1 && s->msg == NULL &&
         (s->msg = core_alloc(NL__FRAME_MSG_MAX + 1)) == NULL) {
         finish(s, NL_ENOMEM);
         return 0;
@@ -709,7 +709,7 @@ static int deliver_frag(nl__chat_core *s, int type, uint16_t index, uint16_t cou
     if (index == 0) {
         if (s->msg_count != 0)
             s->st.unexpected++; /* a message cut short: the peer is broken */
-        if (count == 1) {
+        if (count <= 1) {       /* (never 0: the frame decoder refuses it) */
             if (s->msg_count != 0)
                 msg_reset(s);
             s->st.messages_in++;
@@ -719,8 +719,8 @@ static int deliver_frag(nl__chat_core *s, int type, uint16_t index, uint16_t cou
         s->msg_len = 0;
         s->msg_count = count;
         s->msg_index = 0;
-    } else if (index != s->msg_index || count != s->msg_count) {
-        s->st.unexpected++;
+    } else if (index != s->msg_index || count != s->msg_count || s->msg == NULL) {
+        s->st.unexpected++; /* (msg is never NULL while msg_count is set) */
         msg_reset(s);
         return 1;
     }
