@@ -38,14 +38,44 @@ static const uint8_t *key_of(const nl__chat_core *s)
     return s->has_key ? s->key : NULL;
 }
 
+void *(*nl__chat_core_alloc_hook)(size_t n);
+
+/* Every buffer the core makes on demand (the receive window, the reassembly buffer, the
+ * datagram ring, the HELLO names) comes from here: the tests' hook can refuse it. */
+static void *core_alloc(size_t n)
+{
+    return nl__chat_core_alloc_hook != NULL ? nl__chat_core_alloc_hook(n) : malloc(n);
+}
+
+/* What an idle core holds between calls is freed at the next call: the datagram ring once
+ * drained (a datagram handed out stays valid until then), the HELLO names once a session is
+ * made (the room moves them to its next listener first). */
+static void trim(nl__chat_core *s)
+{
+    if (s->out_count == 0 && s->out != NULL) {
+        free(s->out);
+        s->out = NULL;
+        s->out_cap = 0;
+        s->out_head = 0;
+    }
+    if (s->state != NL__ST_WAITING && s->seen != NULL) {
+        free(s->seen);
+        s->seen = NULL;
+    }
+}
+
 /* The next free slot of the datagram ring (not yet counted), growing it up to
  * NL__CHAT_OUT_MAX; NULL when full or out of memory. */
 static nl__chat_dgram *out_slot(nl__chat_core *s)
 {
     if (s->out_count == s->out_cap) {
-        size_t cap = s->out_cap ? s->out_cap * 2 : 8;
+        /* Small at first (an idle core sends one datagram at a time: a PING, a PONG, an
+         * ACK), quickly large for a burst; freed once drained (trim). */
+        size_t cap = s->out_cap ? s->out_cap * 4 : 2;
         nl__chat_dgram *o;
-        if (cap > NL__CHAT_OUT_MAX || (o = malloc(cap * sizeof *o)) == NULL) {
+        if (cap > NL__CHAT_OUT_MAX)
+            cap = NL__CHAT_OUT_MAX;
+        if (s->out_cap == NL__CHAT_OUT_MAX || (o = core_alloc(cap * sizeof *o)) == NULL) {
             s->out_dropped++;
             return NULL;
         }
@@ -179,13 +209,8 @@ int nl__chat_core_new(nl__chat_core **out, const nl__chat_core_cfg *cfg,
     *out = s;
     if (s->mode == NL_CHAT_PLAIN)
         return 0;
-    s->rwin = calloc(NL__CHAT_RWIN, sizeof *s->rwin);
-    s->msg = malloc(NL__FRAME_MSG_MAX + 1);
-    if (s->rwin == NULL || s->msg == NULL) {
-        nl__chat_core_free(s);
-        *out = NULL;
-        return NL_ENOMEM;
-    }
+    /* The receive window and the reassembly buffer are made when needed (see
+     * on_sequenced and deliver_frag): an idle session holds neither. */
     /* Zero means "not set" in the frame format. */
     s->me = seed->me != 0 ? seed->me : 1;
     s->half = seed->half != 0 ? seed->half : 1;
@@ -234,6 +259,7 @@ void nl__chat_core_free(nl__chat_core *s)
     }
     free(s->rwin);
     free(s->msg);
+    free(s->seen);
     release_lent(s);
     free(s->lent);
     for (size_t i = 0; i < s->ev_count; i++)
@@ -369,12 +395,19 @@ static uint32_t cookie(const nl__chat_core *s, const nl_endpoint *from, uint32_t
     return c != 0 ? c : 1; /* 0 would mean "no responder half" */
 }
 
-/* Remember the name of a HELLO answered while waiting, one slot per address. */
-static void remember_hello(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
-                           const nl_endpoint *from, int64_t now)
+/* Remember the name of a HELLO answered while waiting, one slot per address. Returns 0
+ * when there is no memory for the names (the HELLO then goes unanswered). */
+static int remember_hello(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t *p, size_t len,
+                          const nl_endpoint *from, int64_t now)
 {
-    nl__hello_seen *slot = &s->seen[0];
+    nl__hello_seen *slot;
 
+    if (s->seen == NULL) {
+        if ((s->seen = core_alloc(NL__CHAT_SEEN * sizeof *s->seen)) == NULL)
+            return 0; /* not answered: the caller repeats its HELLO */
+        memset(s->seen, 0, NL__CHAT_SEEN * sizeof *s->seen);
+    }
+    slot = &s->seen[0];
     for (int i = 0; i < NL__CHAT_SEEN; i++) {
         if (s->seen[i].at != 0 && nl_endpoint_compare(&s->seen[i].from, from) == 0) {
             slot = &s->seen[i];
@@ -389,6 +422,7 @@ static void remember_hello(nl__chat_core *s, const nl__frame_hdr *h, const uint8
     slot->at = now;
     slot->name_len = len;
     memcpy(slot->name, p, len);
+    return 1;
 }
 
 /* Answer a HELLO without taking any state: HELLO-ACK with the whole id, our half a cookie. */
@@ -398,7 +432,8 @@ static void answer_hello(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t
     uint64_t sid = h->sid | cookie(s, from, HI(h->sid), h->sender);
     uint32_t pn = s->pn_out;
 
-    remember_hello(s, h, p, len, from, now);
+    if (!remember_hello(s, h, p, len, from, now))
+        return;
     /* While waiting, every answer has packet number 1: a HELLO flood must not use up the
      * session's numbers. An answer to the same HELLO is the same frame (same id, name and
      * number, hence the same nonce and plaintext), so nothing is revealed by repeating it. */
@@ -424,7 +459,7 @@ static int complete_handshake(nl__chat_core *s, const nl__frame_hdr *h, const nl
     s->pn_bits = 0;
     s->peer_name_len = 0;
     s->peer_name[0] = '\0';
-    for (int i = 0; i < NL__CHAT_SEEN; i++) {
+    for (int i = 0; s->seen != NULL && i < NL__CHAT_SEEN; i++) {
         const nl__hello_seen *k = &s->seen[i];
         if (k->at != 0 && k->half == HI(h->sid) && k->sender == h->sender &&
             nl_endpoint_compare(&k->from, from) == 0)
@@ -643,39 +678,79 @@ static void bye_confirmed(nl__chat_core *s, int64_t now)
     s->progress = now;
 }
 
-/* Deliver in order what has arrived: fragments join the message being reassembled; the BYE
- * comes after everything the peer sent before it. */
+/* No message is being reassembled: its buffer goes (it is made again for the next one). */
+static void msg_reset(nl__chat_core *s)
+{
+    s->msg_count = 0;
+    free(s->msg);
+    s->msg = NULL;
+}
+
+/* Deliver the fragment (or BYE) with the next sequence number: a fragment joins the message
+ * being reassembled (a message of one fragment needs no reassembly buffer); the BYE comes
+ * after everything the peer sent before it. Returns 0 when there is no memory to reassemble
+ * (the session is then over with NL_ENOMEM, and the fragment not acknowledged). */
+static int deliver_frag(nl__chat_core *s, int type, uint16_t index, uint16_t count,
+                        const uint8_t *data, size_t len, int64_t now)
+{
+    uint32_t seq = s->rnext;
+
+    if (type != NL__FT_BYE && index == 0 && count > 1 && s->msg == NULL &&
+        (s->msg = core_alloc(NL__FRAME_MSG_MAX + 1)) == NULL) {
+        finish(s, NL_ENOMEM);
+        return 0;
+    }
+    s->rnext++;
+    s->progress = now;
+    if (type == NL__FT_BYE) {
+        peer_bye(s, seq, now);
+        return 1;
+    }
+    if (index == 0) {
+        if (s->msg_count != 0)
+            s->st.unexpected++; /* a message cut short: the peer is broken */
+        if (count <= 1) {       /* (never 0: the frame decoder refuses it) */
+            if (s->msg_count != 0)
+                msg_reset(s);
+            s->st.messages_in++;
+            push(s, NL_CHAT_EV_MESSAGE, 0, ++s->msgs_in, data, len);
+            return 1;
+        }
+        s->msg_len = 0;
+        s->msg_count = count;
+        s->msg_index = 0;
+    } else if (index != s->msg_index || count != s->msg_count || s->msg == NULL) {
+        s->st.unexpected++; /* (msg is never NULL while msg_count is set) */
+        msg_reset(s);
+        return 1;
+    }
+    memcpy(s->msg + s->msg_len, data, len);
+    s->msg_len += len;
+    s->msg_index++;
+    if (s->msg_index == s->msg_count) {
+        s->st.messages_in++;
+        push(s, NL_CHAT_EV_MESSAGE, 0, ++s->msgs_in, s->msg, s->msg_len);
+        msg_reset(s);
+    }
+    return 1;
+}
+
+/* Deliver in order what the receive window holds, then free the window once it is empty:
+ * it exists only while fragments are out of order. */
 static void deliver(nl__chat_core *s, int64_t now)
 {
     nl__in_slot *sl;
 
-    while ((sl = &s->rwin[s->rnext % NL__CHAT_RWIN])->present) {
-        uint32_t seq = s->rnext++;
+    while (s->rwin != NULL && s->state != NL__ST_CLOSED &&
+           (sl = &s->rwin[s->rnext % NL__CHAT_RWIN])->present) {
+        if (!deliver_frag(s, sl->type, sl->index, sl->count, sl->data, sl->len, now))
+            return;
         sl->present = 0;
-        s->progress = now;
-        if (sl->type == NL__FT_BYE) {
-            peer_bye(s, seq, now);
-            continue;
-        }
-        if (sl->index == 0) {
-            if (s->msg_count != 0)
-                s->st.unexpected++; /* a message cut short: the peer is broken */
-            s->msg_len = 0;
-            s->msg_count = sl->count;
-            s->msg_index = 0;
-        } else if (sl->index != s->msg_index || sl->count != s->msg_count) {
-            s->st.unexpected++;
-            s->msg_count = 0;
-            continue;
-        }
-        memcpy(s->msg + s->msg_len, sl->data, sl->len);
-        s->msg_len += sl->len;
-        s->msg_index++;
-        if (s->msg_index == s->msg_count) {
-            s->msg_count = 0;
-            s->st.messages_in++;
-            push(s, NL_CHAT_EV_MESSAGE, 0, ++s->msgs_in, s->msg, s->msg_len);
-        }
+        s->rwin_used--;
+    }
+    if (s->rwin != NULL && s->rwin_used == 0) {
+        free(s->rwin);
+        s->rwin = NULL;
     }
 }
 
@@ -706,18 +781,36 @@ static void on_sequenced(nl__chat_core *s, const nl__frame_hdr *h, const uint8_t
         s->st.out_of_window++;
         return;
     }
+    if (ahead == 0) {
+        /* In order: delivered at once, then whatever waited behind it. */
+        if (!deliver_frag(s, h->type, h->frag_index, h->frag_count, p, len, now))
+            return;
+        deliver(s, now);
+        if (h->type == NL__FT_DATA && s->state != NL__ST_CLOSED)
+            send_ack(s, h->seq);
+        return;
+    }
+    /* Out of order: held in the receive window, made now if there is none. */
+    if (s->rwin == NULL) {
+        if ((s->rwin = core_alloc(NL__CHAT_RWIN * sizeof *s->rwin)) == NULL) {
+            finish(s, NL_ENOMEM); /* not acknowledged: nothing the peer thinks arrived */
+            return;
+        }
+        for (int i = 0; i < NL__CHAT_RWIN; i++)
+            s->rwin[i].present = 0;
+    }
     sl = &s->rwin[h->seq % NL__CHAT_RWIN];
     if (sl->present) {
         s->st.duplicates++;
     } else {
         sl->present = 1;
+        s->rwin_used++;
         sl->type = h->type;
         sl->index = h->frag_index;
         sl->count = h->frag_count;
         sl->len = (uint16_t)len;
         memcpy(sl->data, p, len);
     }
-    deliver(s, now);
     /* A BYE is acknowledged only once it is delivered, i.e. in deliver(). */
     if (h->type == NL__FT_DATA)
         send_ack(s, h->seq);
@@ -833,6 +926,10 @@ static void proto_input(nl__chat_core *s, const uint8_t *buf, size_t len, const 
             s->st.unexpected++;
         } else if (s->bye_acked) {
             s->st.duplicates++;
+            /* The peer lingers, repeating its BYE-ACK: our BYE-DONE was lost. Say it again
+             * (once per BYE-ACK), so that it goes now rather than at its linger's end. */
+            if (s->state == NL__ST_LINGER && s->done_sent)
+                send_ctl(s, NL__FT_BYE_DONE, 0);
         } else {
             bye_confirmed(s, now);
             if (s->peer_left) {
@@ -1262,6 +1359,7 @@ static void plain_input(nl__chat_core *s, const uint8_t *buf, size_t len, const 
 void nl__chat_core_input(nl__chat_core *s, const uint8_t *buf, size_t len, const nl_endpoint *from,
                          int64_t now)
 {
+    trim(s);
     if (s->state == NL__ST_CLOSED)
         return;
     if (s->mode == NL_CHAT_PLAIN)
@@ -1272,12 +1370,14 @@ void nl__chat_core_input(nl__chat_core *s, const uint8_t *buf, size_t len, const
 
 void nl__chat_core_timers(nl__chat_core *s, int64_t now)
 {
+    trim(s);
     if (s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
         proto_timers(s, now);
 }
 
 void nl__chat_core_refused(nl__chat_core *s, int64_t now)
 {
+    trim(s);
     if (s->mode == NL_CHAT_RELIABLE && s->state != NL__ST_CLOSED)
         proto_refused(s, now);
 }
@@ -1295,6 +1395,7 @@ int64_t nl__chat_core_send(nl__chat_core *s, const void *text, size_t len, int64
 {
     if (text == NULL && len > 0)
         return NL_EINVAL;
+    trim(s);
     if (s->state == NL__ST_CLOSED)
         return NL_ECLOSED;
     if (s->state == NL__ST_LEAVING || s->state == NL__ST_LINGER)
@@ -1308,6 +1409,7 @@ int64_t nl__chat_core_send(nl__chat_core *s, const void *text, size_t len, int64
 
 void nl__chat_core_leave(nl__chat_core *s, int64_t now)
 {
+    trim(s);
     if (s->state == NL__ST_CLOSED || s->state == NL__ST_LEAVING)
         return;
     if (s->mode == NL_CHAT_PLAIN) {
@@ -1327,8 +1429,27 @@ void nl__chat_core_leave(nl__chat_core *s, int64_t now)
 
 void nl__chat_core_fail(nl__chat_core *s, int err)
 {
+    trim(s);
     push(s, NL_CHAT_EV_ERROR, err, 0, NULL, 0);
     finish(s, err);
+}
+
+void nl__chat_core_move_seen(nl__chat_core *to, nl__chat_core *from)
+{
+    free(to->seen);
+    to->seen = from->seen;
+    from->seen = NULL;
+}
+
+size_t nl__chat_core_footprint(const nl__chat_core *s)
+{
+    size_t n = sizeof *s + s->queued;
+
+    n += s->rwin != NULL ? NL__CHAT_RWIN * sizeof *s->rwin : 0;
+    n += s->msg != NULL ? NL__FRAME_MSG_MAX + 1 : 0;
+    n += s->seen != NULL ? NL__CHAT_SEEN * sizeof *s->seen : 0;
+    n += s->out_cap * sizeof *s->out + s->ev_cap * sizeof *s->evq + s->lent_cap * sizeof *s->lent;
+    return n;
 }
 
 size_t nl__chat_core_room(const nl__chat_core *s)

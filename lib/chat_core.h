@@ -154,7 +154,8 @@ typedef struct nl__chat_core {
     int64_t hs_due;
     int hs_rto;
     uint8_t cookie_key[16]; /* responder: keys the half it answers each HELLO with    */
-    nl__hello_seen seen[NL__CHAT_SEEN];
+    nl__hello_seen *seen;   /* NL__CHAT_SEEN names, made at the first HELLO answered and
+                             * freed once a session is made: a member holds none       */
 
     /* Packet numbers: ours, and the replay window over the peer's. */
     uint32_t pn_out, pn_max;
@@ -167,10 +168,12 @@ typedef struct nl__chat_core {
     uint32_t seq_next;
     uint64_t msg_next;
 
-    /* Receiving. */
-    nl__in_slot *rwin;
-    uint32_t rnext; /* next sequence number to deliver                             */
-    uint8_t *msg;   /* the message being reassembled                               */
+    /* Receiving. The window and the reassembly buffer exist only while needed: an idle
+     * session (or a room's idle member) holds neither. */
+    nl__in_slot *rwin;  /* NL__CHAT_RWIN slots while fragments are out of order, else NULL */
+    unsigned rwin_used; /* slots present in rwin                                    */
+    uint32_t rnext;     /* next sequence number to deliver                             */
+    uint8_t *msg;       /* the message being reassembled (of 2 fragments or more), else NULL */
     size_t msg_len;
     uint16_t msg_index, msg_count;
     uint64_t msgs_in;
@@ -240,6 +243,17 @@ int nl__chat_core_pop_datagram(nl__chat_core *s, const nl__chat_dgram **d);
 int nl__chat_core_events(nl__chat_core *s, nl_chat_event *events, size_t max);
 /* The outcome: NL_EAGAIN while running, else the status. */
 int nl__chat_core_status(const nl__chat_core *s);
+
+/* Hand the names of HELLOs answered (the core's, if any) from one core to another: the room
+ * gives a new listener what the one that became a member had seen. */
+void nl__chat_core_move_seen(nl__chat_core *to, nl__chat_core *from);
+/* The bytes the core holds now: its state, its buffers and its send queue's cost (what a room
+ * pays per member; the unit tests check an idle core's). */
+size_t nl__chat_core_footprint(const nl__chat_core *s);
+/* Tests only: when set, every buffer the core makes on demand (receive window, reassembly
+ * buffer, datagram ring, HELLO names) is asked of this function instead of malloc(), which can
+ * refuse (NULL) to test the NL_ENOMEM paths. Not thread-safe: set it before any core runs. */
+extern void *(*nl__chat_core_alloc_hook)(size_t n);
 
 /* Helpers shared with the driver. */
 uint64_t nl__chat_siphash(const uint8_t key[16], const uint8_t *m, size_t len);

@@ -42,7 +42,9 @@ typedef struct member {
     char name[ROOM_NAME_MAX + 1];
     uint64_t end_id; /* host ending: the id of the end message to this member        */
     int joined;      /* named and announced                                          */
-    int gone;        /* left, lost or dropped: announced, to be freed                  */
+    int gone;        /* left, lost, dropped or has the end: announced, to be freed    */
+    int64_t free_at; /* gone: free the core then, or once it has closed: a member that
+                      * says goodbye gets its BYE answered (see reap)                  */
     int drop;        /* over its backlog cap: to be dropped                           */
 } member;
 
@@ -54,7 +56,7 @@ typedef struct room_ev {
 struct nl_chat_room {
     nl_udp *udp;
     int is_host, state, status, closed_reported, connected, refused;
-    int entered; /* member: the host's welcome arrived                           */
+    int entered;           /* member: the host's welcome arrived                           */
     nl__chat_core_cfg cfg; /* the template for every core                         */
     char name[NL_CHAT_NAME_MAX + 1];
     unsigned char key[NL_CHAT_KEY_BYTES];
@@ -246,6 +248,15 @@ static void unique_name(const nl_chat_room *r, member *m, const char *want, size
         (void)snprintf(m->name, sizeof m->name, "%.64s#%u", base, k);
 }
 
+/* Member m is out of the room. A member that leaves (or has the end) still finishes its
+ * goodbye with its core, up to keep_ms: freeing the core at once would leave the member's BYE
+ * unanswered and make it wait out its linger (ROOM_LINGER) before it can exit. */
+static void member_done(member *m, int keep_ms, int64_t now)
+{
+    m->gone = 1;
+    m->free_at = now + keep_ms;
+}
+
 static void member_gone(nl_chat_room *r, size_t i, int type, int64_t now)
 {
     member *m = &r->m[i];
@@ -256,7 +267,7 @@ static void member_gone(nl_chat_room *r, size_t i, int type, int64_t now)
 
     if (m->gone)
         return;
-    m->gone = 1;
+    member_done(m, type == 'L' ? ROOM_LINGER : 0, now);
     if (!m->joined || r->state != RS_RUNNING)
         return;
     seq = broadcast(r, type, m->name, NULL, 0, (long)i, now);
@@ -305,7 +316,7 @@ static void member_events(nl_chat_room *r, size_t i, int64_t now)
                 break;
             case NL_CHAT_EV_DELIVERED:
                 if (r->state == RS_ENDING && m->end_id != 0 && ev[k].msg_id == m->end_id)
-                    m->gone = 1; /* it has the end: done */
+                    member_done(m, ROOM_LINGER, now); /* it has the end: done */
                 break;
             case NL_CHAT_EV_PEER_LEFT:
                 member_gone(r, i, 'L', now);
@@ -340,7 +351,8 @@ static void reap(nl_chat_room *r, int64_t now)
         }
     }
     for (size_t i = 0; i < r->nm;) {
-        if (r->m[i].gone) {
+        member *m = &r->m[i];
+        if (m->gone && (now >= m->free_at || nl__chat_core_status(m->c) != NL_EAGAIN)) {
             r->ended[r->ended_next++ % ROOM_ENDED] = r->m[i].c->sid;
             add_stats(&r->gone_frames, &r->m[i].c->st);
             nl__chat_core_free(r->m[i].c);
@@ -382,7 +394,7 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
     uint64_t before;
 
     for (size_t i = 0; i < r->nm; i++) {
-        if (!r->m[i].gone && nl_endpoint_compare(from, &r->m[i].c->peer) == 0) {
+        if (nl_endpoint_compare(from, &r->m[i].c->peer) == 0) {
             nl__chat_core_input(r->m[i].c, buf, len, from, now);
             flush(r, r->m[i].c);
             member_events(r, i, now);
@@ -413,7 +425,7 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
         if (new_listener(r, now) < 0)
             r->listener = NULL;
         else
-            memcpy(r->listener->seen, l->seen, sizeof l->seen);
+            nl__chat_core_move_seen(r->listener, l);
         nl__chat_core_free(l);
         return;
     }
@@ -435,7 +447,7 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
         if (new_listener(r, now) < 0)
             r->listener = NULL; /* no more joins; the room goes on */
         else                    /* the names of HELLOs answered but not yet completed */
-            memcpy(r->listener->seen, l->seen, sizeof l->seen);
+            nl__chat_core_move_seen(r->listener, l);
         member_events(r, r->nm - 1, now);
     } else {
         nl_chat_event ev[4];
@@ -679,12 +691,10 @@ static void input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl_endp
     }
 }
 
+/* Every member is gone and its core freed (reap): its goodbye is complete or given up. */
 static int all_gone(const nl_chat_room *r)
 {
-    for (size_t i = 0; i < r->nm; i++)
-        if (!r->m[i].gone)
-            return 0;
-    return 1;
+    return r->nm == 0;
 }
 
 static void core_timers(nl_chat_room *r, nl__chat_core *c, int64_t now)
@@ -734,9 +744,12 @@ static int64_t deadline(const nl_chat_room *r)
     if (r->is_host) {
         if (r->listener != NULL && (x = nl__chat_core_deadline(r->listener)) >= 0)
             EARLIER(x);
-        for (size_t i = 0; i < r->nm; i++)
+        for (size_t i = 0; i < r->nm; i++) {
             if ((x = nl__chat_core_deadline(r->m[i].c)) >= 0)
                 EARLIER(x);
+            if (r->m[i].gone)
+                EARLIER(r->m[i].free_at);
+        }
     } else if ((x = nl__chat_core_deadline(r->up)) >= 0) {
         EARLIER(x);
     }
@@ -1004,7 +1017,8 @@ int nl_chat_room_leave(nl_chat_room *r)
                 member *m = &r->m[i];
                 int64_t id;
                 if (m->gone || !m->joined) {
-                    m->gone = 1;
+                    if (!m->gone)
+                        member_done(m, 0, now);
                     continue;
                 }
                 /* The members' exits are timed (5 s at 30% loss): the end, and what is
@@ -1014,7 +1028,7 @@ int nl_chat_room_leave(nl_chat_room *r)
                 if (id > 0)
                     m->end_id = (uint64_t)id;
                 else
-                    m->gone = 1; /* its backlog is full: it cannot get the end in time */
+                    member_done(m, 0, now); /* its backlog is full: no end in time */
                 flush(r, m->c);
             }
         }

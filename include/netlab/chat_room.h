@@ -192,7 +192,8 @@ NL_EXTERN size_t nl_chat_room_send_room(const nl_chat_room *r);
 
 /**
  * Leave. Host: end the room: every member is told (ROOM_CLOSED with our name), and the room
- * closes (status 0) once all have confirmed it or after NL_CHAT_ROOM_END_MS. Member: leave
+ * closes (status 0) once all have confirmed it and finished their goodbye (so that they can
+ * exit at once), or after NL_CHAT_ROOM_END_MS. Member: leave
  * the room with the chat's BYE exchange (what we sent before still reaches the others).
  * Keep calling step until CLOSED. Calling it again is harmless.
  * @param r  the room.

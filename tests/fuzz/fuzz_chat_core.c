@@ -11,7 +11,12 @@
  *   - DELIVERED ids are 1, 2, 3, ... and never more than were sent;
  *   - the caps hold: the send queue's cost, datagrams waiting for the driver, events queued;
  *   - after its timers ran, a core's deadline is in the future or gone (no busy loop);
- *   - nothing comes after CLOSED.
+ *   - nothing comes after CLOSED;
+ *   - the buffers made on demand (room-mem) exist exactly while needed: the receive window
+ *     while it holds fragments (and it holds as many as it counts), the reassembly buffer
+ *     while a message of several fragments is being reassembled.
+ * The script can make those allocations fail (the core's test hook), by kind: the core must
+ * then end with NL_ENOMEM or drop only what will be repeated, never break an invariant above.
  * The script's first byte chooses keyed or not. */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +50,8 @@ static struct {
     nl_endpoint stranger;
     pkt net[NET_MAX];
     int nq, keyed;
+    unsigned fail; /* allocation kinds refused: 1 window, 2 reassembly, 4 HELLO names, 8 others */
+    int refused;   /* an allocation was refused in this run                           */
     int64_t now;
     const uint8_t *in;
     size_t left;
@@ -62,6 +69,37 @@ static unsigned byte(void)
         return 0;
     F.left--;
     return *F.in++;
+}
+
+static void *fuzz_alloc(size_t n)
+{
+    unsigned kind = n == NL__CHAT_RWIN * sizeof(nl__in_slot)      ? 1u
+                    : n == NL__FRAME_MSG_MAX + 1                  ? 2u
+                    : n == NL__CHAT_SEEN * sizeof(nl__hello_seen) ? 4u
+                                                                  : 8u;
+
+    if (F.fail & kind) {
+        F.refused = 1;
+        return NULL;
+    }
+    return malloc(n);
+}
+
+/* The window holds what it counts, and exists only while it holds something (or the core
+ * closed in the middle of delivering from it); the reassembly buffer exists only while a
+ * message is being reassembled. */
+static void check_lazy(const nl__chat_core *c)
+{
+    unsigned present = 0;
+
+    if (c->rwin != NULL)
+        for (int i = 0; i < NL__CHAT_RWIN; i++)
+            present += c->rwin[i].present;
+    check(present == c->rwin_used && c->rwin_used <= NL__CHAT_RWIN);
+    check(c->rwin != NULL || c->rwin_used == 0);
+    check(c->rwin == NULL || c->rwin_used > 0);
+    check((c->msg != NULL) == (c->msg_count != 0));
+    check(c->status != NL_ENOMEM || F.refused); /* NL_ENOMEM only when memory ran out */
 }
 
 static int64_t side_now(int w)
@@ -91,6 +129,7 @@ static void drain(int w)
     check(x->c->out_count <= NL__CHAT_OUT_MAX);
     check(x->c->queued <= x->c->queue_max && x->c->queue_max <= NL__CHAT_QUEUE_MAX);
     check(x->c->ev_count <= NL__CHAT_EVQ_MAX);
+    check_lazy(x->c);
     while (nl__chat_core_pop_datagram(x->c, &d)) {
         const nl_endpoint *to = d->has_to ? &d->to : &x->c->peer;
         check(d->len <= NL__FRAME_MAX);
@@ -207,6 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || sodium_init() < 0)
         return 0;
     memset(&F, 0, sizeof F);
+    nl__chat_core_alloc_hook = fuzz_alloc;
     F.in = data;
     F.left = size;
     F.keyed = byte() & 1;
@@ -234,7 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     drain(1);
 
     for (int steps = 0; F.left > 0 && steps < 4000; steps++) {
-        unsigned op = byte() % 15, a;
+        unsigned op = byte() % 16, a;
         int i;
         switch (op) {
         case 0: /* the oldest in flight arrives */
@@ -315,6 +355,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             a = byte();
             for (unsigned k = 0; k < (a >> 1) % 32; k++)
                 send_msg((int)(a & 1), k % 3);
+            break;
+        case 15: /* memory runs out, or comes back (by kind); rarely, so most runs have it */
+            a = byte();
+            F.fail = (a & 0xf0) == 0xf0 ? a & 15 : 0;
             break;
         }
     }

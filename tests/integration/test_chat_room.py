@@ -109,6 +109,36 @@ def test_member_q_leaves_only_it_kill_9_is_lost_host_gone_is_exit_3():
         close_all([a, b, c, h])
 
 
+def test_members_exit_promptly_after_the_end_and_after_their_own_q():
+    """room-mem: the host answers a member's goodbye (it keeps the member's core until the BYE
+    exchange is complete), so on a quiet network a member exits well before its 1.5 s linger:
+    after the host's end (E) and after its own q. A bounded wait, not a benchmark: 1.0 s is
+    generous on loopback and fails when the member waits out the linger."""
+    h, addr = host()
+    ms = [member(addr, "s%d" % i) for i in range(4)]
+    try:
+        for m in ms:
+            m.wait_err("in the room of teacher", 10)
+        for _ in ms:
+            h.wait_err(r"joined", 10)
+        ms[0].send("q")
+        t0 = time.monotonic()
+        assert ms[0].wait_exit(1.0) == 0, ms[0].err_lines
+        print("member's own q: exit after %.3f s" % (ms[0].t_exit - t0))
+        h.wait_err(r"\*\*\* s0 left", 5)
+        h.send("q")
+        late = []
+        for m in ms[1:]:
+            m.wait_err(r"\*\*\* room closed by teacher", 5)
+            t0 = time.monotonic()
+            assert m.wait_exit(1.0) == 0, m.err_lines
+            late.append(m.t_exit - t0)
+        print("member exits after the end: %s s" % ", ".join("%.3f" % t for t in late))
+        assert h.wait_exit(10) == 0, h.err_lines
+    finally:
+        close_all(ms + [h])
+
+
 class DropFirstAck:
     """A UDP relay between one member and the host that drops the member's first handshake
     ACK (type 4, seq 0): the host then completes the join only when the member repeats it."""

@@ -54,7 +54,7 @@ typedef struct sim {
     int loss, dup, dmin, dmax; /* percentages; delay range in ms                     */
     int cut;                   /* drop everything                                   */
     int64_t now;
-    uint32_t drop_to_a;   /* frame types (bit 1 << type) never delivered to A    */
+    uint32_t drop_to_a;                  /* frame types (bit 1 << type) never delivered to A    */
     int drop_once_to_a[NL__FT_LAST + 1]; /* drop the first n frames of a type to A */
 } sim;
 
@@ -408,25 +408,44 @@ static void test_leaver_unconfirmed_when_peer_is_done(void **state)
     sim_close(&m);
 }
 
-/* The ordinary end: the side that lingers is told that the other is done, and goes at once
- * instead of lingering out its time (the simulator has no ICMP to end it early). */
-static void test_linger_ends_when_both_are_done(void **state)
+/* A leaves; B follows. lose_done: B's first BYE-DONE to A is lost. A closes within bound ms
+ * of its leave(), both with 0 (the simulator has no ICMP to end a linger early). */
+static void linger_end(uint64_t seed, int lose_done, int64_t bound)
 {
     sim m;
     int64_t t0;
 
-    (void)state;
-    sim_open(&m, 12, NULL);
+    sim_open(&m, seed, NULL);
     run(&m, 60000, both_joined);
+    run(&m, m.now + 50, NULL); /* the handshake's last ACK through */
+    m.drop_once_to_a[NL__FT_BYE_DONE] = lose_done;
     t0 = m.now;
     nl__chat_core_leave(m.s[0].c, side_now(&m, 0));
     run(&m, t0 + 60000, both_closed);
     assert_true(both_closed(&m));
+    assert_int_equal(m.drop_once_to_a[NL__FT_BYE_DONE], 0); /* it was lost, if asked */
     assert_int_equal(m.s[0].status, 0);
     assert_int_equal(m.s[1].status, 0);
-    assert_true(m.s[0].closed_at - t0 < NL__CHAT_LINGER_MS);
+    assert_true(m.s[0].closed_at - t0 < bound);
     assert_true(m.s[1].closed_at - t0 < NL__CHAT_LINGER_MS);
     sim_close(&m);
+}
+
+/* The ordinary end: the side that lingers is told that the other is done, and goes at once
+ * instead of lingering out its time. */
+static void test_linger_ends_when_both_are_done(void **state)
+{
+    (void)state;
+    linger_end(12, 0, NL__CHAT_LINGER_MS);
+}
+
+/* A lost BYE-DONE: the side that lingers repeats its BYE-ACK, and the other (lingering too)
+ * answers the copy with its BYE-DONE again, so the first goes at once rather than at its
+ * linger's end (1.5 s: a room member's exit after the host's end, room-mem). */
+static void test_lost_bye_done_is_repeated(void **state)
+{
+    (void)state;
+    linger_end(13, 1, NL__CHAT_LINGER_MS / 2);
 }
 
 static void test_clean(void **state)
@@ -649,6 +668,126 @@ static void test_hurry_caps_backoff(void **state)
     sim_close(&m);
 }
 
+/* Allocation hook: counts what the core asks for, by kind, and refuses the kinds in fail. */
+enum { AK_RWIN, AK_MSG, AK_SEEN, AK_OTHER, AK_N };
+static unsigned long alloc_count[AK_N];
+static unsigned alloc_fail; /* bit (1 << kind): refuse */
+
+static int alloc_kind(size_t n)
+{
+    if (n == NL__CHAT_RWIN * sizeof(nl__in_slot))
+        return AK_RWIN;
+    if (n == NL__FRAME_MSG_MAX + 1)
+        return AK_MSG;
+    if (n == NL__CHAT_SEEN * sizeof(nl__hello_seen))
+        return AK_SEEN;
+    return AK_OTHER;
+}
+
+static void *counting_alloc(size_t n)
+{
+    int k = alloc_kind(n);
+
+    alloc_count[k]++;
+    return alloc_fail & (1u << k) ? NULL : malloc(n);
+}
+
+static void hook_on(unsigned fail)
+{
+    memset(alloc_count, 0, sizeof alloc_count);
+    alloc_fail = fail;
+    nl__chat_core_alloc_hook = counting_alloc;
+}
+
+/* An idle core is small (room-mem: the host pays one per member): after a lossy, reordering
+ * exchange of long messages (the receive window and the reassembly buffer made and freed
+ * again and again), both cores, idle, hold under 10 KB; before, 240 KB each (the window of
+ * 128 x 1,208 B, the 65,537-byte reassembly buffer and the datagram ring, always there). */
+static void test_idle_core_is_lean(void **state)
+{
+    sim m;
+
+    (void)state;
+    hook_on(0);
+    sim_open(&m, 21, NULL);
+    m.loss = 5;
+    m.dup = 5;
+    m.dmin = 1;
+    m.dmax = 40;
+    m.s[0].want_send = m.s[1].want_send = 60;
+    m.s[0].big = m.s[1].big = 3;
+    run(&m, 600000, all_delivered);
+    assert_true(all_delivered(&m));
+    fprintf(stderr, "allocations: window %lu, reassembly %lu\n", alloc_count[AK_RWIN],
+            alloc_count[AK_MSG]);
+    /* Out of order, drained, made again: the window came and went many times. */
+    assert_true(alloc_count[AK_RWIN] >= 4);
+    assert_true(alloc_count[AK_MSG] >= 4);
+    m.loss = m.dup = 0;
+    run(&m, m.now + 10000, NULL); /* idle: keepalives only */
+    for (int w = 0; w < 2; w++) {
+        size_t fp = nl__chat_core_footprint(m.s[w].c);
+        fprintf(stderr, "idle core %d: %zu bytes\n", w, fp);
+        assert_null(m.s[w].c->rwin);
+        assert_null(m.s[w].c->msg);
+        assert_null(m.s[w].c->seen);
+        assert_true(fp < 10 * 1024);
+    }
+    /* And it works as before afterwards. */
+    m.s[0].want_send = m.s[1].want_send = 90;
+    m.loss = 20;
+    run(&m, m.now + 600000, all_delivered);
+    assert_true(all_delivered(&m));
+    nl__chat_core_alloc_hook = NULL;
+    sim_close(&m);
+}
+
+/* No memory for the receive window (fragments out of order) or for reassembly (a long
+ * message): the receiver ends with NL_ENOMEM, as the core reports any allocation failure;
+ * never a crash, and every message it did deliver is whole and in order (drain_events). The
+ * fragment it could not hold is not acknowledged, so the sender never counts it delivered.
+ * No memory for HELLO names: the HELLO goes unanswered and the caller repeats it. */
+static void test_alloc_failure(void **state)
+{
+    static const struct {
+        unsigned fail;
+        int dmax;
+        size_t big;
+    } cases[] = {{1u << AK_RWIN, 60, 0}, {1u << AK_MSG, 1, 3}};
+    sim m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sim_open(&m, 31 + i, NULL);
+        run(&m, 60000, both_joined);
+        assert_true(both_joined(&m));
+        hook_on(cases[i].fail);
+        m.dmin = 1;
+        m.dmax = cases[i].dmax;
+        m.s[1].want_send = 200;
+        m.s[1].big = cases[i].big;
+        run(&m, m.now + 600000, one_closed);
+        assert_true(m.s[0].closed);
+        assert_int_equal(m.s[0].status, NL_ENOMEM);
+        assert_true(alloc_count[cases[i].dmax > 1 ? AK_RWIN : AK_MSG] >= 1);
+        assert_true(m.s[0].nmsg < 200);
+        assert_true(m.s[1].ndelivered <= m.s[0].nmsg);
+        nl__chat_core_alloc_hook = NULL;
+        sim_close(&m);
+    }
+    /* HELLO names: unanswered while refused, then the handshake completes. */
+    hook_on(1u << AK_SEEN);
+    sim_open(&m, 41, NULL);
+    run(&m, 3000, both_joined);
+    assert_false(both_joined(&m));
+    assert_true(alloc_count[AK_SEEN] >= 2);
+    alloc_fail = 0;
+    run(&m, 60000, both_joined);
+    assert_true(both_joined(&m));
+    nl__chat_core_alloc_hook = NULL;
+    sim_close(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +805,9 @@ int main(void)
         cmocka_unit_test(test_hurry_caps_backoff),
         cmocka_unit_test(test_leaver_unconfirmed_when_peer_is_done),
         cmocka_unit_test(test_linger_ends_when_both_are_done),
+        cmocka_unit_test(test_lost_bye_done_is_repeated),
+        cmocka_unit_test(test_idle_core_is_lean),
+        cmocka_unit_test(test_alloc_failure),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
