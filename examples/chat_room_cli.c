@@ -32,9 +32,7 @@
 #include "chat_text.h"
 
 #define IN_MAX (NL_CHAT_MSG_MAX + 1)
-/* nl_chat_room_send()'s limit: a message less the room's header (10 bytes) and the longest
- * name the host may put on it (a name made unique, "name#12345"): 65,450 bytes. */
-#define TEXT_MAX (NL_CHAT_MSG_MAX - 10 - (NL_CHAT_NAME_MAX + 12))
+#define TEXT_MAX NL_CHAT_ROOM_TEXT_MAX /* nl_chat_room_send()'s limit: 65,450 bytes */
 
 typedef struct room_app {
     const chat_room_cli *cli;

@@ -48,6 +48,9 @@ typedef struct nl_chat_room nl_chat_room;
 
 #define NL_CHAT_ROOM_MEMBERS_DEFAULT 256    /**< max_members when 0 is given          */
 #define NL_CHAT_ROOM_QUEUE_DEFAULT   262144 /**< member_queue_max when 0 is given, bytes */
+/** The longest text nl_chat_room_send() takes: a chat message less the room's header (10 bytes)
+ *  and the longest name the host may put on it (a name made unique, "name#12345"): 65,450. */
+#define NL_CHAT_ROOM_TEXT_MAX (NL_CHAT_MSG_MAX - 10 - (NL_CHAT_NAME_MAX + 12))
 #define NL_CHAT_ROOM_END_MS                                                                        \
     5000 /**< the host waits at most this long for                                                 \
           *   members to confirm the room's end   */
@@ -173,7 +176,7 @@ NL_EXTERN int nl_chat_room_step(nl_chat_room *r, nl_chat_room_event *events, siz
  *
  * @param r     the room.
  * @param text  the message, copied; NULL when len is 0.
- * @param len   at most NL_CHAT_MSG_MAX - NL_CHAT_NAME_MAX - 16 bytes.
+ * @param len   at most NL_CHAT_ROOM_TEXT_MAX bytes.
  * A member's message sent before the handshake with the host is done waits for it.
  * @return 0; NL_EMSGSIZE; NL_ENOBUFS (member: the queue to the host is full, try after a
  *         step); NL_ESHUTDOWN (leaving); NL_ECLOSED; NL_EINVAL.
