@@ -87,19 +87,20 @@ struct nl_chat_room {
 
 const char *nl_chat_room_event_name(int type)
 {
-    static const char *const names[] = {"?",    "ENTERED", "JOINED",      "MESSAGE", "LEFT",
-                                        "LOST", "DROPPED", "ROOM_CLOSED", "CLOSED"};
+    static const char *const names[] = {"?",       "ENTERED",     "JOINED", "MESSAGE",
+                                        "LEFT",    "LOST",        "DROPPED", "ROOM_CLOSED",
+                                        "CLOSED",  "WARNING"};
 
-    return type >= NL_CHAT_ROOM_EV_ENTERED && type <= NL_CHAT_ROOM_EV_CLOSED ? names[type]
-                                                                             : names[0];
+    return type >= NL_CHAT_ROOM_EV_ENTERED && type <= NL_CHAT_ROOM_EV_WARNING ? names[type]
+                                                                              : names[0];
 }
 
 /* ---- Events ---- */
 
 /* Queue a room event (name and data copied). No memory: the room ends with NL_ENOMEM rather
- * than lose an event silently; its CLOSED event needs none. */
-static void room_push(nl_chat_room *r, nl_chat_room_event_type type, uint64_t seq, const char *name,
-                      const void *data, size_t len)
+ * than lose an event silently; its CLOSED event needs none. Returns the event, or NULL. */
+static room_ev *room_push(nl_chat_room *r, nl_chat_room_event_type type, uint64_t seq,
+                          const char *name, const void *data, size_t len)
 {
     size_t nlen = strlen(name);
     room_ev *it;
@@ -132,12 +133,22 @@ static void room_push(nl_chat_room *r, nl_chat_room_event_type type, uint64_t se
     it->ev.data = own + nlen + 1;
     it->ev.len = len;
     it->own = own;
-    return;
+    return it;
 nomem:
     if (r->state != RS_CLOSED) {
         r->state = RS_CLOSED;
         r->status = NL_ENOMEM;
     }
+    return NULL;
+}
+
+/* A WARNING event: what a core found wrong (its code), about name. */
+static void room_warn(nl_chat_room *r, int code, const char *name)
+{
+    room_ev *it = room_push(r, NL_CHAT_ROOM_EV_WARNING, 0, name, NULL, 0);
+
+    if (it != NULL)
+        it->ev.code = code;
 }
 
 static void room_finish(nl_chat_room *r, int status)
@@ -451,9 +462,13 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
         member_events(r, r->nm - 1, now);
     } else {
         nl_chat_event ev[4];
-        /* The listener's own events (warnings) concern nobody yet. */
-        while (nl__chat_core_events(l, ev, 4) > 0)
-            ;
+        int n;
+        /* The listener's own events concern nobody yet, but for its warning that HELLOs fail
+         * authentication: a student's key differs from ours, which the host must hear of. */
+        while ((n = nl__chat_core_events(l, ev, 4)) > 0)
+            for (int k = 0; k < n; k++)
+                if (ev[k].type == NL_CHAT_EV_WARNING && ev[k].code == NL_EBADFRAME)
+                    room_warn(r, ev[k].code, "");
     }
 }
 
@@ -666,6 +681,15 @@ static void member_up_events(nl_chat_room *r, int64_t now)
                 if (r->state == RS_RUNNING)
                     room_push(r, NL_CHAT_ROOM_EV_LOST, 0, r->host_name, NULL, 0);
                 break;
+            case NL_CHAT_EV_WARNING: {
+                /* Calling and nobody answers, or the answers fail authentication: say so
+                 * now rather than only at the give-up time. */
+                char at[NL_ENDPOINT_STRLEN];
+                if (nl_endpoint_format(&r->up->peer, at, sizeof at) < 0)
+                    at[0] = '\0';
+                room_warn(r, ev[k].code, at);
+                break;
+            }
             case NL_CHAT_EV_CLOSED:
                 room_finish(r, r->state == RS_ENDING ? 0 : ev[k].code);
                 break;

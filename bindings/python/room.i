@@ -107,3 +107,4 @@ int nlpy_room_fileno(nlpy_room *r);
 %constant int ROOM_EV_DROPPED = NL_CHAT_ROOM_EV_DROPPED;
 %constant int ROOM_EV_ROOM_CLOSED = NL_CHAT_ROOM_EV_ROOM_CLOSED;
 %constant int ROOM_EV_CLOSED = NL_CHAT_ROOM_EV_CLOSED;
+%constant int ROOM_EV_WARNING = NL_CHAT_ROOM_EV_WARNING;

@@ -89,8 +89,18 @@ typedef enum nl_chat_room_event_type {
                                   *   on a member, name may be the host's: CLOSED follows */
     NL_CHAT_ROOM_EV_DROPPED,     /**< name was too slow to keep up and was dropped       */
     NL_CHAT_ROOM_EV_ROOM_CLOSED, /**< member: the host (name) ended the room             */
-    NL_CHAT_ROOM_EV_CLOSED       /**< over for us; code: 0, or an NL_E* code (NL_EPEERLOST:
+    NL_CHAT_ROOM_EV_CLOSED,      /**< over for us; code: 0, or an NL_E* code (NL_EPEERLOST:
                                   *   the host vanished); no more events follow          */
+    NL_CHAT_ROOM_EV_WARNING      /**< something looks wrong, the room goes on; code says
+                                  *   what (each at most once per session), name is the
+                                  *   host's address (member) or "" (host):
+                                  *   NL_EBADFRAME: frames fail authentication, the keys
+                                  *   probably differ (host: a would-be member's; a member
+                                  *   with another key hears nothing back, so it gets
+                                  *   NL_ETIMEDOUT);
+                                  *   NL_ECONNREFUSED: member, calling: an ICMP "port
+                                  *   unreachable" came back, nothing listens there (yet);
+                                  *   NL_ETIMEDOUT: member, calling: no answer for 2 s   */
 } nl_chat_room_event_type;
 
 /** One room event. Pointers stay valid until the next call of step (or close). */

@@ -30,6 +30,8 @@ typedef struct who {
     char *text[MAXEV];
     int joined, left, lost;
     char last_lost[32];
+    int warning;         /* the first WARNING's code, 0 for none */
+    char warned_of[64];  /* ... and its name                     */
 } who;
 
 static int64_t now_ms(void)
@@ -75,6 +77,12 @@ static void take(who *w)
         case NL_CHAT_ROOM_EV_ROOM_CLOSED:
             w->room_closed = 1;
             snprintf(w->closer, sizeof w->closer, "%s", ev[i].name);
+            break;
+        case NL_CHAT_ROOM_EV_WARNING:
+            if (w->warning == 0) {
+                w->warning = ev[i].code;
+                snprintf(w->warned_of, sizeof w->warned_of, "%s", ev[i].name);
+            }
             break;
         case NL_CHAT_ROOM_EV_CLOSED:
             w->closed = 1;
@@ -337,6 +345,60 @@ static void test_host_vanishes(void **state)
     free_all(w, 2);
 }
 
+static int both_warned(who *w, int n)
+{
+    (void)n;
+    return w[0].warning != 0 && w[1].warning != 0;
+}
+
+static int member_warned(who *w, int n)
+{
+    (void)n;
+    return w[1].warning != 0;
+}
+
+/* A member whose key differs from the host's is never let in, and both sides say so at once
+ * instead of the member calling silently until its give-up time: the host that would-be
+ * members' frames fail authentication, the member that no answer comes (the host answers
+ * nothing it cannot authenticate). */
+static void test_keys_differ_warns_both(void **state)
+{
+    static const unsigned char ka[NL_CHAT_KEY_BYTES] = {1, 2, 3}, kb[NL_CHAT_KEY_BYTES] = {4, 5};
+    who w[2] = {0};
+    nl_endpoint h;
+    char at[NL_ENDPOINT_STRLEN];
+
+    (void)state;
+    h = host_open(&w[0], "teacher", ka);
+    member_open(&w[1], &h, "ann", kb);
+    spin(w, 2, 8000, both_warned);
+    assert_int_equal(w[0].warning, NL_EBADFRAME);
+    assert_string_equal(w[0].warned_of, "");
+    assert_int_equal(w[1].warning, NL_ETIMEDOUT);
+    assert_int_equal(nl_endpoint_format(&h, at, sizeof at) > 0, 1);
+    assert_string_equal(w[1].warned_of, at);
+    assert_int_equal(w[1].entered + w[0].joined, 0);
+    free_all(w, 2);
+}
+
+/* Calling a port where no room listens: ICMP port-unreachable comes back on loopback, and the
+ * member says so while it goes on calling. */
+static void test_nobody_hosts_warns(void **state)
+{
+    who w[2] = {0};
+    nl_endpoint h;
+
+    (void)state;
+    h = host_open(&w[0], "teacher", NULL);
+    nl_chat_room_close(w[0].r); /* the port is free again: nothing listens there */
+    w[0].r = NULL;
+    member_open(&w[1], &h, "ann", NULL);
+    spin(w, 2, 5000, member_warned);
+    assert_true(w[1].warning == NL_ECONNREFUSED || w[1].warning == NL_ETIMEDOUT);
+    assert_int_equal(w[1].closed, 0); /* still calling */
+    free_all(w, 2);
+}
+
 /* A stranger's datagrams, garbage and frames alike, are dropped and counted, and cost the
  * members nothing: they still chat. */
 static void test_non_member_flood(void **state)
@@ -379,7 +441,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_room_order_and_end),      cmocka_unit_test(test_room_keyed),
         cmocka_unit_test(test_member_leave_lost_names), cmocka_unit_test(test_host_vanishes),
-        cmocka_unit_test(test_non_member_flood),
+        cmocka_unit_test(test_non_member_flood),        cmocka_unit_test(test_keys_differ_warns_both),
+        cmocka_unit_test(test_nobody_hosts_warns),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

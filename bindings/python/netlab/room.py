@@ -21,7 +21,9 @@ Events are RoomEvent tuples ``(type, name, data, seq, code)``: ``name`` whose ev
 ``str``), ``data`` the text of a MESSAGE (``str`` when valid UTF-8, else ``bytes``), for
 ENTERED our own name in the room (the host makes names unique: ``ann#2``), ``None`` for the other
 types; ``seq`` the room's number (for ENTERED our join's: every later event reaches us; 0 for
-CLOSED), ``code`` CLOSED's outcome (0 or a negative libnetlab code).
+CLOSED and WARNING), ``code`` CLOSED's outcome (0 or a negative libnetlab code) or what a
+WARNING is about (``-netlab.errno_of('EBADFRAME')``: the keys probably differ;
+``ECONNREFUSED`` / ``ETIMEDOUT``: calling, nobody answers yet).
 
 The room runs on the calling threads; one thread may wait for events while another sends.
 """
@@ -44,6 +46,7 @@ class RoomEventType(_enum.IntEnum):
     DROPPED = _netlab.ROOM_EV_DROPPED
     ROOM_CLOSED = _netlab.ROOM_EV_ROOM_CLOSED
     CLOSED = _netlab.ROOM_EV_CLOSED
+    WARNING = _netlab.ROOM_EV_WARNING
 
 
 class RoomEvent(_typing.NamedTuple):
