@@ -22,9 +22,7 @@
 
 #define ROOM_HDR      10                      /* type, seq, name length             */
 #define ROOM_NAME_MAX (NL_CHAT_NAME_MAX + 12) /* a name made unique: name#12345     */
-#define ROOM_TEXT_MAX NL_CHAT_ROOM_TEXT_MAX
-_Static_assert(ROOM_TEXT_MAX + ROOM_HDR + ROOM_NAME_MAX == NL_CHAT_MSG_MAX,
-               "the public limit is the message less the header and the longest name");
+#define ROOM_TEXT_MAX NL_CHAT_ROOM_TEXT_MAX /* a message less ROOM_HDR and ROOM_NAME_MAX */
 #define ROOM_BUDGET   256  /* datagrams read per step at most (a host hears many)    */
 #define ROOM_LINGER   1500 /* member: after the room's end, finish the goodbye this long */
 #define ROOM_ENDED    1024 /* host: ids of ended member sessions remembered            */
