@@ -8,7 +8,6 @@
  * sender ids, replay window over packet numbers, then the sequence window. Nothing that fails
  * a check is ever answered, so a forger learns nothing and cannot use us as an amplifier. */
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1216,13 +1215,8 @@ void nl__chat_ftrace(nl__chat_core *s, const char *what, const char *fmt, ...)
     if (s->trace == NULL)
         return;
     va_start(ap, fmt);
-    (void)vsnprintf(args, sizeof args, fmt, ap); /* a cut trace line is still useful */
+    nl__trace_event(&ev, args, what, s->trace_fd, 0, 0, fmt, ap);
     va_end(ap);
-    ev.call = what;
-    ev.fd = s->trace_fd;
-    ev.args = args;
-    ev.result = 0;
-    ev.err = 0;
     s->trace(&ev, s->trace_user);
 }
 

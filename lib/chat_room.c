@@ -13,14 +13,8 @@
 #include <string.h>
 
 #include "chat_int.h"
-#include "platform.h"
-
-#ifndef _WIN32
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#endif
 #include "netlab/chat_room.h"
+#include "platform.h"
 
 #ifdef NETLAB_HAVE_SODIUM
 #include <sodium.h>
@@ -497,42 +491,36 @@ static int probe(nl_chat_room *r, const uint8_t *buf, size_t len, const nl_endpo
     return 1;
 }
 
-/* One probe to 127.0.0.1 and to the broadcast address of every IPv4 interface that has one. */
-static void send_probes(nl_udp *u, int port)
+/* A probe on its way: the socket, the port, the datagram. */
+struct probe_out {
+    nl_udp *u;
+    int port;
+    const uint8_t *buf;
+};
+
+static void probe_to(const uint8_t addr[4], void *arg)
 {
-    uint8_t buf[PROBE_LEN];
+    const struct probe_out *p = arg;
     nl_endpoint to;
 
-    static const uint8_t magic[4] = {'N', 'L', 'R', '?'};
+    memset(&to, 0, sizeof to);
+    to.family = NL_AF_INET;
+    memcpy(to.addr, addr, 4);
+    to.port = (uint16_t)p->port;
+    nl_udp_send_to(p->u, p->buf, PROBE_LEN, &to, 0);
+}
+
+/* One probe to 127.0.0.1 and to every local network's broadcast address (the seam's list). */
+static void send_probes(nl_udp *u, int port)
+{
+    static const uint8_t magic[4] = {'N', 'L', 'R', '?'}, loopback[4] = {127, 0, 0, 1};
+    uint8_t buf[PROBE_LEN];
+    struct probe_out p = {u, port, buf};
 
     memset(buf, 0, sizeof buf);
     memcpy(buf, magic, sizeof magic);
-    if (nl_endpoint_parse(&to, "127.0.0.1", port) == 0)
-        nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
-#ifdef _WIN32
-    /* No getifaddrs(): the limited broadcast, which Windows sends on every interface. */
-    if (nl_endpoint_parse(&to, "255.255.255.255", port) == 0)
-        nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
-#else
-    struct ifaddrs *ifs = NULL;
-    if (getifaddrs(&ifs) == 0) {
-        for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
-            char a[INET_ADDRSTRLEN];
-            struct in_addr bc;
-            if (!(i->ifa_flags & IFF_BROADCAST) || !(i->ifa_flags & IFF_UP) ||
-                i->ifa_addr == NULL || i->ifa_netmask == NULL || i->ifa_addr->sa_family != AF_INET)
-                continue;
-            /* The subnet's broadcast address from address and mask: an address added without
-             * "brd +" has none of its own. */
-            bc.s_addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr |
-                        ~((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
-            if (inet_ntop(AF_INET, &bc, a, sizeof a) != NULL &&
-                nl_endpoint_parse(&to, a, port) == 0)
-                nl_udp_send_to(u, buf, PROBE_LEN, &to, 0);
-        }
-        freeifaddrs(ifs);
-    }
-#endif
+    probe_to(loopback, &p);
+    nl__ipv4_broadcasts(probe_to, &p);
 }
 
 int nl_chat_room_discover(const nl_endpoint *bind, int port, int wait_ms, nl_chat_room_found *found,

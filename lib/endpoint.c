@@ -3,13 +3,6 @@
 #include <string.h>
 
 #include "internal.h"
-#ifdef _WIN32
-#include <iphlpapi.h> /* if_nametoindex() */
-#else
-#include <arpa/inet.h>
-#include <net/if.h>
-#include <netdb.h>
-#endif
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -135,45 +128,13 @@ int nl_endpoint_parse(nl_endpoint *out, const char *text, int default_port)
     return 0;
 }
 
-int nl__gai_err(int rc)
-{
-    switch (rc) {
-    case EAI_NONAME:
-        return NL_EAI_NONAME;
-    case EAI_AGAIN:
-        return NL_EAI_AGAIN;
-    case EAI_FAIL:
-        return NL_EAI_FAIL;
-    case EAI_FAMILY:
-        return NL_EAI_FAMILY;
-#ifdef EAI_NODATA
-    case EAI_NODATA:
-        return NL_EAI_NODATA;
-#endif
-#ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY:
-        return NL_EAI_NODATA;
-#endif
-    case EAI_MEMORY:
-        return NL_EAI_MEMORY;
-    case EAI_SERVICE:
-        return NL_EAI_SERVICE;
-#ifdef EAI_SYSTEM
-    case EAI_SYSTEM:
-        return NL_EAI_SYSTEM;
-#endif
-    default:
-        return NL_EAI_OTHER;
-    }
-}
-
 /* A numeric IPv6 address with a zone given by interface name, "fe80::1%lo", as the stdlib's
  * getaddrinfo() accepts it. Returns 1 and fills ep when host has that shape and the interface
  * exists, 0 when host has another shape, NL_EAI_NONAME for an interface that does not exist
  * (what getaddrinfo() says too). Not pure: if_nametoindex() asks the kernel. */
 static int parse_named_zone(nl_endpoint *ep, const char *host)
 {
-    char buf[INET6_ADDRSTRLEN + IF_NAMESIZE];
+    char buf[INET6_ADDRSTRLEN + NL__IF_NAMESIZE];
     const char *pct = strchr(host, '%');
     size_t n = strlen(host);
     unsigned idx;
@@ -184,7 +145,7 @@ static int parse_named_zone(nl_endpoint *ep, const char *host)
     buf[pct - host] = '\0';
     if (parse_numeric_host(ep, buf) < 0 || ep->family != NL_AF_INET6)
         return 0; /* not an IPv6 address before the '%': an ordinary malformed address */
-    if (strlen(pct + 1) >= IF_NAMESIZE || (idx = if_nametoindex(pct + 1)) == 0)
+    if (strlen(pct + 1) >= NL__IF_NAMESIZE || (idx = nl__if_nametoindex(pct + 1)) == 0)
         return NL_EAI_NONAME;
     ep->scope_id = idx;
     return 1;
@@ -233,11 +194,8 @@ static int resolve_host(nl_endpoint *out, const char *host, int port, int flags)
                       : flags == NL_RESOLVE_IPV6 ? AF_INET6
                                                  : AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM; /* one entry per address instead of one per protocol */
-    if ((rc = nl__net_init()) < 0)
+    if ((rc = nl__getaddrinfo(host, NULL, &hints, &res)) < 0)
         return rc;
-    rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0)
-        return nl__gai_err(rc);
     /* With AF_UNSPEC prefer IPv4 ("localhost" has both): it works with the course's
      * 0.0.0.0 servers, which do not accept IPv6. */
     rc = NL_EAI_NODATA;

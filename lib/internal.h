@@ -2,6 +2,7 @@
 #ifndef NETLAB_INTERNAL_H
 #define NETLAB_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "netlab.h"
@@ -30,7 +31,6 @@ typedef union nl__sockaddr {
 socklen_t nl__ep_to_sockaddr(const nl_endpoint *ep, int sock_family, nl__sockaddr *out);
 int nl__ep_from_sockaddr(nl_endpoint *ep, const struct sockaddr *sa, socklen_t len);
 int nl__ep_valid(const nl_endpoint *ep);
-int nl__gai_err(int rc); /* getaddrinfo() EAI_* -> NL_EAI_* */
 
 /* error.c */
 int nl__err(int errnum); /* errno -> negative code */
@@ -50,14 +50,12 @@ int nl__sock_await(const nl__sock *s, short events, int timeout_ms, int64_t *dea
 int64_t nl__deadline(int timeout_ms);
 void nl__trace_call(const nl__sock *s, const char *call, long result, int err,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* What an *_fd() getter returns for a NULL handle: NL_EINVAL, or INVALID_SOCKET on Windows
- * (a SOCKET is unsigned). */
-#ifdef _WIN32
-#define NL__FD_EINVAL NL__NOSOCK
-#else
-#define NL__FD_EINVAL NL_EINVAL
-#endif
-
+/* The event of one trace line, for nl__trace_call() and the chat core's protocol lines: call,
+ * fd (-1: none), result, err (kept only when result < 0), and fmt's text from ap written into
+ * args (cut to fit: a cut line is still useful), which ev->args then points to. Pure. */
+void nl__trace_event(nl_trace_event *ev, char args[NL__TRACE_ARGS], const char *call, int fd,
+                     long result, int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
 /* udp.c: the socket inside a UDP handle (for udp_batch.c). */
 const nl__sock *nl__udp_sock(const nl_udp *u);
 

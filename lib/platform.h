@@ -1,8 +1,10 @@
 /* The platform seam: every system call that differs between Linux, the other POSIX systems
  * and Windows goes through here (as libuv has unix/ and win/). lib/unix.c implements it for
- * POSIX (Linux-only calls behind NL__LINUX), lib/win.c for Winsock. The rest of lib/ is
- * portable C11 plus the BSD socket calls that are the same everywhere (bind, listen, connect,
- * getsockname, getpeername, shutdown).
+ * POSIX (Linux-only calls behind NL__LINUX), lib/win.c for Winsock; Linux-only back ends are
+ * lib/linux_*.c, chosen by CMake. The rest of lib/ is portable C11: it has no platform
+ * conditional, takes the system's socket headers from here only, and calls the system directly
+ * only for what is the same everywhere (bind, listen, getsockname, getpeername, shutdown,
+ * inet_pton, inet_ntop, freeaddrinfo, htons/ntohs).
  *
  * Every function has POSIX semantics: on failure it returns -1 (NL__NOSOCK for a socket) and
  * leaves the reason in errno, with Winsock's WSAGetLastError() codes translated to the errno
@@ -24,6 +26,16 @@
 #define NL__SHUT_RD   SD_RECEIVE
 #define NL__SHUT_WR   SD_SEND
 #define NL__SHUT_RDWR SD_BOTH
+/* A descriptor no call can take: a SOCKET is unsigned, so only INVALID_SOCKET. */
+#define NL__SOCK_BAD(fd) ((fd) == NL__NOSOCK)
+/* What an *_fd() getter returns for a NULL handle: INVALID_SOCKET (NL_EINVAL would be a
+ * huge unsigned number that could name a real socket). */
+#define NL__FD_EINVAL NL__NOSOCK
+/* Windows lets a listener bind while old connections sit in TIME_WAIT without asking, and its
+ * SO_REUSEADDR would let another socket steal the port: a listener sets nothing. */
+#define NL__LISTEN_REUSEADDR 0
+/* IF_NAMESIZE of netioapi.h (which needs windows.h): checked in win.c. */
+#define NL__IF_NAMESIZE 256
 #ifndef ENONET
 #define ENONET ENETDOWN
 #endif
@@ -44,6 +56,9 @@ int nl__wsa_fail(int rc); /* rc == SOCKET_ERROR: set errno; returns rc */
  * (WSAECONNRESET on UDP after an ICMP port unreachable): this is how they are tested. */
 extern int (*nl__win_fault)(const char *call);
 #else
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -53,6 +68,11 @@ extern int (*nl__win_fault)(const char *call);
 #define NL__SHUT_RD   SHUT_RD
 #define NL__SHUT_WR   SHUT_WR
 #define NL__SHUT_RDWR SHUT_RDWR
+#define NL__SOCK_BAD(fd) ((fd) < 0)
+#define NL__FD_EINVAL    NL_EINVAL
+/* A restarted server must be able to bind while old connections sit in TIME_WAIT. */
+#define NL__LISTEN_REUSEADDR 1
+#define NL__IF_NAMESIZE      IF_NAMESIZE
 /* Linux's own calls (epoll, eventfd, accept4, recvmmsg, getrandom, MSG_NOSIGNAL, POLLRDHUP)
  * are used on Linux unless the build forces the portable POSIX path to test it there
  * (cmake -DNETLAB_FORCE_PORTABLE_POSIX=ON). */
@@ -122,6 +142,56 @@ int nl__wake_open(nl_socket_t *rfd, nl_socket_t *wfd);
 int nl__wake_send(nl_socket_t wfd);
 void nl__wake_drain(nl_socket_t rfd);
 void nl__wake_close(nl_socket_t rfd, nl_socket_t wfd);
+
+/* getaddrinfo() and getnameinfo(), the socket layer started first: 0, or a negative NL_EAI_*
+ * code (NL_E* if the start failed). The system's EAI_* values differ (Winsock's are WSA*
+ * errors, and not every system has EAI_NODATA, EAI_ADDRFAMILY or EAI_SYSTEM). */
+int nl__getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                    struct addrinfo **res);
+int nl__getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t host_size,
+                    char *serv, size_t serv_size, int flags);
+/* The system's EAI_* -> NL_EAI_*, for unix.c and win.c (Winsock's EAI_* are WSA* errors;
+ * EAI_NODATA, EAI_ADDRFAMILY and EAI_SYSTEM are not everywhere, and glibc has the first two
+ * only with _GNU_SOURCE). */
+static inline int nl__gai_err(int rc)
+{
+    switch (rc) {
+    case EAI_NONAME:
+        return NL_EAI_NONAME;
+    case EAI_AGAIN:
+        return NL_EAI_AGAIN;
+    case EAI_FAIL:
+        return NL_EAI_FAIL;
+    case EAI_FAMILY:
+        return NL_EAI_FAMILY;
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+        return NL_EAI_NODATA;
+#endif
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+        return NL_EAI_NODATA;
+#endif
+    case EAI_MEMORY:
+        return NL_EAI_MEMORY;
+    case EAI_SERVICE:
+        return NL_EAI_SERVICE;
+#ifdef EAI_SYSTEM
+    case EAI_SYSTEM:
+        return NL_EAI_SYSTEM;
+#endif
+    default:
+        return NL_EAI_OTHER;
+    }
+}
+/* if_nametoindex(): the index of the interface called name, 0 when there is none. */
+unsigned nl__if_nametoindex(const char *name);
+/* Calls each(addr, arg) with every IPv4 broadcast address a datagram should go to to reach all
+ * the local networks (addr: 4 bytes, network order): each up IPv4 interface's subnet broadcast
+ * (address | ~mask, as an address added without "brd +" has none of its own) on POSIX; the
+ * limited broadcast 255.255.255.255 on Windows, which sends it on every interface. None when
+ * the interfaces cannot be listed. */
+void nl__ipv4_broadcasts(void (*each)(const uint8_t addr[4], void *arg), void *arg);
 
 /* inet_aton(): the short and old IPv4 forms too ("127.1", "0x7f.1"); 1 or 0. */
 int nl__inet_aton(const char *text, struct in_addr *out);

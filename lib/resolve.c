@@ -3,9 +3,6 @@
 #include <string.h>
 
 #include "internal.h"
-#ifndef _WIN32
-#include <netdb.h>
-#endif
 
 int nl_resolve(const char *host, const char *service, const nl_resolve_hints *hints,
                nl_resolved *out, size_t cap, char *canon, size_t canon_size)
@@ -30,11 +27,8 @@ int nl_resolve(const char *host, const char *service, const nl_resolve_hints *hi
         h.ai_protocol = hints->protocol;
         h.ai_flags = hints->flags;
     }
-    if ((rc = nl__net_init()) < 0)
+    if ((rc = nl__getaddrinfo(host, service, &h, &res)) < 0)
         return rc;
-    rc = getaddrinfo(host, service, &h, &res);
-    if (rc != 0)
-        return nl__gai_err(rc);
     for (ai = res; ai != NULL; ai = ai->ai_next) {
         nl_endpoint ep;
 
@@ -66,17 +60,12 @@ int nl_endpoint_name(const nl_endpoint *ep, char *host, size_t host_size, char *
 {
     nl__sockaddr sa;
     socklen_t len;
-    int rc;
 
     if (ep == NULL || !nl__ep_valid(ep) || (host == NULL && host_size > 0) ||
         (serv == NULL && serv_size > 0))
         return NL_EINVAL;
-    if ((rc = nl__net_init()) < 0)
-        return rc;
     len = nl__ep_to_sockaddr(ep, ep->family, &sa);
     if (len == 0)
         return NL_EINVAL;
-    rc = getnameinfo(&sa.sa, len, host_size > 0 ? host : NULL, (socklen_t)host_size,
-                     serv_size > 0 ? serv : NULL, (socklen_t)serv_size, flags);
-    return rc == 0 ? 0 : nl__gai_err(rc);
+    return nl__getnameinfo(&sa.sa, len, host, host_size, serv, serv_size, flags);
 }

@@ -8,6 +8,17 @@
 
 #include "internal.h"
 
+void nl__trace_event(nl_trace_event *ev, char args[NL__TRACE_ARGS], const char *call, int fd,
+                     long result, int err, const char *fmt, va_list ap)
+{
+    (void)vsnprintf(args, NL__TRACE_ARGS, fmt, ap); /* a cut trace line is still useful */
+    ev->call = call;
+    ev->fd = fd;
+    ev->args = args;
+    ev->result = result;
+    ev->err = result < 0 ? err : 0;
+}
+
 void nl__trace_call(const nl__sock *s, const char *call, long result, int err, const char *fmt,
                     ...)
 {
@@ -19,13 +30,9 @@ void nl__trace_call(const nl__sock *s, const char *call, long result, int err, c
     if (s->trace == NULL)
         return;
     va_start(ap, fmt);
-    (void)vsnprintf(args, sizeof args, fmt, ap); /* a cut trace line is still useful */
+    /* A SOCKET fits an int in practice. */
+    nl__trace_event(&ev, args, call, s->fd == NL__NOSOCK ? -1 : (int)s->fd, result, err, fmt, ap);
     va_end(ap);
-    ev.call = call;
-    ev.fd = s->fd == NL__NOSOCK ? -1 : (int)s->fd; /* a SOCKET fits an int in practice */
-    ev.args = args;
-    ev.result = result;
-    ev.err = result < 0 ? err : 0;
     s->trace(&ev, s->trace_user);
     /* Callers read errno after tracing a call, and the callback is user code that may well
      * change it (printing does): give them back the system call's errno. */
@@ -149,11 +156,7 @@ int nl__sock_adopt(nl__sock *s, nl_socket_t fd, int type, const nl_opts *opts, i
 
     memset(s, 0, sizeof *s);
     s->fd = NL__NOSOCK;
-#ifndef _WIN32
-    if (fd < 0)
-        return NL_EBADF;
-#endif
-    if (fd == NL__NOSOCK)
+    if (NL__SOCK_BAD(fd))
         return NL_EBADF;
     if (nl__getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &len) < 0)
         return nl__err(errno); /* EBADF, or ENOTSOCK for a file */

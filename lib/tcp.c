@@ -2,9 +2,6 @@
  * one system call per operation; timeouts >= 0 use MSG_DONTWAIT and poll(). Listeners are
  * non-blocking so that accept() never hangs when another thread took the queued client. */
 #include <stdlib.h>
-#ifndef _WIN32
-#include <netinet/tcp.h>
-#endif
 
 #include "internal.h"
 
@@ -48,17 +45,14 @@ int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog, const nl_
     if (rc < 0)
         return tcp_abandon(out, rc);
     (*out)->listening = 1;
-    /* A restarted server must be able to bind while old connections sit in TIME_WAIT. */
-#ifndef _WIN32
-    /* (Windows lets it bind by default, and its SO_REUSEADDR would let another socket steal
-     * the port: nothing to set there.) */
-    rc = nl__setsockopt((*out)->s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    nl__trace_call(&(*out)->s, "setsockopt", rc, errno, "SO_REUSEADDR, 1");
-    if (rc < 0)
-        return tcp_abandon(out, nl__err(errno));
-#else
-    (void)one;
-#endif
+    /* A restarted server must be able to bind while old connections sit in TIME_WAIT: POSIX
+     * needs SO_REUSEADDR for that, Windows nothing (platform.h). */
+    if (NL__LISTEN_REUSEADDR) {
+        rc = nl__setsockopt((*out)->s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        nl__trace_call(&(*out)->s, "setsockopt", rc, errno, "SO_REUSEADDR, 1");
+        if (rc < 0)
+            return tcp_abandon(out, nl__err(errno));
+    }
     if ((rc = nl__sock_bind(&(*out)->s, local)) < 0)
         return tcp_abandon(out, rc);
     if (backlog <= 0)
@@ -75,6 +69,8 @@ int nl_tcp_listen(nl_tcp **out, const nl_endpoint *local, int backlog, const nl_
  * accept(2) asks callers to treat these like EAGAIN. */
 static int accept_skips(int err)
 {
+    if (err == ENONET) /* apart: ENONET is ENETDOWN where the system has none (platform.h) */
+        return 1;
     switch (err) {
     case ECONNABORTED:
     case EPROTO:
@@ -83,9 +79,6 @@ static int accept_skips(int err)
     case ENETUNREACH:
     case EHOSTDOWN:
     case EHOSTUNREACH:
-#if ENONET != ENETDOWN
-    case ENONET:
-#endif
     case EOPNOTSUPP:
         return 1;
     default:

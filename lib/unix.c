@@ -4,8 +4,9 @@
  * SOCK_NONBLOCK, SO_NOSIGPIPE (where it exists) for MSG_NOSIGNAL, recvmsg()'s MSG_TRUNC flag
  * for recvfrom(MSG_TRUNC), getentropy() for getrandom(), a pipe for the eventfd. */
 #ifndef _WIN32
-#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +266,48 @@ void nl__spare_close(int fd)
 int nl__inet_aton(const char *text, struct in_addr *out)
 {
     return inet_aton(text, out);
+}
+
+int nl__getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                    struct addrinfo **res)
+{
+    int rc = getaddrinfo(host, service, hints, res);
+
+    return rc == 0 ? 0 : nl__gai_err(rc);
+}
+
+int nl__getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t host_size,
+                    char *serv, size_t serv_size, int flags)
+{
+    int rc = getnameinfo(sa, len, host_size > 0 ? host : NULL, (socklen_t)host_size,
+                         serv_size > 0 ? serv : NULL, (socklen_t)serv_size, flags);
+
+    return rc == 0 ? 0 : nl__gai_err(rc);
+}
+
+unsigned nl__if_nametoindex(const char *name)
+{
+    return if_nametoindex(name);
+}
+
+void nl__ipv4_broadcasts(void (*each)(const uint8_t addr[4], void *arg), void *arg)
+{
+    struct ifaddrs *ifs = NULL;
+
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+        struct in_addr bc;
+        uint8_t a[4];
+        if (!(i->ifa_flags & IFF_BROADCAST) || !(i->ifa_flags & IFF_UP) || i->ifa_addr == NULL ||
+            i->ifa_netmask == NULL || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        bc.s_addr = ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr |
+                    ~((struct sockaddr_in *)(void *)i->ifa_netmask)->sin_addr.s_addr;
+        memcpy(a, &bc, sizeof a);
+        each(a, arg);
+    }
+    freeifaddrs(ifs);
 }
 
 int64_t nl__now_ns(void)

@@ -13,7 +13,10 @@
 #include "platform.h" /* winsock2.h, which must come before windows.h */
 #include <windows.h>
 #include <bcrypt.h>
+#include <iphlpapi.h> /* if_nametoindex() */
 #include <mswsock.h>
+
+_Static_assert(NL__IF_NAMESIZE == IF_NAMESIZE, "platform.h's NL__IF_NAMESIZE is netioapi.h's");
 
 #ifndef SIO_UDP_CONNRESET
 #define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
@@ -509,6 +512,42 @@ int nl__inet_aton(const char *text, struct in_addr *out)
         return 0;
     out->s_addr = a;
     return 1;
+}
+
+int nl__getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                    struct addrinfo **res)
+{
+    int rc = nl__net_init();
+
+    if (rc < 0)
+        return rc;
+    rc = getaddrinfo(host, service, hints, res);
+    return rc == 0 ? 0 : nl__gai_err(rc);
+}
+
+int nl__getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t host_size,
+                    char *serv, size_t serv_size, int flags)
+{
+    int rc = nl__net_init();
+
+    if (rc < 0)
+        return rc;
+    rc = getnameinfo(sa, len, host_size > 0 ? host : NULL, (DWORD)host_size,
+                     serv_size > 0 ? serv : NULL, (DWORD)serv_size, flags);
+    return rc == 0 ? 0 : nl__gai_err(rc);
+}
+
+unsigned nl__if_nametoindex(const char *name)
+{
+    return if_nametoindex(name);
+}
+
+/* No getifaddrs(): the limited broadcast, which Windows sends on every interface. */
+void nl__ipv4_broadcasts(void (*each)(const uint8_t addr[4], void *arg), void *arg)
+{
+    static const uint8_t all[4] = {255, 255, 255, 255};
+
+    each(all, arg);
 }
 
 int64_t nl__now_ns(void)

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
+#include "internal.h"
 #include "netlab.h"
-#include "platform.h"
 
 static nl_endpoint loopback(int family)
 {
@@ -163,6 +163,35 @@ static void random_bytes(void **state)
     assert_memory_not_equal(a, b, sizeof a);
 }
 
+/* The resolver through the seam: the system's EAI_* (WSA errors on Windows) come back as
+ * NL_EAI_*, and a numeric name back as text. No DNS: numeric hosts only. */
+static void resolver_through_the_seam(void **state)
+{
+    struct addrinfo h, *res = NULL;
+    nl_endpoint ep = loopback(NL_AF_INET);
+    nl__sockaddr sa;
+    char host[64], serv[16];
+    socklen_t len;
+
+    (void)state;
+    memset(&h, 0, sizeof h);
+    h.ai_family = 12345; /* no such family */
+    assert_int_equal(nl__getaddrinfo("127.0.0.1", NULL, &h, &res), NL_EAI_FAMILY);
+    h.ai_family = AF_INET;
+    h.ai_flags = AI_NUMERICHOST;
+    assert_int_equal(nl__getaddrinfo("127.0.0.1", "7", &h, &res), 0);
+    assert_non_null(res);
+    freeaddrinfo(res);
+    ep.port = 9;
+    len = nl__ep_to_sockaddr(&ep, NL_AF_INET, &sa);
+    assert_int_equal(nl__getnameinfo(&sa.sa, len, host, sizeof host, serv, sizeof serv,
+                                     NI_NUMERICHOST | NI_NUMERICSERV),
+                     0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_string_equal(serv, "9");
+    assert_int_equal(nl__if_nametoindex("nl-no-such-if"), 0);
+}
+
 #ifdef _WIN32
 static const char *fault_call;
 static int fault_err, fault_count;
@@ -221,6 +250,7 @@ int main(void)
         cmocka_unit_test(tcp_refused),
         cmocka_unit_test(wake_channel),
         cmocka_unit_test(random_bytes),
+        cmocka_unit_test(resolver_through_the_seam),
 #ifdef _WIN32
         cmocka_unit_test(winsock_errors_injected),
 #endif
