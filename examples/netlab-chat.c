@@ -785,6 +785,17 @@ static int find_room(const nl_endpoint *bind, int port, nl_endpoint *host)
     return 0;
 }
 
+/* Our signals (Windows: console control events) are caught from here on, and blocked except
+ * while the loop waits, so none is missed between a check and the wait. Closing the terminal
+ * (SIGHUP) leaves like q does. Returns 0, or -1 having said why. */
+static int open_io(chat_io **io)
+{
+    if (chat_io_open(io, CHAT_IO_STDIN, 1) == 0)
+        return 0;
+    fprintf(stderr, "netlab-chat: cannot read standard input: %s\n", strerror(errno));
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"bind", required_argument, NULL, 'b'},
@@ -904,13 +915,6 @@ int main(int argc, char **argv)
             return 1;
         o.key = key;
     }
-    /* Our signals (Windows: console control events) are caught from here on, and blocked
-     * except while the loop waits, so none is missed between a check and the wait. Closing
-     * the terminal (SIGHUP) leaves like q does. */
-    if (chat_io_open(&app.io, CHAT_IO_STDIN, 1) < 0) {
-        fprintf(stderr, "netlab-chat: cannot read standard input: %s\n", strerror(errno));
-        return 1;
-    }
     if (room != NULL || join != NULL) {
         chat_room_cli rc_cli = {0};
 
@@ -937,12 +941,16 @@ int main(int argc, char **argv)
         rc_cli.stats = app.stats;
         rc_cli.trace = app.trace;
         rc_cli.closed_std = closed_std;
-        rc_cli.io = app.io;
+        if (open_io(&rc_cli.io) < 0)
+            return 1;
+        app.io = rc_cli.io;
         rc = chat_room_main(&rc_cli);
         memset(key, 0, sizeof key);
         chat_io_close(app.io);
         return rc;
     }
+    if (open_io(&app.io) < 0)
+        return 1;
     o.mode = app.plain ? NL_CHAT_PLAIN : NL_CHAT_RELIABLE;
     app.peer_text = peer_text;
     app.give_up_ms = o.call_timeout_ms ? o.call_timeout_ms : 60000;
