@@ -5,7 +5,8 @@
  * time from the program's own poll loop), incoming lines printed above the prompt, what the
  * screen shows being what Enter sends, long pasted lines, typed lines waiting in order for room
  * in the network's queue, the peer's control characters shown as placeholders (chat_text.h).
- * Waiting, signals and standard input go through chat_io (chat_io.h). Not thread-safe: one terminal per program.
+ * Waiting, signals and standard input go through chat_io (chat_io.h). Not thread-safe: one terminal
+ * per program.
  *
  *   chat_term.c      POSIX: libedit.
  *   chat_term_win.c  Windows: a console, edited with chat_line.h through chat_io. */

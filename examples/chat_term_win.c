@@ -111,7 +111,8 @@ void chat_term_input(chat_term *t)
 
         if (r == CHAT_IO_KEYS_DONE)
             break;
-        if (r == CHAT_IO_EOF || r == CHAT_IO_INTERRUPT || (r == CHAT_IO_LINE && n == 1 && line[0] == 'q')) {
+        if (r == CHAT_IO_EOF || r == CHAT_IO_INTERRUPT ||
+            (r == CHAT_IO_LINE && n == 1 && line[0] == 'q')) {
             term_leave(t);
             break;
         }

@@ -71,9 +71,9 @@ typedef struct chat_app {
     int out_failed;        /* writing to stdout failed: exit 1                          */
     int discarding;        /* pipe mode: skipping the rest of an over-long line        */
     unsigned long line_no;
-    uint64_t queued;       /* messages handed to the session                           */
+    uint64_t queued;            /* messages handed to the session                           */
     unsigned long typed_unsent; /* terminal: typed lines never sent (at the end)           */
-    char *inbuf;           /* pipe mode: input not yet sent                            */
+    char *inbuf;                /* pipe mode: input not yet sent                            */
     size_t in_len;
     chat_io *io;                    /* the wait, signals and standard input          */
     chat_term *term;                /* interactive mode: the terminal                */
@@ -82,7 +82,7 @@ typedef struct chat_app {
 } chat_app;
 
 #define USAGE                                                                                      \
-    "usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT | --room NAME | --join HOST:PORT|any] "  \
+    "usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT | --room NAME | --join HOST:PORT|any] " \
     "[OPTION]... (--help lists them)"
 
 /* A usage error: one line on stderr, in the course programs' shape, exit status 2. */
@@ -635,7 +635,8 @@ static unsigned long unsent_lines(chat_app *a, int *more)
     partial = a->in_len > 0 && a->inbuf[a->in_len - 1] != '\n';
     *more = 0;
     /* What is readable now, up to 64 MiB: counting it must not wait for a slow writer. */
-    while (!a->eof && total < ((size_t)64 << 20) && (r = chat_io_read(a->io, a->inbuf, INBUF_MAX)) > 0) {
+    while (!a->eof && total < ((size_t)64 << 20) &&
+           (r = chat_io_read(a->io, a->inbuf, INBUF_MAX)) > 0) {
         for (long i = 0; i < r; i++)
             n += a->inbuf[i] == '\n';
         partial = a->inbuf[r - 1] != '\n';
@@ -960,7 +961,7 @@ int main(int argc, char **argv)
     app.out_tty = isatty(1);
     app.defer_tail = &app.defer;
     if (app.terminal) {
-        chat_term_hooks h = {&app,           term_line,         term_leave, term_net_wait,
+        chat_term_hooks h = {&app,          term_line,         term_leave, term_net_wait,
                              term_net_pump, term_command_done, term_ended};
 
         app.term = chat_term_new(&h, app.msg_max, app.io);
