@@ -7,17 +7,17 @@
 # Included from CMakeLists.txt when building for Windows.
 set(_nl_man_txt ${PROJECT_BINARY_DIR}/man-txt)
 file(GLOB _nl_man_pages ${PROJECT_SOURCE_DIR}/docs/man/*.1)
-# netlab-wire (packet capture is Linux-only) and netlab-chat (its terminal is not ported yet)
-# are not built for Windows: no pages for them.
-list(FILTER _nl_man_pages EXCLUDE REGEX "/netlab-(wire|chat)\\.1$")
+# netlab-wire (packet capture is Linux-only) is not built for Windows: no page for it.
+list(FILTER _nl_man_pages EXCLUDE REGEX "/netlab-wire\\.1$")
 set(_nl_txt_files "")
 foreach(page ${_nl_man_pages})
   get_filename_component(name ${page} NAME_WE)
   set(txt ${_nl_man_txt}/${name}.txt)
-  # Rendered on the build machine (groff), plain text with CRLF line ends for Notepad.
+  # Rendered on the build machine (groff; -k: preconv, for the Chinese in netlab-chat.1), plain
+  # text with CRLF line ends for Notepad.
   add_custom_command(OUTPUT ${txt}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${_nl_man_txt}
-    COMMAND sh -c "groff -man -Tutf8 -P-cbou \"$1\" | sed 's/$/\\r/' > \"$2\"" sh ${page} ${txt}
+    COMMAND sh -c "groff -k -man -Tutf8 -P-cbou \"$1\" | sed 's/$/\\r/' > \"$2\"" sh ${page} ${txt}
     DEPENDS ${page} VERBATIM)
   list(APPEND _nl_txt_files ${txt})
 endforeach()

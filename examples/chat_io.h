@@ -89,6 +89,11 @@ int chat_io_console_step(chat_io *io, char *line, size_t cap);
  * most bytes a typed line may take (further characters are refused). */
 void chat_io_console_setup(chat_io *io, const char *prompt, size_t max_line);
 
+/* Windows console: takes the prompt and the typed line off the screen for good (the chat is
+ * ending); chat_io_print then no longer draws them again, and chat_io_console_step reads no
+ * more keys. Anywhere else nothing. */
+void chat_io_console_end(chat_io *io);
+
 /* Writes one line of output (UTF-8 text without its newline, made safe by the caller with
  * chat_text_safe) to standard output. On a Windows console it goes above the line being typed,
  * which is drawn again below it, and is written as UTF-16; elsewhere it is written as bytes.

@@ -151,6 +151,11 @@ void chat_io_console_setup(chat_io *io, const char *prompt, size_t max_line)
     (void)io, (void)prompt, (void)max_line;
 }
 
+void chat_io_console_end(chat_io *io)
+{
+    (void)io; /* a terminal is libedit's */
+}
+
 int chat_io_print(chat_io *io, const char *text, size_t len)
 {
     (void)io;

@@ -45,6 +45,7 @@ struct chat_io {
     chat_line line;             /* console: the line being typed */
     char prompt[64];            /* console: drawn before it */
     int drawn;                  /* the prompt and line are on the screen */
+    int ended;                  /* chat_io_console_end: no prompt any more */
     size_t drawn_len;           /* bytes of line.text on the screen */
     SHORT start_x;              /* column where the prompt starts */
     int rows;                   /* line wraps in what is drawn */
@@ -502,7 +503,7 @@ int chat_io_console_step(chat_io *io, char *line, size_t cap)
 
     if (cap > 0)
         line[0] = '\0';
-    if (!io->console)
+    if (!io->console || io->ended)
         return CHAT_IO_KEYS_DONE;
     for (;;) {
         uint16_t u = 0;
@@ -565,7 +566,14 @@ int chat_io_print(chat_io *io, const char *text, size_t len)
     hide(io);
     if (put_console(io, text, len) != 0 || put_console(io, "\r\n", 2) != 0)
         return -1;
-    if (io->console)
+    if (io->console && !io->ended)
         draw(io);
     return 0;
+}
+
+void chat_io_console_end(chat_io *io)
+{
+    if (io->console && io->out_console)
+        hide(io);
+    io->ended = 1;
 }

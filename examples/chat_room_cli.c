@@ -13,7 +13,6 @@
  * Exit status: 0 after a clean end (the host ended the room, or we left), 3 when the host
  * vanished, 4 when no host answered, 1 on other errors (also: standard output unwritable). */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,25 +55,23 @@ typedef struct room_app {
 static void status(room_app *a, const char *pre, const char *name, const char *mid,
                    const char *name2, size_t len2, const char *post)
 {
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&buf, &n);
+    size_t nlen = name != NULL ? strlen(name) : 0, n;
+    size_t cap = strlen(pre) + strlen(mid) + strlen(post) + 4 * (nlen + len2) + 8;
+    char *buf = malloc(cap);
 
-    if (m == NULL)
+    if (buf == NULL)
         return;
-    fprintf(m, "*** %s", pre);
+    n = (size_t)snprintf(buf, cap, "*** %s", pre);
     if (name != NULL)
-        chat_text_put_safe(m, name, strlen(name));
-    fputs(mid, m);
+        n += chat_text_safe(buf + n, cap - n, name, nlen);
+    n += (size_t)snprintf(buf + n, cap - n, "%s", mid);
     if (name2 != NULL)
-        chat_text_put_safe(m, name2, len2);
-    fputs(post, m);
-    if (fclose(m) == 0) {
-        if (a->term != NULL)
-            chat_term_log(a->term, NULL, buf, n, 1);
-        else
-            fprintf(stderr, "%s\n", buf);
-    }
+        n += chat_text_safe(buf + n, cap - n, name2, len2);
+    n += (size_t)snprintf(buf + n, cap - n, "%s", post);
+    if (a->term != NULL)
+        chat_term_log(a->term, NULL, buf, n, 1);
+    else
+        fprintf(stderr, "%s\n", buf);
     free(buf);
 }
 
@@ -137,7 +134,6 @@ static void on_event(room_app *a, const nl_chat_room_event *ev)
  * (loopback last), since "--join 0.0.0.0:9000" would lead nowhere from another machine. */
 static void say_join_any(const char *room, const nl_endpoint *bound)
 {
-    char addr[NL_ENDPOINT_STRLEN];
     int said = 0;
 
     if (bound->port == NL_CHAT_ROOM_PORT)
@@ -147,7 +143,8 @@ static void say_join_any(const char *room, const nl_endpoint *bound)
         fprintf(stderr,
                 "*** room %s open on port %d: join with --join any:%d, or --join with one of", room,
                 bound->port, bound->port);
-#ifndef _WIN32
+#ifndef _WIN32 /* Windows: GetAdaptersAddresses would do; not done yet */
+    char addr[NL_ENDPOINT_STRLEN];
     struct ifaddrs *ifs = NULL;
 
     if (getifaddrs(&ifs) == 0) {
@@ -266,7 +263,7 @@ static void term_leave(void *user)
     leave(user);
 }
 
-static int term_net_wait(void *user, int *timeout_ms)
+static nl_socket_t term_net_wait(void *user, int *timeout_ms)
 {
     room_app *a = user;
 
@@ -328,11 +325,11 @@ static void pipe_lines(room_app *a)
 
 static void pipe_read(room_app *a)
 {
-    ssize_t got = read(0, a->in + a->have, IN_MAX - a->have);
+    long got = chat_io_read(a->cli->io, a->in + a->have, IN_MAX - a->have);
 
     if (got > 0)
         a->have += (size_t)got;
-    else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+    else if (got == 0)
         a->in_open = 0;
 }
 
@@ -357,27 +354,30 @@ static void print_room_stats(nl_chat_room *r)
 
 static void room_loop(room_app *a)
 {
-    while (!a->closed) {
-        struct pollfd p[2] = {{.fd = nl_chat_room_fd(a->r), .events = POLLIN},
-                              {.fd = 0, .events = POLLIN}};
-        nfds_t np = 1;
+    chat_io *io = a->cli->io;
 
-        if (chat_term_take_stop())
+    while (!a->closed) {
+        int want = 0, got = chat_io_wait(io, CHAT_IO_NO_SOCKET, 0, 0);
+
+        /* A request to leave is reported until taken (chat_io_stop_reason). */
+        if (got > 0 && (got & CHAT_IO_STOP) && chat_io_stop_reason(io) != 0)
             leave(a);
-        chat_term_winch(a->term);
+        chat_term_winch(a->term, got > 0 && (got & CHAT_IO_RESIZE));
         if (a->term != NULL)
             chat_term_flush(a->term);
         else
             pipe_lines(a);
         if (!a->leaving &&
             (a->term != NULL ? chat_term_wants_input(a->term) : a->in_open && a->have < IN_MAX))
-            np = 2;
-        if (chat_term_ppoll(p, np, nl_chat_room_next_timeout_ms(a->r)) < 0 && errno != EINTR) {
+            want = 1;
+        got = chat_io_wait(io, nl_chat_room_fd(a->r), want, nl_chat_room_next_timeout_ms(a->r));
+        if (got < 0 && errno != EINTR) {
             a->closed = 1;
             a->code = NL_EIO;
             break;
         }
-        if (np == 2 && p[1].revents != 0) {
+        chat_term_winch(a->term, got > 0 && (got & CHAT_IO_RESIZE)); /* a stop: next turn */
+        if (want && got > 0 && (got & CHAT_IO_INPUT)) {
             if (a->term != NULL)
                 chat_term_input(a->term);
             else
@@ -399,11 +399,11 @@ int chat_room_main(const chat_room_cli *cli)
     a->cli = cli;
     a->in_open = 1;
     a->entered = cli->room != NULL;
-    if (isatty(0) && isatty(1)) {
+    if (chat_io_is_console(cli->io) && isatty(1)) {
         chat_term_hooks h = {a,    term_line, term_leave, term_net_wait, term_net_pump,
                              NULL, term_ended};
 
-        a->term = chat_term_new(&h, TEXT_MAX);
+        a->term = chat_term_new(&h, TEXT_MAX, cli->io);
         if (a->term == NULL) {
             fprintf(stderr, "netlab-chat: out of memory\n");
             return 1;
@@ -425,7 +425,6 @@ int chat_room_main(const chat_room_cli *cli)
         chat_term_free(a->term);
         return 1;
     }
-    chat_term_signals(a->term != NULL);
     if (cli->closed_std & 2)
         fprintf(stderr, "netlab-chat: warning: standard output was closed: received messages "
                         "go to /dev/null\n");

@@ -4,6 +4,8 @@
 
 #include <netlab.h>
 
+#include "chat_io.h"
+
 typedef struct chat_room_cli {
     nl_endpoint bind, host;   /* host.family 0: we host the room                        */
     const char *bind_text;    /* as given, for messages                                 */
@@ -12,7 +14,8 @@ typedef struct chat_room_cli {
     const char *name;         /* --name                                                 */
     const unsigned char *key; /* --key-file's key, or NULL                              */
     int peer_lost_ms, call_timeout_ms, stats, trace;
-    int closed_std;           /* bit 1 set: standard output was closed (now /dev/null)  */
+    int closed_std; /* bit 1 set: standard output was closed (now /dev/null)  */
+    chat_io *io;    /* the wait, signals and standard input (chat_io.h)       */
 } chat_room_cli;
 
 /* Run the room until it ends; returns the exit status (0, 1, 3 or 4). */

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <histedit.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,65 +59,19 @@ struct chat_term {
     term_item *outbox, **outbox_tail; /* typed lines waiting for room in the queue     */
     size_t outbox_bytes;
     unsigned long refused; /* typed lines refused for good                            */
+    chat_io *io;           /* the wait and standard input                              */
+    int winch;             /* a resize came while a key command waited                 */
 };
 
-/* ---- signals ----------------------------------------------------------------------------- */
-
-static volatile sig_atomic_t g_stop;  /* SIGINT, SIGTERM, SIGHUP, SIGQUIT: leave */
-static volatile sig_atomic_t g_winch; /* the terminal changed size      */
-static sigset_t g_waitmask;           /* the mask while waiting: our signals unblocked */
-
-static void on_signal(int sig)
+/* A request to leave is pending in the chat_io (the program's loop takes it). A resize seen
+ * on the way is kept for chat_term_winch. */
+static int stop_pending(chat_term *t)
 {
-    if (sig == SIGWINCH)
-        g_winch = 1;
-    else
-        g_stop = 1;
-}
+    int rc = chat_io_wait(t->io, CHAT_IO_NO_SOCKET, 0, 0);
 
-void chat_term_signals(int terminal)
-{
-    static const int leave_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    struct sigaction sa;
-    sigset_t ours;
-
-    /* A reader that goes away must not kill us before we say goodbye to the peer. SIGQUIT is
-     * Ctrl-\ (also in a paste): leave, not dump core. */
-    signal(SIGPIPE, SIG_IGN);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigemptyset(&ours);
-    for (size_t i = 0; i < sizeof leave_sigs / sizeof leave_sigs[0]; i++) {
-        sigaction(leave_sigs[i], &sa, NULL);
-        sigaddset(&ours, leave_sigs[i]);
-    }
-    if (terminal) {
-        sigaction(SIGWINCH, &sa, NULL);
-        sigaddset(&ours, SIGWINCH);
-        signal(SIGTSTP, SIG_IGN);
-    }
-    sigprocmask(SIG_BLOCK, &ours, &g_waitmask);
-    for (size_t i = 0; i < sizeof leave_sigs / sizeof leave_sigs[0]; i++)
-        sigdelset(&g_waitmask, leave_sigs[i]);
-    sigdelset(&g_waitmask, SIGWINCH);
-}
-
-int chat_term_ppoll(struct pollfd *p, nfds_t n, int timeout_ms)
-{
-    struct timespec ts;
-
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-    return ppoll(p, n, timeout_ms < 0 ? NULL : &ts, &g_waitmask);
-}
-
-int chat_term_take_stop(void)
-{
-    if (!g_stop)
-        return 0;
-    g_stop = 0;
-    return 1;
+    if (rc > 0 && (rc & CHAT_IO_RESIZE))
+        t->winch = 1;
+    return rc > 0 && (rc & CHAT_IO_STOP);
 }
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -270,28 +223,6 @@ void chat_term_trace(const nl_trace_event *ev, void *user)
         chat_term_log(t, NULL, out, strlen(out), 1);
     else
         fprintf(stderr, "%s\n", out);
-}
-
-int chat_out_message(const char *who, const char *text, size_t len, int safe)
-{
-    int bad;
-
-    errno = 0;
-    if (who != NULL) {
-        chat_text_put_safe(stdout, who, strlen(who));
-        fputs(": ", stdout);
-    }
-    if (safe)
-        bad = chat_text_put_safe(stdout, text, len) != 0;
-    else
-        bad = fwrite(text, 1, len, stdout) != len;
-    if (!bad && fputc('\n', stdout) != EOF && fflush(stdout) != EOF)
-        return 0;
-    fprintf(stderr,
-            "netlab-chat: cannot write a received message to standard output (%s): "
-            "leaving\n",
-            strerror(errno != 0 ? errno : EIO));
-    return -1;
 }
 
 /* ---- the line editor --------------------------------------------------------------------- */
@@ -452,7 +383,7 @@ static int term_getc(EditLine *el, wchar_t *wc)
                 return 1;
             }
         }
-        if (t->cmd_start || g_stop || t->eof || t->h.ended(t->h.user) || !t->editing) {
+        if (t->cmd_start || stop_pending(t) || t->eof || t->h.ended(t->h.user) || !t->editing) {
             t->dry = 1;
             *wc = L'\0';
             return 0;
@@ -466,25 +397,28 @@ static int term_getc(EditLine *el, wchar_t *wc)
             return 0;
         }
         {
-            int wait = -1;
-            int fd = t->log_bytes >= LOG_MAX ? -1 : t->h.net_wait(t->h.user, &wait);
-            struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+            int wait = -1, rc;
+            nl_socket_t fd =
+                t->log_bytes >= LOG_MAX ? CHAT_IO_NO_SOCKET : t->h.net_wait(t->h.user, &wait);
 
-            if (fd < 0)
+            if (fd == CHAT_IO_NO_SOCKET)
                 wait = -1; /* then the network waits for us */
             if (t->last_char == 0x1b && (wait < 0 || wait > ESC_STEP_MS))
                 wait = ESC_STEP_MS;
             if (t->last_char == 0x1b)
                 t->esc_wait_ms += wait;
-            if (chat_term_ppoll(p, fd < 0 ? 1 : 2, wait) > 0 && p[0].revents != 0)
+            rc = chat_io_wait(t->io, fd, 1, wait);
+            if (rc > 0 && (rc & CHAT_IO_RESIZE))
+                t->winch = 1;
+            if (rc > 0 && (rc & CHAT_IO_INPUT))
                 term_read(t);
-            if (fd >= 0)
+            if (fd != CHAT_IO_NO_SOCKET)
                 t->h.net_pump(t->h.user);
         }
     }
 }
 
-chat_term *chat_term_new(const chat_term_hooks *hooks, size_t line_max)
+chat_term *chat_term_new(const chat_term_hooks *hooks, size_t line_max, chat_io *io)
 {
     chat_term *t = calloc(1, sizeof *t);
 
@@ -492,6 +426,7 @@ chat_term *chat_term_new(const chat_term_hooks *hooks, size_t line_max)
         return NULL;
     t->h = *hooks;
     t->line_max = line_max;
+    t->io = io;
     t->log_tail = &t->log;
     t->outbox_tail = &t->outbox;
     return t;
@@ -508,7 +443,7 @@ int chat_term_open(chat_term *t)
     history_w(t->hist, &ev, H_SETSIZE, 500);
     el_wset(t->el, EL_CLIENTDATA, (void *)t);
     el_wset(t->el, EL_EDITOR, L"emacs");
-    el_wset(t->el, EL_SIGNAL, 0); /* the signals are ours (chat_term_signals()) */
+    el_wset(t->el, EL_SIGNAL, 0); /* the signals are ours (chat_io_open()) */
     el_wset(t->el, EL_HIST, history_w, t->hist);
     el_wset(t->el, EL_PROMPT, prompt_fn);
     el_wset(t->el, EL_GETCFN, term_getc);
@@ -550,12 +485,12 @@ void chat_term_free(chat_term *t)
     free(t);
 }
 
-void chat_term_winch(chat_term *t)
+void chat_term_winch(chat_term *t, int resized)
 {
-    if (!g_winch)
+    if (t == NULL || !(resized || t->winch))
         return;
-    g_winch = 0;
-    if (t != NULL && t->editing) {
+    t->winch = 0;
+    if (t->editing) {
         term_hide(t);
         el_resize(t->el);
         term_restore(t);
@@ -696,7 +631,7 @@ static void term_after_command(chat_term *t)
         term_enter(t, li->buffer, n - 1);
     } else if (n > 0 && li->lastchar[-1] == 4) {
         /* libedit's end of file (Ctrl-D on an empty line) is a ^D at the end of the line */
-        if (n == 1 || t->eof || g_stop) {
+        if (n == 1 || t->eof || stop_pending(t)) {
             term_leave(t, n > 1);
         } else {
             el_cursor(t->el, INT_MAX / 2);
@@ -709,7 +644,7 @@ static void term_after_command(chat_term *t)
 /* Edit with what the terminal sent: one libedit key command per el_wgets() call. */
 static void term_process(chat_term *t)
 {
-    while (t->editing && !t->h.ended(t->h.user) && t->t_len > 0 && !g_stop) {
+    while (t->editing && !t->h.ended(t->h.user) && t->t_len > 0 && !stop_pending(t)) {
         int n;
 
         t->cmd_start = 1;

@@ -5,15 +5,19 @@
  * time from the program's own poll loop), incoming lines printed above the prompt, what the
  * screen shows being what Enter sends, long pasted lines, typed lines waiting in order for room
  * in the network's queue, the peer's control characters shown as placeholders (chat_text.h).
- * Also the signals that end a chat (SIGHUP: the terminal closed, leaves like q) and the checked
- * writing of received messages in pipe mode. Not thread-safe: one terminal per program. */
+ * Waiting, signals and standard input go through chat_io (chat_io.h). Not thread-safe: one terminal
+ * per program.
+ *
+ *   chat_term.c      POSIX: libedit.
+ *   chat_term_win.c  Windows: a console, edited with chat_line.h through chat_io. */
 #ifndef NETLAB_CHAT_TERM_H
 #define NETLAB_CHAT_TERM_H
 
-#include <poll.h>
 #include <stddef.h>
 
 #include <netlab.h>
+
+#include "chat_io.h"
 
 typedef struct chat_term chat_term;
 
@@ -29,9 +33,10 @@ typedef struct chat_term_hooks {
      * off the screen. */
     void (*leave)(void *user);
     /* While a key command waits for its next key (after ESC, in a search, ...), the network
-     * must keep running: the descriptor to poll besides the terminal, or -1 (not now), and in
-     * *timeout_ms the longest wait (-1: none). net_pump is then called to do the work. */
-    int (*net_wait)(void *user, int *timeout_ms);
+     * must keep running: the socket to wait for besides the terminal, or CHAT_IO_NO_SOCKET (not
+     * now), and in *timeout_ms the longest wait (-1: none). net_pump is then called to do the
+     * work. */
+    nl_socket_t (*net_wait)(void *user, int *timeout_ms);
     void (*net_pump)(void *user);
     /* After each key command (NULL: nothing to do). */
     void (*command_done)(void *user);
@@ -39,24 +44,12 @@ typedef struct chat_term_hooks {
     int (*ended)(void *user);
 } chat_term_hooks;
 
-/* ---- signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT leave; SIGWINCH redraws ------------------ */
-
-/* Install the handlers, ignore SIGPIPE, and block the signals except inside chat_term_ppoll()
- * (so that none is missed between a check and the wait). terminal: also SIGWINCH, and Ctrl-Z
- * off (suspended, we could not answer the peers, which would count us as lost). */
-void chat_term_signals(int terminal);
-
-/* ppoll() with our signals unblocked; timeout_ms -1: no limit. */
-int chat_term_ppoll(struct pollfd *p, nfds_t n, int timeout_ms);
-
-/* A leaving signal came since the last call (returns 1 once per signal). */
-int chat_term_take_stop(void);
-
 /* ---- the editor -------------------------------------------------------------------------- */
 
-/* A terminal (not yet on the screen): lines up to line_max bytes. NULL when out of memory.
- * hooks is copied. */
-chat_term *chat_term_new(const chat_term_hooks *hooks, size_t line_max);
+/* A terminal (not yet on the screen): lines up to line_max bytes, keys and waits through io
+ * (which must outlive it; a request to leave stays pending in io for the program's loop). NULL
+ * when out of memory. hooks is copied. */
+chat_term *chat_term_new(const chat_term_hooks *hooks, size_t line_max, chat_io *io);
 
 /* Set up libedit and draw the prompt. Returns 0, or -1 (say so and do not use the editor). */
 int chat_term_open(chat_term *t);
@@ -83,8 +76,9 @@ unsigned long chat_term_unsent(const chat_term *t);
 /* Count a typed line that hooks->send refused for good because nobody takes it any more. */
 void chat_term_refused(chat_term *t);
 
-/* The terminal changed size: redraw (call from the loop; cheap when nothing changed). */
-void chat_term_winch(chat_term *t);
+/* Call from the loop with resized nonzero when chat_io_wait said CHAT_IO_RESIZE: redraws when
+ * the terminal changed size (also when a key command's wait saw it). t may be NULL. */
+void chat_term_winch(chat_term *t, int resized);
 
 /* Take the prompt off the screen for good, so that what follows starts at the left margin.
  * show_unsent: show a half-typed line as "(not sent) ...". */
@@ -106,11 +100,5 @@ void chat_term_status(chat_term *t, const char *pre, const char *name, const cha
 /* --trace's callback (user: a chat_term, or NULL): seconds since start and the event, in the
  * log when the prompt is on the screen, on standard error otherwise. */
 void chat_term_trace(const nl_trace_event *ev, void *user);
-
-/* Pipe mode: one received message on standard output, "who: text" (who may be NULL), made safe
- * (chat_text_put_safe()) when safe is nonzero, verbatim otherwise. Returns 0; -1 when writing
- * failed: then it has said so on standard error ("... standard output (reason): leaving"), and
- * the caller leaves and exits with status 1. */
-int chat_out_message(const char *who, const char *text, size_t len, int safe);
 
 #endif

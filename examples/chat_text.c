@@ -1,6 +1,7 @@
 /* chat_text: a peer's text made safe for a terminal (see chat_text.h). */
 #include "chat_text.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -138,4 +139,26 @@ size_t chat_text_utf8_prefix(const char *s, size_t max)
     while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
         len--;
     return len;
+}
+
+int chat_out_message(const char *who, const char *text, size_t len, int safe)
+{
+    int bad;
+
+    errno = 0;
+    if (who != NULL) {
+        chat_text_put_safe(stdout, who, strlen(who));
+        fputs(": ", stdout);
+    }
+    if (safe)
+        bad = chat_text_put_safe(stdout, text, len) != 0;
+    else
+        bad = fwrite(text, 1, len, stdout) != len;
+    if (!bad && fputc('\n', stdout) != EOF && fflush(stdout) != EOF)
+        return 0;
+    fprintf(stderr,
+            "netlab-chat: cannot write a received message to standard output (%s): "
+            "leaving\n",
+            strerror(errno != 0 ? errno : EIO));
+    return -1;
 }

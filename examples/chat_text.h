@@ -29,4 +29,10 @@ size_t chat_text_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
  * not cut a UTF-8 sequence in two (used to shorten a default name). */
 size_t chat_text_utf8_prefix(const char *s, size_t max);
 
+/* Pipe mode: one received message on standard output, "who: text" (who may be NULL), made safe
+ * (chat_text_put_safe()) when safe is nonzero, verbatim otherwise. Returns 0; -1 when writing
+ * failed: then it has said so on standard error ("... standard output (reason): leaving"), and
+ * the caller leaves and exits with status 1. */
+int chat_out_message(const char *who, const char *text, size_t len, int safe);
+
 #endif

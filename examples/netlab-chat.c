@@ -25,13 +25,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <locale.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "chat_io.h"
+#include "chat_key.h"
 #include "chat_room_cli.h"
 #include "chat_term.h"
 #include "chat_text.h"
@@ -71,17 +71,18 @@ typedef struct chat_app {
     int out_failed;        /* writing to stdout failed: exit 1                          */
     int discarding;        /* pipe mode: skipping the rest of an over-long line        */
     unsigned long line_no;
-    uint64_t queued;       /* messages handed to the session                           */
+    uint64_t queued;            /* messages handed to the session                           */
     unsigned long typed_unsent; /* terminal: typed lines never sent (at the end)           */
-    char *inbuf;           /* pipe mode: input not yet sent                            */
+    char *inbuf;                /* pipe mode: input not yet sent                            */
     size_t in_len;
+    chat_io *io;                    /* the wait, signals and standard input          */
     chat_term *term;                /* interactive mode: the terminal                */
     chat_item *defer, **defer_tail; /* events that arrived during a half-typed command */
     size_t defer_bytes;
 } chat_app;
 
 #define USAGE                                                                                      \
-    "usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT | --room NAME | --join HOST:PORT|any] "  \
+    "usage: netlab-chat --bind HOST:PORT [--peer HOST:PORT | --room NAME | --join HOST:PORT|any] " \
     "[OPTION]... (--help lists them)"
 
 /* A usage error: one line on stderr, in the course programs' shape, exit status 2. */
@@ -151,65 +152,6 @@ static void print_help(void)
          "3 peer lost (vanished, or never confirmed our leaving or our messages: how many\n"
          "were not delivered is printed); 4 nobody answered before the give-up time, or the\n"
          "peer left before all the input was sent.");
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* A key file holds the 32 key bytes raw, or as 64 hex digits with optional white space
- * around them. Anything else is refused rather than guessed at. */
-static int read_key(const char *path, unsigned char key[NL_CHAT_KEY_BYTES])
-{
-    unsigned char buf[256];
-    struct stat st;
-    size_t n, i, j = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        fprintf(stderr, "netlab-chat: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-        fprintf(stderr, "netlab-chat: warning: %s is readable by others (chmod 600 it)\n", path);
-    n = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, sizeof buf - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        if (n == sizeof buf)
-            break;
-    }
-    close(fd);
-    if (n == NL_CHAT_KEY_BYTES) {
-        memcpy(key, buf, NL_CHAT_KEY_BYTES);
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        if (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')
-            continue;
-        if (j == 2 * NL_CHAT_KEY_BYTES || hexval(buf[i]) < 0)
-            break;
-        if (j % 2 == 0)
-            key[j / 2] = (unsigned char)(hexval(buf[i]) << 4);
-        else
-            key[j / 2] |= (unsigned char)hexval(buf[i]);
-        j++;
-    }
-    if (i == n && j == 2 * NL_CHAT_KEY_BYTES)
-        return 0;
-    fprintf(stderr, "netlab-chat: %s: expected 32 raw bytes or 64 hex digits\n", path);
-    return -1;
 }
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -411,11 +353,11 @@ static void pump_lines(chat_app *a)
 
 static void pipe_read(chat_app *a)
 {
-    ssize_t n = read(0, a->inbuf + a->in_len, INBUF_MAX - a->in_len);
+    long n = chat_io_read(a->io, a->inbuf + a->in_len, INBUF_MAX - a->in_len);
 
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0)
+    if (n < 0)
+        return; /* nothing there yet */
+    if (n == 0)
         a->eof = 1;
     else
         a->in_len += (size_t)n;
@@ -563,12 +505,12 @@ static void session_pump(chat_app *a, int defer)
 
 /* The terminal's hooks while a key command waits for a key: the session keeps running, its
  * events kept for afterwards (when too many wait, the session waits for us). */
-static int term_net_wait(void *user, int *timeout_ms)
+static nl_socket_t term_net_wait(void *user, int *timeout_ms)
 {
     chat_app *a = user;
 
     if (a->defer_bytes >= DEFER_MAX)
-        return -1;
+        return CHAT_IO_NO_SOCKET;
     *timeout_ms = nl_chat_session_next_timeout_ms(a->s);
     return nl_chat_session_fd(a->s);
 }
@@ -590,25 +532,24 @@ static int term_ended(void *user)
 
 /* ---- the loop -------------------------------------------------------------------------------- */
 
-static void check_signals(chat_app *a)
+/* What chat_io_wait found besides the socket and input: a request to leave, a resize. */
+static void check_signals(chat_app *a, int got)
 {
-    if (chat_term_take_stop()) {
+    if (got > 0 && (got & CHAT_IO_STOP) && chat_io_stop_reason(a->io) != 0) {
         if (!a->left && a->trace)
             fprintf(stderr, "trace: [signal: leaving]\n");
         do_leave(a);
     }
-    chat_term_winch(a->term);
+    chat_term_winch(a->term, got > 0 && (got & CHAT_IO_RESIZE));
 }
 
 static int chat_loop(chat_app *a)
 {
     while (!a->closed) {
-        struct pollfd p[2] = {{.fd = nl_chat_session_fd(a->s), .events = POLLIN},
-                              {.fd = 0, .events = POLLIN}};
-        nfds_t np = 1;
-        int rc;
+        int want = 0, rc;
 
-        check_signals(a);
+        /* A request to leave is reported until taken; nothing else is waited for here. */
+        check_signals(a, chat_io_wait(a->io, CHAT_IO_NO_SOCKET, 0, 0));
         if (a->terminal)
             chat_term_flush(a->term);
         else if (a->in_len > 0 && !a->peer_left)
@@ -621,15 +562,16 @@ static int chat_loop(chat_app *a)
             if (a->terminal
                     ? chat_term_wants_input(a->term)
                     : a->in_len < INBUF_MAX - 1 && nl_chat_session_send_room(a->s) >= a->msg_max)
-                np = 2;
+                want = 1;
         }
-        rc = chat_term_ppoll(p, np, nl_chat_session_next_timeout_ms(a->s));
+        rc = chat_io_wait(a->io, nl_chat_session_fd(a->s), want,
+                          nl_chat_session_next_timeout_ms(a->s));
         if (rc < 0 && errno != EINTR) {
             fprintf(stderr, "netlab-chat: poll: %s\n", strerror(errno));
             return NL_EIO;
         }
-        check_signals(a);
-        if (rc > 0 && np == 2 && p[1].revents != 0) {
+        check_signals(a, rc);
+        if (rc > 0 && want && (rc & CHAT_IO_INPUT)) {
             if (a->terminal) {
                 chat_term_input(a->term);
             } else {
@@ -683,8 +625,8 @@ static int parse_ms(const char *text, const char *option, long min)
  * a partial last line counting as one; *more is set when input was still arriving. */
 static unsigned long unsent_lines(chat_app *a, int *more)
 {
-    struct pollfd p = {.fd = 0, .events = POLLIN};
     unsigned long n = 0;
+    long r = 0;
     size_t total = 0;
     int partial;
 
@@ -693,18 +635,14 @@ static unsigned long unsent_lines(chat_app *a, int *more)
     partial = a->in_len > 0 && a->inbuf[a->in_len - 1] != '\n';
     *more = 0;
     /* What is readable now, up to 64 MiB: counting it must not wait for a slow writer. */
-    while (!a->eof && total < ((size_t)64 << 20) && poll(&p, 1, 0) > 0) {
-        ssize_t r = read(0, a->inbuf, INBUF_MAX);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        for (ssize_t i = 0; i < r; i++)
+    while (!a->eof && total < ((size_t)64 << 20) &&
+           (r = chat_io_read(a->io, a->inbuf, INBUF_MAX)) > 0) {
+        for (long i = 0; i < r; i++)
             n += a->inbuf[i] == '\n';
         partial = a->inbuf[r - 1] != '\n';
         total += (size_t)r;
     }
-    if (!a->eof && poll(&p, 1, 0) == 0)
+    if (!a->eof && r < 0)
         *more = 1; /* the writer is still there: more may come, unread */
     return n + (unsigned long)partial;
 }
@@ -786,6 +724,7 @@ static int open_std_descriptors(void)
 {
     int closed = 0;
 
+#ifndef _WIN32
     for (int fd = 0; fd <= 2; fd++) {
         if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
             continue;
@@ -798,6 +737,9 @@ static int open_std_descriptors(void)
         }
         closed |= 1 << fd;
     }
+#endif
+    /* Windows: a socket is never a C runtime descriptor, so it cannot take their place; a
+     * missing standard input reads as its end (chat_io). */
     return closed;
 }
 
@@ -842,6 +784,17 @@ static int find_room(const nl_endpoint *bind, int port, nl_endpoint *host)
     }
     *host = found[0].host;
     return 0;
+}
+
+/* Our signals (Windows: console control events) are caught from here on, and blocked except
+ * while the loop waits, so none is missed between a check and the wait. Closing the terminal
+ * (SIGHUP) leaves like q does. Returns 0, or -1 having said why. */
+static int open_io(chat_io **io)
+{
+    if (chat_io_open(io, CHAT_IO_STDIN, 1) == 0)
+        return 0;
+    fprintf(stderr, "netlab-chat: cannot read standard input: %s\n", strerror(errno));
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -941,6 +894,10 @@ int main(int argc, char **argv)
         usage_error("--room: at most 64 bytes, '%s' is longer", room);
     if (name != NULL && strlen(name) > NL_CHAT_NAME_MAX)
         usage_error("--name: at most 64 bytes, '%s' is longer", name);
+#ifdef _WIN32
+    if (name == NULL && getenv("USER") == NULL)
+        name = getenv("USERNAME"); /* Windows' name for it */
+#endif
     if (name == NULL && (name = getenv("USER")) != NULL) {
         /* Only a name the user gave can be wrong; the default is shortened to fit. */
         size_t n = chat_text_utf8_prefix(name, NL_CHAT_NAME_MAX);
@@ -950,7 +907,12 @@ int main(int argc, char **argv)
         name = default_name;
     }
     if (key_path != NULL) {
-        if (read_key(key_path, key) < 0)
+        char why[512];
+        int k = chat_key_read(key_path, key, why, sizeof why);
+
+        if (k != 0)
+            fprintf(stderr, "netlab-chat: %s\n", why);
+        if (k < 0)
             return 1;
         o.key = key;
     }
@@ -980,25 +942,32 @@ int main(int argc, char **argv)
         rc_cli.stats = app.stats;
         rc_cli.trace = app.trace;
         rc_cli.closed_std = closed_std;
+        if (open_io(&rc_cli.io) < 0)
+            return 1;
+        app.io = rc_cli.io;
         rc = chat_room_main(&rc_cli);
         memset(key, 0, sizeof key);
+        chat_io_close(app.io);
         return rc;
     }
+    if (open_io(&app.io) < 0)
+        return 1;
     o.mode = app.plain ? NL_CHAT_PLAIN : NL_CHAT_RELIABLE;
     app.peer_text = peer_text;
     app.give_up_ms = o.call_timeout_ms ? o.call_timeout_ms : 60000;
     o.name = name;
     app.msg_max = app.plain ? NL_CHAT_PLAIN_MAX : NL_CHAT_MSG_MAX;
-    app.terminal = isatty(0) && isatty(1);
+    app.terminal = chat_io_is_console(app.io) && isatty(1);
     app.out_tty = isatty(1);
     app.defer_tail = &app.defer;
     if (app.terminal) {
-        chat_term_hooks h = {&app,           term_line,         term_leave, term_net_wait,
+        chat_term_hooks h = {&app,          term_line,         term_leave, term_net_wait,
                              term_net_pump, term_command_done, term_ended};
 
-        app.term = chat_term_new(&h, app.msg_max);
+        app.term = chat_term_new(&h, app.msg_max, app.io);
         if (app.term == NULL) {
             fprintf(stderr, "netlab-chat: out of memory\n");
+            chat_io_close(app.io);
             return 1;
         }
     }
@@ -1014,11 +983,9 @@ int main(int argc, char **argv)
     if (rc < 0) {
         fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", bind_text, nl_strerror(rc));
         chat_term_free(app.term);
+        chat_io_close(app.io);
         return 1;
     }
-    /* Our signals are blocked except while the loop waits (ppoll), so none is missed between
-     * a check of the flags and the wait. Closing the terminal (SIGHUP) leaves like q does. */
-    chat_term_signals(app.terminal);
 
     nl_chat_session_local(app.s, &ep);
     nl_endpoint_format(&ep, local, sizeof local);
@@ -1039,6 +1006,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "netlab-chat: cannot set up the line editor\n");
             chat_term_free(app.term);
             nl_chat_session_close(app.s);
+            chat_io_close(app.io);
             return 1;
         }
     } else {
@@ -1046,6 +1014,7 @@ int main(int argc, char **argv)
         if (app.inbuf == NULL) {
             fprintf(stderr, "netlab-chat: out of memory\n");
             nl_chat_session_close(app.s);
+            chat_io_close(app.io);
             return 1;
         }
     }
@@ -1059,5 +1028,7 @@ int main(int argc, char **argv)
     if (app.stats)
         print_stats(&st);
     nl_chat_session_close(app.s);
-    return finish(&app, rc, &st);
+    rc = finish(&app, rc, &st);
+    chat_io_close(app.io);
+    return rc;
 }

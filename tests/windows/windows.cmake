@@ -53,3 +53,12 @@ if(NETLAB_NATIVE_BUILD AND TARGET netlab-udp-client)
   set_tests_properties(windows.interop PROPERTIES LABELS "integration;windows" TIMEOUT 120
     ENVIRONMENT "WINEDEBUG=-all,err+module")
 endif()
+
+# ---- netlab-chat.exe with the Linux netlab-chat (win-chat2) ----------------------------------
+if(NETLAB_NATIVE_BUILD AND TARGET netlab-chat)
+  add_test(NAME windows.chat_interop
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/chat_interop.sh ${NETLAB_NATIVE_BUILD}/examples/netlab-chat
+            $<TARGET_FILE:netlab-chat>)
+  set_tests_properties(windows.chat_interop PROPERTIES LABELS "integration;windows;chat" TIMEOUT 300
+    ENVIRONMENT "WINEDEBUG=-all,err+module")
+endif()
