@@ -75,6 +75,27 @@ static void status(room_app *a, const char *pre, const char *name, const char *m
     free(buf);
 }
 
+/* Said at once, not only at the give-up time: nobody answers, or the keys differ. */
+static void warning(room_app *a, const nl_chat_room_event *ev)
+{
+    int ms = a->cli->call_timeout_ms ? a->cli->call_timeout_ms : 60000;
+    char later[96] = "; still calling";
+
+    if (ms > 0)
+        snprintf(later, sizeof later, "; still calling (giving up after %g s)%s", ms / 1000.0,
+                 a->cli->key != NULL ? ": a room with another key does not answer" : "");
+    if (ev->code == NL_EBADFRAME)
+        status(a, "warning: frames that fail authentication reach the room: someone's key differs "
+                  "(or only one side has --key-file)",
+               NULL, "", NULL, 0, "");
+    else if (ev->code == NL_ECONNREFUSED)
+        status(a, "nobody hosts a room at ", ev->name, " yet (port unreachable)", NULL, 0, later);
+    else if (ev->code == NL_ETIMEDOUT)
+        status(a, "no answer from ", ev->name, " yet", NULL, 0, later);
+    else
+        status(a, "warning: ", NULL, nl_strerror(ev->code), NULL, 0, "");
+}
+
 static void leave(room_app *a)
 {
     if (a->leaving)
@@ -124,6 +145,9 @@ static void on_event(room_app *a, const nl_chat_room_event *ev)
     case NL_CHAT_ROOM_EV_ROOM_CLOSED:
         status(a, "room closed by ", ev->name, "", NULL, 0, "");
         a->in_open = 0;
+        break;
+    case NL_CHAT_ROOM_EV_WARNING:
+        warning(a, ev);
         break;
     default:
         break;

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from chatlib import CHAT, Chat
+from chatlib import CHAT, Chat, free_udp_port
 
 
 def host(*extra, name="teacher"):
@@ -229,6 +229,33 @@ def test_host_on_a_wildcard_address_names_addresses_members_can_join():
         assert a.wait_exit(5) == 0 and h.wait_exit(10) == 0
     finally:
         close_all([h] + ([a] if "a" in locals() else []))
+
+
+def test_nobody_answering_is_said_at_once_not_only_at_give_up(tmp_path):
+    """A member calling where no room is, or a room with another key, says so while it goes on
+    calling; a keyed host says that frames fail authentication (before: silence for 60 s)."""
+    port = free_udp_port()
+    m = member("127.0.0.1:%d" % port, "ann")
+    try:
+        m.wait_err(r"\*\*\* nobody hosts a room at 127\.0\.0\.1:%d yet \(port unreachable\); "
+                   r"still calling \(giving up after 60 s\)" % port, 5)
+        assert m.p.poll() is None
+    finally:
+        m.close()
+    ka, kb = tmp_path / "a.key", tmp_path / "b.key"
+    ka.write_bytes(bytes(range(32)))
+    kb.write_bytes(bytes(range(1, 33)))
+    os.chmod(ka, 0o600)
+    os.chmod(kb, 0o600)
+    h, addr = host("--key-file", str(ka))
+    m = member(addr, "ann", "--key-file", str(kb))
+    try:
+        m.wait_err(r"\*\*\* no answer from %s yet; still calling \(giving up after 60 s\): "
+                   r"a room with another key does not answer" % re.escape(addr), 5)
+        h.wait_err(r"\*\*\* warning: frames that fail authentication reach the room", 5)
+        assert m.p.poll() is None and h.p.poll() is None
+    finally:
+        close_all([m, h])
 
 
 def udp_drops(port):
