@@ -1,9 +1,11 @@
 /* chat_io on POSIX systems (see chat_io.h): ppoll() with our signals unblocked only while it
- * waits. */
+ * waits; pselect() where there is no ppoll() (macOS), and in the forced portable POSIX build,
+ * which tests that path on Linux (CHAT_IO_NO_PPOLL). */
 #include "chat_io.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,39 @@ static int pending(void)
     return (g_stop ? CHAT_IO_STOP : 0) | (g_winch ? CHAT_IO_RESIZE : 0);
 }
 
+#if defined(__APPLE__) && !defined(CHAT_IO_NO_PPOLL)
+#define CHAT_IO_NO_PPOLL
+#endif
+
+#ifdef CHAT_IO_NO_PPOLL
+/* ppoll() on pselect(): readable (data, end of file or an error) becomes POLLIN. The chat's
+ * descriptors are few and small, far below FD_SETSIZE. */
+static int wait_fds(struct pollfd *p, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+    fd_set rd;
+    int top = -1, rc;
+
+    FD_ZERO(&rd);
+    for (nfds_t i = 0; i < n; i++) {
+        if (p[i].fd < 0 || p[i].fd >= FD_SETSIZE) {
+            errno = EINVAL;
+            return -1;
+        }
+        FD_SET(p[i].fd, &rd);
+        top = p[i].fd > top ? p[i].fd : top;
+    }
+    rc = pselect(top + 1, &rd, NULL, NULL, ts, mask);
+    for (nfds_t i = 0; i < n; i++)
+        p[i].revents = rc > 0 && FD_ISSET(p[i].fd, &rd) ? POLLIN : 0;
+    return rc;
+}
+#else
+static int wait_fds(struct pollfd *p, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+    return ppoll(p, n, ts, mask);
+}
+#endif
+
 int chat_io_wait(chat_io *io, nl_socket_t sock, int want_input, int timeout_ms)
 {
     struct pollfd p[2];
@@ -102,7 +137,7 @@ int chat_io_wait(chat_io *io, nl_socket_t sock, int want_input, int timeout_ms)
     }
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-    rc = ppoll(p, n, timeout_ms < 0 ? NULL : &ts, &io->waitmask);
+    rc = wait_fds(p, n, timeout_ms < 0 ? NULL : &ts, &io->waitmask);
     if (rc < 0 && errno != EINTR)
         return -1;
     got = pending();
