@@ -45,7 +45,8 @@ target_link_libraries(fuzz_capture PRIVATE netlab_fuzzlib)
 # Their own warnings are checked in the normal build; the renamed main has no prototype.
 set(_nl_examples udp-server udp-client tcp-server tcp-client chat demo echo-server wire)
 add_executable(fuzz_args ${CMAKE_CURRENT_LIST_DIR}/fuzz_args.c ${PROJECT_SOURCE_DIR}/examples/chat_text.c
-               ${PROJECT_SOURCE_DIR}/examples/chat_room_cli.c ${PROJECT_SOURCE_DIR}/examples/chat_term.c)
+               ${PROJECT_SOURCE_DIR}/examples/chat_room_cli.c ${PROJECT_SOURCE_DIR}/examples/chat_term.c
+               ${PROJECT_SOURCE_DIR}/examples/chat_io_posix.c ${PROJECT_SOURCE_DIR}/examples/chat_key.c)
 foreach(ex ${_nl_examples})
   string(REPLACE "-" "_" _fn ${ex})
   add_library(fuzz_args_${_fn} OBJECT ${PROJECT_SOURCE_DIR}/examples/netlab-${ex}.c)
@@ -60,7 +61,7 @@ target_compile_options(fuzz_args PRIVATE ${_nl_fuzz_flags} ${NETLAB_WARNINGS})
 target_link_options(fuzz_args PRIVATE ${_nl_fuzz_flags})
 foreach(fn getaddrinfo nl_udp_open nl_udp_open_bound nl_tcp_listen nl_tcp_connect
            nl_chat_session_open nl_tcp_server_open nl_capture_open
-           nl_capture_open_for)
+           nl_capture_open_for chat_key_read)
   target_link_options(fuzz_args PRIVATE "LINKER:--wrap=${fn}")
 endforeach()
 target_link_libraries(fuzz_args PRIVATE netlab_fuzzlib PkgConfig::NL_FUZZ_EDIT)

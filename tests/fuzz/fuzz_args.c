@@ -5,8 +5,12 @@
  *
  *   exit -> fuzz_exit   netlab-chat's usage errors call exit(2); here that jumps back to the
  *                       harness with the code, so the fuzzer process lives on.
- *   open -> fuzz_open   --key-file PATH would open any file the input names; here every path
- *                       fails with ENOENT except "good.key" and "raw.key", served from memory.
+ *   open -> fuzz_open   any file the input names would be opened; here every path fails
+ *                       with ENOENT except "good.key" and "raw.key", served from memory.
+ *
+ * The --key-file reader (chat_key_read, examples/chat_key.c) is wrapped at link time for the
+ * same reason: "good.key" and "raw.key" go to the real reader as a memory file
+ * (/proc/self/fd/N), every other path fails as a missing file would.
  *
  * The programs' first network call (nl_udp_open, nl_udp_open_bound, nl_tcp_listen,
  * nl_tcp_connect, nl_chat_session_open, nl_tcp_server_open, nl_capture_open[_for]) is
@@ -32,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <getopt.h>
@@ -49,6 +54,8 @@ int echo_server_main(int argc, char **argv);
 int wire_main(int argc, char **argv);
 _Noreturn void fuzz_exit(int code);
 int fuzz_open(const char *path, int flags, ...);
+int __real_chat_key_read(const char *path, unsigned char *key, char *msg, size_t msg_cap);
+int __wrap_chat_key_read(const char *path, unsigned char *key, char *msg, size_t msg_cap);
 
 int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res);
@@ -194,6 +201,23 @@ int fuzz_open(const char *path, int flags, ...)
     }
     lseek(fd, 0, SEEK_SET);
     return fd;
+}
+
+int __wrap_chat_key_read(const char *path, unsigned char *key, char *msg, size_t msg_cap)
+{
+    char mem[64];
+    int fd = fuzz_open(path, O_RDONLY), rc;
+
+    if (fd < 0) {
+        snprintf(msg, msg_cap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, 0600) != 0)
+        abort();
+    snprintf(mem, sizeof mem, "/proc/self/fd/%d", fd);
+    rc = __real_chat_key_read(mem, key, msg, msg_cap);
+    close(fd);
+    return rc;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
