@@ -19,6 +19,10 @@ int nl__batch_recv(const nl__sock *s, nl_udp_msg *msgs, size_t n, int wait)
         while (r < 0 && NL__RETRY_EINTR(s, errno));
         if (r < 0)
             return i > 0 ? (int)i : nl__err(errno);
+        /* No sender and no bytes: the receive side is shut down (a real datagram, even an
+         * empty one, has a sender), as linux_mmsg.c and nl_udp_recv() see it. */
+        if (r == 0 && alen == 0)
+            return i > 0 ? (int)i : NL_EOF;
         msgs[i].flags = (size_t)r > msgs[i].cap ? NL_UDP_MSG_TRUNC : 0;
         msgs[i].len = (size_t)r > msgs[i].cap ? msgs[i].cap : (size_t)r;
         if (nl__ep_from_sockaddr(&msgs[i].peer, &addr.sa, alen) < 0)

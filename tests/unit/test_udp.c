@@ -170,6 +170,22 @@ static void read_shutdown_ends_the_wait(void **state)
     nl_udp_close(u);
 }
 
+/* The same for a batch receive: NL_EOF, not a batch of empty datagrams from nobody (the
+ * one-call-per-datagram path of every system but Linux once returned all of them). */
+static void read_shutdown_ends_a_batch(void **state)
+{
+    char b0[16], b1[16];
+    nl_udp_msg m[2] = {{.buf = b0, .cap = sizeof b0}, {.buf = b1, .cap = sizeof b1}};
+    nl_endpoint local;
+    nl_udp *u = bound(NL_AF_INET, NULL, &local);
+
+    (void)state;
+    (void)shutdown(nl_udp_fd(u), SHUT_RD);
+    assert_int_equal(nl_udp_recv_batch(u, m, 2, 2000), NL_EOF);
+    assert_int_equal(nl_udp_recv_batch(u, m, 2, -1), NL_EOF);
+    nl_udp_close(u);
+}
+
 #ifndef _WIN32
 /* POSIX only: Winsock (wine at least) does not wake a select() that waits on a socket another
  * thread shuts down, so on Windows the reader waits out its time-out (NL_ETIMEDOUT). */
@@ -588,6 +604,7 @@ int main(void)
         cmocka_unit_test(largest_datagram_fits),
         cmocka_unit_test(timeouts),
         cmocka_unit_test(read_shutdown_ends_the_wait),
+        cmocka_unit_test(read_shutdown_ends_a_batch),
 #ifndef _WIN32
         cmocka_unit_test(read_shutdown_wakes_a_blocked_reader),
 #endif
