@@ -51,6 +51,7 @@ struct nl_chat_room {
     nl_udp *udp;
     int is_host, state, status, closed_reported, connected, refused;
     int entered;           /* member: the host's welcome arrived                           */
+    int warned;            /* host: the listeners' authentication warning was given (once) */
     nl__chat_core_cfg cfg; /* the template for every core                         */
     char name[NL_CHAT_NAME_MAX + 1];
     unsigned char key[NL_CHAT_KEY_BYTES];
@@ -461,8 +462,11 @@ static void host_input(nl_chat_room *r, const uint8_t *buf, size_t len, const nl
          * authentication: a student's key differs from ours, which the host must hear of. */
         while ((n = nl__chat_core_events(l, ev, 4)) > 0)
             for (int k = 0; k < n; k++)
-                if (ev[k].type == NL_CHAT_EV_WARNING && ev[k].code == NL_EBADFRAME)
+                if (ev[k].type == NL_CHAT_EV_WARNING && ev[k].code == NL_EBADFRAME &&
+                    !r->warned) {
+                    r->warned = 1; /* once for the room: every join makes a fresh listener */
                     room_warn(r, ev[k].code, "");
+                }
     }
 }
 

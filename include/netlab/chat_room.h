@@ -92,7 +92,8 @@ typedef enum nl_chat_room_event_type {
     NL_CHAT_ROOM_EV_CLOSED,      /**< over for us; code: 0, or an NL_E* code (NL_EPEERLOST:
                                   *   the host vanished); no more events follow          */
     NL_CHAT_ROOM_EV_WARNING      /**< something looks wrong, the room goes on; code says
-                                  *   what (each at most once per session), name is the
+                                  *   what (each at most once per session; the host's
+                                  *   once per room), name is the
                                   *   host's address (member) or "" (host):
                                   *   NL_EBADFRAME: frames fail authentication, the keys
                                   *   probably differ (host: a would-be member's; a member
