@@ -34,12 +34,12 @@ struct chat_io {
     SOCKET wake_rx, wake_tx;    /* the wake-up pair: tx sends, the wait selects rx */
     HANDLE thread;              /* the reader, or NULL (no input at all) */
     CRITICAL_SECTION lock;      /* guards what follows, shared with the reader */
-    CONDITION_VARIABLE room;    /* the reader waits here for room in buf */
+    CONDITION_VARIABLE room;    /* the reader waits here for room in buf or keys */
     char *buf;                  /* pipe bytes not read yet */
     size_t len;                 /* bytes in buf */
     uint16_t keys[KEYQ_CAP];    /* console: typed UTF-16 units, a ring */
     size_t key_head, key_count; /* the ring's first unit and length */
-    unsigned long keys_dropped; /* typed faster than read: lost (the ring was full) */
+    int full_said;              /* console: the line-full notice was given for this line */
     int eof;                    /* the reader saw the end of input (or a read error) */
     int closing;                /* chat_io_close: the reader should stop */
     chat_line line;             /* console: the line being typed */
@@ -54,7 +54,8 @@ struct chat_io {
     UINT old_cp;                /* the console output code page before us, or 0 */
 };
 
-static chat_io *volatile g_io; /* the chat_io the control handler wakes */
+static chat_io *g_io;          /* the chat_io the control handler wakes (under g_io_lock) */
+static SRWLOCK g_io_lock = SRWLOCK_INIT; /* chat_io_close cannot free it under the handler */
 static volatile LONG g_stop;   /* CTRL_*_EVENT + 1 of a request to leave, or 0 */
 static HANDLE g_done;          /* set by chat_io_close: a closing console may go */
 
@@ -144,10 +145,15 @@ static DWORD WINAPI console_reader(void *arg)
             if (!k->bKeyDown && k->wVirtualKeyCode != VK_MENU)
                 continue;
             for (rep = 0; rep < (k->wRepeatCount ? k->wRepeatCount : 1); rep++) {
-                if (io->key_count == KEYQ_CAP) {
-                    io->keys_dropped++;
-                    continue;
+                /* A paste faster than the loop takes it: wait for room (after making sure
+                 * the loop knows there are keys to take), as the pipe reader does; no key is
+                 * ever dropped, an Enter least of all. */
+                while (io->key_count == KEYQ_CAP && !io->closing) {
+                    wake(io);
+                    SleepConditionVariableCS(&io->room, &io->lock, INFINITE);
                 }
+                if (io->closing)
+                    break;
                 io->keys[(io->key_head + io->key_count) % KEYQ_CAP] = k->uChar.UnicodeChar;
                 io->key_count++;
             }
@@ -166,12 +172,17 @@ BOOL WINAPI chat_io__on_ctrl(DWORD type);
 
 BOOL WINAPI chat_io__on_ctrl(DWORD type)
 {
-    chat_io *io = g_io;
+    chat_io *io;
 
+    AcquireSRWLockShared(&g_io_lock);
+    io = g_io;
+    if (io != NULL) {
+        InterlockedExchange(&g_stop, (LONG)type + 1);
+        wake(io);
+    }
+    ReleaseSRWLockShared(&g_io_lock);
     if (io == NULL)
         return FALSE;
-    InterlockedExchange(&g_stop, (LONG)type + 1);
-    wake(io);
     /* Windows ends the process when this returns (after at most 5 s): give the chat the time
      * to say goodbye to its peer. */
     if (type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT)
@@ -286,7 +297,9 @@ int chat_io_open(chat_io **out, intptr_t input, int catch_signals)
             g_done = CreateEventW(NULL, TRUE, FALSE, NULL);
         ResetEvent(g_done);
         io->caught = 1;
+        AcquireSRWLockExclusive(&g_io_lock);
         g_io = io;
+        ReleaseSRWLockExclusive(&g_io_lock);
         SetConsoleCtrlHandler(chat_io__on_ctrl, TRUE);
     }
     *out = io;
@@ -320,7 +333,9 @@ void chat_io_close(chat_io *io)
         CloseHandle(io->thread);
     }
     if (io->caught) {
+        AcquireSRWLockExclusive(&g_io_lock); /* a handler running now is done with io after */
         g_io = NULL;
+        ReleaseSRWLockExclusive(&g_io_lock);
         SetEvent(g_done);
     }
     if (gone)
@@ -426,6 +441,8 @@ static int put_console(chat_io *io, const char *s, size_t n)
         /* Never cut a character: back up to a lead byte. */
         while (take < n && take > 0 && ((unsigned char)s[take] & 0xc0) == 0x80)
             take--;
+        if (take == 0) /* no character starts in the first 512 bytes (not UTF-8): go on */
+            take = n < 512 ? n : 512;
         units = chat_utf8_to_utf16(s, take, w, 512);
         if (!WriteConsoleW(io->out, w, (DWORD)units, &wrote, NULL))
             return -1;
@@ -516,6 +533,7 @@ int chat_io_console_step(chat_io *io, char *line, size_t cap)
             u = io->keys[io->key_head];
             io->key_head = (io->key_head + 1) % KEYQ_CAP;
             io->key_count--;
+            WakeConditionVariable(&io->room); /* a reader waiting for room */
         }
         LeaveCriticalSection(&io->lock);
         if (eof) {
@@ -525,10 +543,21 @@ int chat_io_console_step(chat_io *io, char *line, size_t cap)
         if (!have)
             break;
         r = chat_line_feed(&io->line, u);
+        if (r == CHAT_LINE_FULL && !io->full_said) {
+            /* Said once per line, never silently cut: the rest of a paste is not taken. */
+            char msg[128];
+            int n = snprintf(msg, sizeof msg,
+                             "*** the line is full (%zu bytes, a message's most): the rest of "
+                             "what you type or paste is not taken",
+                             io->line.max);
+            io->full_said = 1;
+            chat_io_print(io, msg, (size_t)n);
+        }
         if (r == CHAT_LINE_CHANGED && io->line.len <= io->drawn_len)
             shrunk = 1; /* a backspace and a new character: same length, other text */
         if (r == CHAT_LINE_ENTER) {
             chat_line_take(&io->line, line, cap);
+            io->full_said = 0;
             rc = CHAT_IO_LINE;
             shrunk = 1;
             break;

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Room for the longest line, in UTF-8 bytes (a chat message is at most 1,200 bytes). */
-#define CHAT_LINE_CAP 4096
+/* Room for the longest line, in UTF-8 bytes: a chat message's most (NL_CHAT_MSG_MAX). */
+#define CHAT_LINE_CAP 65536
 
 /* What one UTF-16 unit of input did (chat_line_feed). */
 enum {

@@ -131,6 +131,24 @@ static void test_line_full(void **state)
     assert_int_equal(l.max, CHAT_LINE_CAP);
 }
 
+/* A console line holds a whole message: 10,000 Chinese characters typed or pasted (30,000
+ * bytes) fit, as they do in libedit on POSIX; the console line once stopped at 4,096 bytes
+ * and dropped the rest of a paste. */
+static void test_line_holds_a_message(void **state)
+{
+    static chat_line l;
+    static char out[CHAT_LINE_CAP + 1];
+
+    (void)state;
+    chat_line_init(&l, 65450);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(chat_line_feed(&l, 0x4e2d), CHAT_LINE_CHANGED);
+    assert_int_equal(l.dropped, 0);
+    assert_int_equal(chat_line_feed(&l, '\r'), CHAT_LINE_ENTER);
+    assert_int_equal(chat_line_take(&l, out, sizeof out), 30000);
+    assert_int_equal(strlen(out), 30000);
+}
+
 static void test_utf16_to_utf8(void **state)
 {
     /* "中文" U+1F600, a lone high half at the end */
@@ -202,7 +220,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line_typing),       cmocka_unit_test(test_line_backspace),
         cmocka_unit_test(test_line_control_keys), cmocka_unit_test(test_line_lone_surrogates),
-        cmocka_unit_test(test_line_full),         cmocka_unit_test(test_utf16_to_utf8),
+        cmocka_unit_test(test_line_full),         cmocka_unit_test(test_line_holds_a_message),
+        cmocka_unit_test(test_utf16_to_utf8),
         cmocka_unit_test(test_utf8_to_utf16),     cmocka_unit_test(test_text_safe_buffer),
     };
 
