@@ -191,7 +191,7 @@ nl_socket_t nl__accept(nl_socket_t l, struct sockaddr *sa, socklen_t *len, int n
      * WSA_FLAG_NO_HANDLE_INHERIT: a child process would inherit the connection (found by
      * test_tcp's descriptors_are_cloexec under wine). Set both as asked. */
     if (!SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0)) {
-        errno = EMFILE;
+        errno = EINVAL; /* the handle refused a flag: not a limit the caller should back off on */
         closesocket(s);
         return NL__NOSOCK;
     }

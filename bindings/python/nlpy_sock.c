@@ -542,7 +542,8 @@ static nl_udp_msg *batch_buffers(pysock *self, long count, long bufsize, int *ow
     nl_udp_msg *msgs;
     char *arena;
 
-    *own = self->bbusy || bytes > KEEP_BATCH_BYTES;
+    /* What is kept counts the message array too: recvmmsg(10**7, 0) keeps nothing. */
+    *own = self->bbusy || bytes + (size_t)count * sizeof *msgs > KEEP_BATCH_BYTES;
     if (!*own && self->bmsgs != NULL && count <= self->bcount && bufsize == self->bsize) {
         self->bbusy = 1;
         return self->bmsgs;

@@ -179,6 +179,28 @@ def test_errors_as_the_stdlib_raises_them():
         s.sendmmsg([(b"x", dest)])
 
 
+def test_recvmmsg_keeps_no_large_message_array():
+    """The buffers a socket keeps between calls are bounded whatever the count: a call with a
+    huge count and bufsize 0 once kept its whole message array (count x 40 bytes) until the
+    socket was deallocated."""
+    import tracemalloc
+    rx, tx = nl_udp(), std_udp()
+    try:
+        tx.sendto(b"x", rx.getsockname())
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            got = rx.recvmmsg(count=200000, bufsize=0, timeout=TIMEOUT)
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert len(got) == 1
+        assert kept < 1 << 20, kept  # 200,000 messages would be 8 MB
+    finally:
+        rx.close()
+        tx.close()
+
+
 def test_recvmmsg_arguments_and_kept_buffers():
     """recvmmsg() is the C base class's: arguments by name as before, and the buffers it keeps
     between calls give each call its own datagrams whatever the previous call's count and
