@@ -300,6 +300,27 @@ static void term_restore(chat_term *t)
     fflush(stdout);
 }
 
+/* The line's characters in the locale's encoding (u has room for wlen * MB_CUR_MAX bytes). A
+ * character the locale cannot encode (a C locale and Chinese, say) becomes '?': visible, where
+ * dropping it would send or show something else than what was typed. Returns the length. */
+static size_t wide_to_text(const wchar_t *w, size_t wlen, char *u)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < wlen; i++) {
+        mbstate_t st;
+        size_t r;
+
+        memset(&st, 0, sizeof st);
+        r = wcrtomb(u + n, w[i], &st);
+        if (r == (size_t)-1)
+            u[n++] = '?';
+        else
+            n += r;
+    }
+    return n;
+}
+
 /* Editing is over (we leave, or the chat ended): take the prompt off the screen so that what
  * follows (status lines, --stats, the shell's prompt) starts at the left margin. A half-typed
  * line is shown, not silently dropped. The terminal stays in libedit's mode (no echo) until
@@ -317,7 +338,8 @@ void chat_term_stop(chat_term *t, int show_unsent)
         size_t cap = t->saved_len * MB_CUR_MAX + 1, n;
         char *u = malloc(cap);
 
-        if (u != NULL && (n = wcstombs(u, t->saved, cap)) != (size_t)-1) {
+        if (u != NULL) {
+            n = wide_to_text(t->saved, t->saved_len, u);
             fputs("(not sent) ", stdout);
             chat_text_put_safe(stdout, u, n); /* a ^V ESC typed must not act either */
             fputs("\r\n", stdout);
@@ -575,15 +597,7 @@ static void term_enter(chat_term *t, const wchar_t *w, size_t wlen)
 
     if (u == NULL)
         return;
-    for (size_t i = 0; i < wlen; i++) {
-        mbstate_t st;
-        size_t r;
-
-        memset(&st, 0, sizeof st);
-        r = wcrtomb(u + n, w[i], &st);
-        if (r != (size_t)-1)
-            n += r;
-    }
+    n = wide_to_text(w, wlen, u);
     if (n == 1 && u[0] == 'q') {
         free(u);
         term_leave(t, 0);
