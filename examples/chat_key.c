@@ -22,7 +22,7 @@ static int hexval(int c)
     return -1;
 }
 
-static void wipe(void *p, size_t n)
+void chat_key_wipe(void *p, size_t n)
 {
     volatile unsigned char *v = p;
 
@@ -55,10 +55,10 @@ static int parse_key(const unsigned char *buf, size_t n, unsigned char key[CHAT_
     }
     if (i == n && j == 2 * CHAT_KEY_BYTES) {
         memcpy(key, k, CHAT_KEY_BYTES);
-        wipe(k, sizeof k);
+        chat_key_wipe(k, sizeof k);
         return 0;
     }
-    wipe(k, sizeof k);
+    chat_key_wipe(k, sizeof k);
     return -1;
 }
 
@@ -103,6 +103,6 @@ int chat_key_read(const char *path, unsigned char key[CHAT_KEY_BYTES], char *msg
         snprintf(msg, msg_cap, "%s: expected 32 raw bytes or 64 hex digits", path);
         rc = -1;
     }
-    wipe(buf, sizeof buf);
+    chat_key_wipe(buf, sizeof buf);
     return rc;
 }

@@ -17,4 +17,8 @@
  * read are wiped from the stack before returning. */
 int chat_key_read(const char *path, unsigned char key[CHAT_KEY_BYTES], char *msg, size_t msg_cap);
 
+/* Zeroes n bytes at p through a volatile pointer, so that the compiler cannot drop it as a dead
+ * store (a memset() just before a return may be). */
+void chat_key_wipe(void *p, size_t n);
+
 #endif

@@ -946,7 +946,7 @@ int main(int argc, char **argv)
             return 1;
         app.io = rc_cli.io;
         rc = chat_room_main(&rc_cli);
-        memset(key, 0, sizeof key);
+        chat_key_wipe(key, sizeof key);
         chat_io_close(app.io);
         return rc;
     }
@@ -979,7 +979,7 @@ int main(int argc, char **argv)
                         "go to /dev/null\n");
 
     rc = nl_chat_session_open(&app.s, &o);
-    memset(key, 0, sizeof key);
+    chat_key_wipe(key, sizeof key);
     if (rc < 0) {
         fprintf(stderr, "netlab-chat: cannot start on %s: %s\n", bind_text, nl_strerror(rc));
         chat_term_free(app.term);
