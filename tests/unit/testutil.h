@@ -56,9 +56,15 @@ static inline int tu_inherited(nl_socket_t fd)
 }
 
 /* How many descriptors this process has open, to prove that failure paths leak none.
- * Returns -1 when /proc is not available. */
+ * Returns -1 when /proc is not available, and on Windows: there are no descriptors to count
+ * there, and under wine /proc/self/fd lists wine's own Unix descriptors, which its threads
+ * open and close at any moment (test_capture once saw 231 then 232 across a call that opens
+ * nothing). */
 static inline int tu_count_fds(void)
 {
+#ifdef _WIN32
+    return -1;
+#endif
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
     int n = 0;
